@@ -1,0 +1,62 @@
+# keyward: `make dev` runs it locally, `make test` runs every test. Both set up what they
+# need first (scripts/setup.sh), idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# worker-build would download these; point it at the ones setup installed instead.
+export WASM_BINDGEN_BIN ?= $(HOME)/.cargo/bin/wasm-bindgen
+export ESBUILD_BIN ?= $(CURDIR)/node_modules/.bin/esbuild
+export WASM_OPT_BIN ?= $(CURDIR)/node_modules/.bin/wasm-opt
+export WRANGLER_SEND_METRICS := false
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+WORKER_BUNDLE := worker/build/index.js
+WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock
+
+.PHONY: help setup build worker cli dev test test-native test-e2e lint fmt bench bench-core bench-edge deploy-dry-run
+
+help:
+	@echo "make dev    build, start the Worker locally (127.0.0.1:8787), load keys.yaml, print a curl line"
+	@echo "make test   every test: fmt, clippy, unit, CLI and end-to-end (the real Worker in workerd)"
+	@echo "make bench  criterion benches and the edge load test (see BENCHMARKS.md)"
+
+setup:
+	@scripts/setup.sh
+
+$(WORKER_BUNDLE): $(WORKER_SOURCES)
+	cd worker && worker-build --release
+	@touch $@
+
+worker: setup $(WORKER_BUNDLE)
+
+cli: setup
+	cargo build -p keyward
+
+build: worker cli
+
+dev: build
+	@scripts/dev.sh
+
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p keyward-worker --target wasm32-unknown-unknown -- -D warnings
+
+test-native: setup
+	cargo test -p keyward-core -p keyward
+
+test-e2e: build
+	cargo test -p keyward-e2e -- --test-threads=2
+
+deploy-dry-run: setup
+	@d=$$(mktemp -d) && npx wrangler deploy --dry-run --outdir "$$d" && rm -rf "$$d"
+
+test: lint test-native test-e2e deploy-dry-run
+
+bench-core: setup
+	cargo bench -p keyward-core --bench hot_paths
+
+bench-edge: build
+	bench/edge.sh
+
+bench: bench-core bench-edge

@@ -1,0 +1,118 @@
+//! `keyward keys`: an admin's manual key management (what Zuplo's portal offers admins).
+//!
+//! `keys create` prints the new key, once, and nothing else on stdout, so that
+//! `KEY=$(keyward keys create --consumer acme)` works.
+
+use crate::client::{Client, Remote};
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a key for a consumer and print it (shown only this once)
+    #[command(
+        after_help = "Example:\n  KEY=$(keyward keys create --consumer acme-corp --description ci)"
+    )]
+    Create(CreateArgs),
+    /// List a consumer's keys (masked)
+    List(ListArgs),
+    /// Delete a key by id; it stops verifying at once in the isolate that deletes it, elsewhere within the cache TTL
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Bucket of the consumer
+    #[arg(long, default_value = "default")]
+    bucket: String,
+    /// Consumer name
+    #[arg(long)]
+    consumer: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+impl Target {
+    fn path(&self) -> String {
+        format!(
+            "/key-buckets/{}/consumers/{}/keys",
+            self.bucket, self.consumer
+        )
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Description of the key
+    #[arg(long)]
+    description: Option<String>,
+    /// Expiry, RFC 3339 (e.g. 2027-01-31T00:00:00Z)
+    #[arg(long)]
+    expires_on: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Id of the key (key_…)
+    id: String,
+}
+
+pub fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Create(a) => {
+            let client = Client::new(&a.target.remote)?;
+            let body = json!({"description": a.description, "expiresOn": a.expires_on});
+            let created = client.call("POST", &a.target.path(), Some(&body))?;
+            let key = created
+                .get("key")
+                .and_then(Value::as_str)
+                .context("the answer holds no key")?;
+            println!("{key}");
+        }
+        Command::List(a) => {
+            let client = Client::new(&a.target.remote)?;
+            let list = client.call(
+                "GET",
+                &format!("{}?key-format=masked", a.target.path()),
+                None,
+            )?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                let empty = Vec::new();
+                let keys = list.get("data").and_then(Value::as_array).unwrap_or(&empty);
+                for k in keys {
+                    let field =
+                        |f: &str| k.get(f).and_then(Value::as_str).unwrap_or("-").to_owned();
+                    println!(
+                        "{}\t{}\texpires {}\t{}",
+                        field("id"),
+                        field("key"),
+                        field("expiresOn"),
+                        field("description")
+                    );
+                }
+            }
+        }
+        Command::Delete(a) => {
+            let client = Client::new(&a.target.remote)?;
+            client.call("DELETE", &format!("{}/{}", a.target.path(), a.id), None)?;
+            eprintln!("deleted {}", a.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! Query parameters of the developer API, parsed once per request.
+
+use crate::error::Error;
+use crate::model::KeyFormat;
+use std::collections::BTreeMap;
+
+/// Largest page (KV's list limit, and Zuplo's).
+pub const MAX_LIMIT: usize = 1000;
+
+/// The query parameters keyward understands; others are ignored, as Zuplo does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// Page size, 1..=1000 (default 1000).
+    pub limit: usize,
+    /// Items to skip.
+    pub offset: usize,
+    /// `include-api-keys`.
+    pub include_api_keys: bool,
+    /// `include-managers`.
+    pub include_managers: bool,
+    /// `key-format`.
+    pub key_format: KeyFormat,
+    /// `with-api-key`.
+    pub with_api_key: bool,
+    /// `manager-email`, lower-cased.
+    pub manager_email: Option<String>,
+    /// `tag.<k>=<v>` filters; all must match.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            limit: MAX_LIMIT,
+            offset: 0,
+            include_api_keys: false,
+            include_managers: false,
+            key_format: KeyFormat::Masked,
+            with_api_key: false,
+            manager_email: None,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
+fn flag(name: &str, v: &str) -> Result<bool, Error> {
+    match v {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::invalid(format!(
+            "query parameter {name}: use true or false"
+        ))),
+    }
+}
+
+impl Query {
+    /// Parses a raw query string.
+    pub fn parse(raw: &str) -> Result<Query, Error> {
+        let mut q = Query::default();
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            match k.as_ref() {
+                "limit" => {
+                    q.limit = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| Error::invalid("query parameter limit: use a number from 1 to 1000"))?;
+                }
+                "offset" => {
+                    q.offset = v
+                        .parse()
+                        .map_err(|_| Error::invalid("query parameter offset: use a number from 0"))?;
+                }
+                "include-api-keys" => q.include_api_keys = flag(&k, &v)?,
+                "include-managers" => q.include_managers = flag(&k, &v)?,
+                "with-api-key" => q.with_api_key = flag(&k, &v)?,
+                "key-format" => {
+                    q.key_format = match v.as_ref() {
+                        "none" => KeyFormat::None,
+                        "masked" => KeyFormat::Masked,
+                        "visible" => {
+                            return Err(Error::invalid(
+                                "key-format=visible is not possible: keyward stores keys hashed and shows a key only once, in the response that creates it; use masked or none",
+                            ))
+                        }
+                        _ => return Err(Error::invalid("query parameter key-format: use none or masked")),
+                    }
+                }
+                "manager-email" => q.manager_email = Some(v.trim().to_ascii_lowercase()),
+                other => {
+                    if let Some(tag) = other.strip_prefix("tag.") {
+                        q.tags.insert(tag.to_owned(), v.into_owned());
+                    }
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    /// Whether `tags` satisfy every `tag.<k>=<v>` filter.
+    pub fn tags_match(&self, tags: &BTreeMap<String, String>) -> bool {
+        self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_zuplo_parameters() {
+        let q = Query::parse(
+            "limit=10&offset=5&include-api-keys=true&key-format=none&tag.team=core&tag.env=prod",
+        )
+        .unwrap();
+        assert_eq!(q.limit, 10);
+        assert_eq!(q.offset, 5);
+        assert!(q.include_api_keys);
+        assert_eq!(q.key_format, KeyFormat::None);
+        assert_eq!(q.tags.len(), 2);
+        assert!(Query::parse("limit=0").is_err());
+        assert!(Query::parse("limit=1001").is_err());
+        let e = Query::parse("key-format=visible").unwrap_err();
+        assert!(e.message().contains("shows a key only once"));
+    }
+}

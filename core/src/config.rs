@@ -1,0 +1,191 @@
+//! The Worker's configuration, parsed from its variables and secrets.
+//!
+//! The adapter hands in a lookup function (wrangler `[vars]` and secrets); parsing and
+//! defaults live here so they are tested natively. A bad value is an [`ErrorKind::Config`]
+//! error naming the variable.
+
+use crate::error::{Error, ErrorKind};
+use crate::key_format;
+
+/// Names of the variables and secrets the Worker reads.
+pub mod vars {
+    /// Header carrying the key.
+    pub const AUTH_HEADER: &str = "AUTH_HEADER";
+    /// Scheme before the key in that header; empty for a bare value.
+    pub const AUTH_SCHEME: &str = "AUTH_SCHEME";
+    /// Query parameter that may carry the key; unset = off.
+    pub const AUTH_QUERY_PARAM: &str = "AUTH_QUERY_PARAM";
+    /// Bucket the edge verifies against.
+    pub const BUCKET: &str = "BUCKET";
+    /// `true` lets requests without a valid key through, without identity.
+    pub const ALLOW_UNAUTHENTICATED: &str = "ALLOW_UNAUTHENTICATED";
+    /// Lifetime of cached verification results.
+    pub const CACHE_TTL_SECONDS: &str = "CACHE_TTL_SECONDS";
+    /// Where verified requests are forwarded; unset = answer with the identity.
+    pub const UPSTREAM_URL: &str = "UPSTREAM_URL";
+    /// Account name in developer-API paths.
+    pub const ACCOUNT_NAME: &str = "ACCOUNT_NAME";
+    /// Path prefix of keyward's own routes.
+    pub const API_PREFIX: &str = "API_PREFIX";
+    /// Prefix of generated keys.
+    pub const KEY_PREFIX: &str = "KEY_PREFIX";
+    /// Secret: HMAC key for key hashes.
+    pub const KEY_HASH_SECRET: &str = "KEY_HASH_SECRET";
+    /// Secret: the read-write management token.
+    pub const MANAGEMENT_TOKEN: &str = "MANAGEMENT_TOKEN";
+}
+
+/// The Worker's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Header carrying the key (default `Authorization`).
+    pub auth_header: String,
+    /// Scheme before the key (default `Bearer`); empty = the raw header value.
+    pub auth_scheme: String,
+    /// Query parameter that may carry the key.
+    pub auth_query_param: Option<String>,
+    /// Bucket the edge verifies against (default `default`).
+    pub bucket: String,
+    /// Let requests without a valid key through, without identity.
+    pub allow_unauthenticated: bool,
+    /// Cache lifetime in seconds (default 60).
+    pub cache_ttl_seconds: u32,
+    /// Upstream base URL.
+    pub upstream_url: Option<String>,
+    /// Account name in developer-API paths (default `local`).
+    pub account_name: String,
+    /// Path prefix of keyward's routes (default `/_keyward`).
+    pub api_prefix: String,
+    /// Prefix of generated keys (default `kw`).
+    pub key_prefix: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            auth_header: "Authorization".into(),
+            auth_scheme: "Bearer".into(),
+            auth_query_param: None,
+            bucket: "default".into(),
+            allow_unauthenticated: false,
+            cache_ttl_seconds: 60,
+            upstream_url: None,
+            account_name: "local".into(),
+            api_prefix: "/_keyward".into(),
+            key_prefix: key_format::DEFAULT_PREFIX.into(),
+        }
+    }
+}
+
+fn bad(var: &str, why: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Config, format!("variable {var}: {why}"))
+}
+
+impl Config {
+    /// The part of `path` below the API prefix, if `path` is one of keyward's own routes.
+    ///
+    /// ```
+    /// let c = keyward_core::config::Config::default();
+    /// assert_eq!(c.own_path("/_keyward/health"), Some("/health"));
+    /// assert_eq!(c.own_path("/_keywardx"), None);
+    /// assert_eq!(c.own_path("/api/users"), None);
+    /// ```
+    pub fn own_path<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let rest = path.strip_prefix(self.api_prefix.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+
+    /// Reads the settings through `lookup`; unset or empty variables take their default
+    /// (except `AUTH_SCHEME`, where empty means "bare header value").
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let mut c = Config::default();
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get(vars::AUTH_HEADER) {
+            c.auth_header = v;
+        }
+        if let Some(v) = lookup(vars::AUTH_SCHEME) {
+            c.auth_scheme = v.trim().to_owned();
+        }
+        c.auth_query_param = get(vars::AUTH_QUERY_PARAM);
+        if let Some(v) = get(vars::BUCKET) {
+            crate::validate::bucket_name(&v).map_err(|e| bad(vars::BUCKET, e))?;
+            c.bucket = v;
+        }
+        if let Some(v) = get(vars::ALLOW_UNAUTHENTICATED) {
+            c.allow_unauthenticated = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(bad(vars::ALLOW_UNAUTHENTICATED, "use true or false")),
+            };
+        }
+        if let Some(v) = get(vars::CACHE_TTL_SECONDS) {
+            c.cache_ttl_seconds = v
+                .parse()
+                .map_err(|_| bad(vars::CACHE_TTL_SECONDS, "use a whole number of seconds"))?;
+        }
+        if let Some(v) = get(vars::UPSTREAM_URL) {
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                return Err(bad(vars::UPSTREAM_URL, "use an http:// or https:// URL"));
+            }
+            c.upstream_url = Some(v.trim_end_matches('/').to_owned());
+        }
+        if let Some(v) = get(vars::ACCOUNT_NAME) {
+            c.account_name = v;
+        }
+        if let Some(v) = get(vars::API_PREFIX) {
+            if !v.starts_with('/') || v.len() < 2 {
+                return Err(bad(vars::API_PREFIX, "use a path such as /_keyward"));
+            }
+            c.api_prefix = v.trim_end_matches('/').to_owned();
+        }
+        if let Some(v) = get(vars::KEY_PREFIX) {
+            key_format::validate_prefix(&v).map_err(|e| bad(vars::KEY_PREFIX, e))?;
+            c.key_prefix = v;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(from(&[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn empty_scheme_means_bare_header() {
+        let c = from(&[("AUTH_HEADER", "X-API-Key"), ("AUTH_SCHEME", "")]).unwrap();
+        assert_eq!(c.auth_scheme, "");
+        assert_eq!(c.auth_header, "X-API-Key");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("CACHE_TTL_SECONDS", "soon"),
+            ("UPSTREAM_URL", "ftp://x"),
+            ("KEY_PREFIX", "KW"),
+            ("ALLOW_UNAUTHENTICATED", "maybe"),
+            ("API_PREFIX", "x"),
+        ] {
+            let e = from(&[(k, v)]).unwrap_err();
+            assert!(e.message().contains(k), "{e}");
+        }
+    }
+}

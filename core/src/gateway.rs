@@ -1,0 +1,230 @@
+//! Edge requests: where the key is, what to do with the verdict, what goes upstream.
+//!
+//! The adapter asks [`decide`] with the request's auth header and query string, then either
+//! forwards (removing the credential and every incoming `x-keyward-*` header, adding
+//! [`identity_headers`]) or answers with the response it was given.
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::ApiResponse;
+use crate::kv::KeyRecord;
+use crate::problem;
+use crate::store::Store;
+use crate::timestamp::Millis;
+use crate::verify::{Verdict, Verifier};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use std::rc::Rc;
+
+/// Forwarded header: the consumer name (the identity's `sub`).
+pub const HEADER_CONSUMER: &str = "x-keyward-consumer";
+/// Forwarded header: the id of the key used.
+pub const HEADER_KEY_ID: &str = "x-keyward-key-id";
+/// Forwarded header: the consumer's metadata, base64url (no padding) of its JSON.
+pub const HEADER_METADATA: &str = "x-keyward-metadata";
+/// Every header starting with this is keyward's; incoming ones are removed (no spoofing).
+pub const IDENTITY_HEADER_PREFIX: &str = "x-keyward-";
+
+/// Where a credential was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// In the configured header.
+    Header,
+    /// In the configured query parameter.
+    Query,
+}
+
+/// What the request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Nothing.
+    Missing,
+    /// The header is present but does not use the configured scheme.
+    WrongScheme,
+    /// A candidate key and where it was.
+    Present(String, Location),
+}
+
+/// Finds the key in the header value (per the configured scheme) or the query parameter.
+pub fn extract(config: &Config, header: Option<&str>, query: &str) -> Credential {
+    if let Some(value) = header.map(str::trim).filter(|v| !v.is_empty()) {
+        if config.auth_scheme.is_empty() {
+            return Credential::Present(value.to_owned(), Location::Header);
+        }
+        return match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case(&config.auth_scheme) => {
+                let key = rest.trim();
+                if key.is_empty() {
+                    Credential::Missing
+                } else {
+                    Credential::Present(key.to_owned(), Location::Header)
+                }
+            }
+            _ => Credential::WrongScheme,
+        };
+    }
+    if let Some(param) = &config.auth_query_param {
+        if let Some((_, v)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == param) {
+            if !v.is_empty() {
+                return Credential::Present(v.into_owned(), Location::Query);
+            }
+        }
+    }
+    Credential::Missing
+}
+
+/// The query string with parameter `name` removed (to forward without the credential).
+pub fn strip_query_param(query: &str, name: &str) -> String {
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish()
+}
+
+/// Whether an incoming header must be dropped before forwarding.
+pub fn is_identity_header(name: &str) -> bool {
+    name.len() >= IDENTITY_HEADER_PREFIX.len()
+        && name[..IDENTITY_HEADER_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX)
+}
+
+/// The headers that carry a verified identity upstream.
+pub fn identity_headers(record: &KeyRecord) -> Vec<(&'static str, String)> {
+    let metadata = serde_json::to_vec(&record.metadata).unwrap_or_default();
+    vec![
+        (HEADER_CONSUMER, record.consumer.clone()),
+        (HEADER_KEY_ID, record.key_id.clone()),
+        (HEADER_METADATA, URL_SAFE_NO_PAD.encode(metadata)),
+    ]
+}
+
+/// The identity as the JSON answer given when no upstream is configured.
+pub fn identity_response(record: &KeyRecord) -> ApiResponse {
+    ApiResponse::json(
+        200,
+        &serde_json::json!({
+            "consumer": record.consumer,
+            "keyId": record.key_id,
+            "metadata": record.metadata,
+        }),
+    )
+}
+
+/// The one 401 for every failure: missing, wrong scheme, malformed, unknown, expired.
+pub fn unauthorized(config: &Config) -> ApiResponse {
+    let mut r = problem::response(401, None);
+    let scheme = if config.auth_scheme.is_empty() {
+        "ApiKey"
+    } else {
+        config.auth_scheme.as_str()
+    };
+    let challenge = if config.auth_scheme.is_empty() {
+        format!(
+            "{scheme} realm=\"keyward\", header=\"{}\"",
+            config.auth_header
+        )
+    } else {
+        format!("{scheme} realm=\"keyward\"")
+    };
+    r.headers.push(("www-authenticate".into(), challenge));
+    r
+}
+
+/// What the adapter does with an edge request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Forward upstream (or answer with the identity when none is configured); `None` =
+    /// no identity (allowed without authentication).
+    Pass {
+        /// The verified identity, if any.
+        identity: Option<Rc<KeyRecord>>,
+        /// Where the credential was, to remove it.
+        credential: Option<Location>,
+    },
+    /// Answer with this response.
+    Reject(ApiResponse),
+}
+
+/// Verifies the request's credential and decides.
+pub async fn decide<S: Store>(
+    config: &Config,
+    verifier: &Verifier<'_, S>,
+    header: Option<&str>,
+    query: &str,
+    now: Millis,
+) -> Result<Decision, Error> {
+    let (verdict, location) = match extract(config, header, query) {
+        Credential::Present(key, location) => (verifier.verify(&key, now).await?, Some(location)),
+        Credential::Missing | Credential::WrongScheme => (Verdict::Malformed, None),
+    };
+    Ok(match verdict {
+        Verdict::Valid(record) => Decision::Pass {
+            identity: Some(record),
+            credential: location,
+        },
+        _ if config.allow_unauthenticated => Decision::Pass {
+            identity: None,
+            credential: location,
+        },
+        _ => Decision::Reject(unauthorized(config)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_by_scheme_header_or_query() {
+        let mut c = Config::default();
+        assert_eq!(
+            extract(&c, Some("Bearer k1"), ""),
+            Credential::Present("k1".into(), Location::Header)
+        );
+        assert_eq!(
+            extract(&c, Some("bearer k1"), ""),
+            Credential::Present("k1".into(), Location::Header)
+        );
+        assert_eq!(extract(&c, Some("Basic k1"), ""), Credential::WrongScheme);
+        assert_eq!(extract(&c, Some("k1"), ""), Credential::WrongScheme);
+        assert_eq!(extract(&c, None, "api_key=k2"), Credential::Missing);
+        c.auth_query_param = Some("api_key".into());
+        assert_eq!(
+            extract(&c, None, "a=1&api_key=k2"),
+            Credential::Present("k2".into(), Location::Query)
+        );
+        c.auth_scheme = String::new();
+        assert_eq!(
+            extract(&c, Some("k3"), ""),
+            Credential::Present("k3".into(), Location::Header)
+        );
+    }
+
+    #[test]
+    fn strips_the_credential_parameter() {
+        assert_eq!(strip_query_param("a=1&api_key=k&b=2", "api_key"), "a=1&b=2");
+        assert_eq!(strip_query_param("", "api_key"), "");
+    }
+
+    #[test]
+    fn identity_headers_are_recognised() {
+        assert!(is_identity_header("X-Keyward-Consumer"));
+        assert!(!is_identity_header("x-key"));
+    }
+
+    #[test]
+    fn unauthorized_has_a_challenge() {
+        let r = unauthorized(&Config::default());
+        assert_eq!(r.status, 401);
+        assert_eq!(r.content_type, Some(problem::CONTENT_TYPE));
+        assert_eq!(
+            r.headers[0],
+            (
+                "www-authenticate".to_string(),
+                "Bearer realm=\"keyward\"".to_string()
+            )
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP shapes core handles: a request reduced to what the developer API needs, and a
+//! response the adapter turns into a real one.
+
+/// An incoming request to keyward's own routes, with the path prefix already removed.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    /// Upper-case method, e.g. `GET`.
+    pub method: String,
+    /// Path below the prefix, e.g. `/v1/accounts/local/key-buckets`.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// The `Authorization` header, if present.
+    pub authorization: Option<String>,
+    /// The body bytes (already bounded by the adapter, see [`MAX_BODY_BYTES`]).
+    pub body: Vec<u8>,
+}
+
+/// Largest request body the developer API accepts; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A response to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    /// Status code.
+    pub status: u16,
+    /// Extra headers (the content type is in `content_type`).
+    pub headers: Vec<(String, String)>,
+    /// Value of `Content-Type`, when there is a body.
+    pub content_type: Option<&'static str>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// A JSON response.
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
+        ApiResponse {
+            status,
+            headers: Vec::new(),
+            content_type: Some("application/json"),
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    /// A response without a body, e.g. 204.
+    pub fn empty(status: u16) -> Self {
+        ApiResponse {
+            status,
+            headers: Vec::new(),
+            content_type: None,
+            body: Vec::new(),
+        }
+    }
+
+    /// The body as JSON, for tests.
+    pub fn json_body(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}

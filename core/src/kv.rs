@@ -1,0 +1,283 @@
+//! The KV layout: every key pattern keyward writes and the records stored there.
+//!
+//! This is the only module that builds KV key strings. ARCHITECTURE.md has the same table
+//! with examples. Every record carries `v` (the schema version); a reader refuses versions it
+//! does not know rather than guessing.
+//!
+//! | key | value | written by |
+//! | --- | --- | --- |
+//! | `b:{bucket}` | [`BucketRecord`] | bucket create/patch |
+//! | `c:{bucket}:{consumer}` | [`ConsumerRecord`], KV metadata [`ConsumerIndex`] | consumer and key changes |
+//! | `k:{bucket}:{hash}` | [`KeyRecord`]: what the edge forwards | key create/roll/delete, metadata change |
+//!
+//! Names of buckets and consumers are `[a-z0-9-]` and hashes base64url, so `:` never occurs
+//! inside a component and prefixes list exactly one bucket.
+
+use crate::error::{Error, ErrorKind};
+use crate::timestamp::Millis;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The schema version written in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// KV key builders. Nothing else in keyward formats a KV key.
+pub mod keys {
+    /// The record of bucket `bucket`.
+    pub fn bucket(bucket: &str) -> String {
+        format!("b:{bucket}")
+    }
+
+    /// Prefix of every bucket record.
+    pub const BUCKET_PREFIX: &str = "b:";
+
+    /// The record of consumer `consumer` in `bucket`.
+    pub fn consumer(bucket: &str, consumer: &str) -> String {
+        format!("c:{bucket}:{consumer}")
+    }
+
+    /// Prefix of every consumer record of `bucket`.
+    pub fn consumer_prefix(bucket: &str) -> String {
+        format!("c:{bucket}:")
+    }
+
+    /// The verification record of the key whose hash is `hash`, in `bucket`.
+    pub fn key_hash(bucket: &str, hash: &str) -> String {
+        format!("k:{bucket}:{hash}")
+    }
+
+    /// Prefix of every verification record of `bucket`.
+    pub fn key_hash_prefix(bucket: &str) -> String {
+        format!("k:{bucket}:")
+    }
+
+    /// The consumer name in a consumer record's KV key, if `kv_key` is one.
+    pub fn consumer_name_of<'a>(bucket: &str, kv_key: &'a str) -> Option<&'a str> {
+        kv_key
+            .strip_prefix("c:")?
+            .strip_prefix(bucket)?
+            .strip_prefix(':')
+    }
+
+    /// The bucket name in a bucket record's KV key, if `kv_key` is one.
+    pub fn bucket_name_of(kv_key: &str) -> Option<&str> {
+        kv_key.strip_prefix(BUCKET_PREFIX)
+    }
+}
+
+/// The record the edge reads to verify a key: one read gives everything it forwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRecord {
+    /// Schema version.
+    pub v: u32,
+    /// Name of the consumer (the identity's `sub`).
+    pub consumer: String,
+    /// Id of the key.
+    pub key_id: String,
+    /// The consumer's metadata, forwarded upstream.
+    pub metadata: Map<String, Value>,
+    /// When the key stops verifying, if ever.
+    pub expires_on: Option<Millis>,
+}
+
+/// Who created a consumer: the developer API/portal, or `keys.yaml` through sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Created through the developer API or the portal; `sync --prune` never deletes it.
+    #[default]
+    Api,
+    /// Created by `keyward sync` from `keys.yaml`.
+    File,
+}
+
+/// A key as its consumer record keeps it: the hash, never the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredKey {
+    /// Key id (`key_…`).
+    pub id: String,
+    /// `HMAC-SHA256(KEY_HASH_SECRET, key)`; locates the [`KeyRecord`].
+    pub hash: String,
+    /// Masked form shown in lists (prefix and last 6 characters).
+    pub masked: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Expiry, if any.
+    pub expires_on: Option<Millis>,
+    /// Creation time.
+    pub created_on: Millis,
+    /// Last change.
+    pub updated_on: Millis,
+}
+
+/// A manager of a consumer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagerRecord {
+    /// Manager id (`eusr_…`).
+    pub id: String,
+    /// Lower-cased e-mail.
+    pub email: String,
+    /// Subject at the identity provider, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// When the manager was added.
+    pub created_on: Millis,
+}
+
+/// The last `keyward sync` that changed a consumer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStamp {
+    /// Commit of `keys.yaml` that was applied.
+    pub commit: Option<String>,
+    /// When it was applied.
+    pub at: Millis,
+}
+
+/// A consumer with its keys (hashed) and managers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerRecord {
+    /// Schema version.
+    pub v: u32,
+    /// Consumer id (`csmr_…`).
+    pub id: String,
+    /// Unique name in the bucket.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Forwarded on every verified request.
+    pub metadata: Map<String, Value>,
+    /// For management queries only; never forwarded.
+    pub tags: BTreeMap<String, String>,
+    /// Who may manage the keys.
+    pub managers: Vec<ManagerRecord>,
+    /// The keys, hashed.
+    pub keys: Vec<StoredKey>,
+    /// Creation time.
+    pub created_on: Millis,
+    /// Last change.
+    pub updated_on: Millis,
+    /// Who created it.
+    #[serde(default)]
+    pub source: Source,
+    /// The last sync that changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncStamp>,
+}
+
+/// What a consumer record's KV metadata holds, for listing without reading records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerIndex {
+    /// Schema version.
+    pub v: u32,
+    /// Tags, for `tag.<k>=<v>` filters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub t: BTreeMap<String, String>,
+}
+
+impl ConsumerRecord {
+    /// The KV metadata stored alongside this record.
+    pub fn index(&self) -> ConsumerIndex {
+        ConsumerIndex {
+            v: SCHEMA_VERSION,
+            t: self.tags.clone(),
+        }
+    }
+
+    /// The verification record of one of this consumer's keys.
+    pub fn key_record(&self, key: &StoredKey) -> KeyRecord {
+        KeyRecord {
+            v: SCHEMA_VERSION,
+            consumer: self.name.clone(),
+            key_id: key.id.clone(),
+            metadata: self.metadata.clone(),
+            expires_on: key.expires_on,
+        }
+    }
+}
+
+/// A bucket: a named set of consumers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketRecord {
+    /// Schema version.
+    pub v: u32,
+    /// Bucket id (`bckt_…`).
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Free-form tags.
+    pub tags: BTreeMap<String, String>,
+    /// Creation time.
+    pub created_on: Millis,
+    /// Last change.
+    pub updated_on: Millis,
+}
+
+/// Reads a record, refusing unknown schema versions.
+pub fn decode<T: serde::de::DeserializeOwned>(kv_key: &str, text: &str) -> Result<T, Error> {
+    #[derive(Deserialize)]
+    struct Version {
+        v: u32,
+    }
+    let version: Version = serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorKind::Corrupt,
+            format!("record '{kv_key}' is not readable: {e}"),
+        )
+    })?;
+    if version.v != SCHEMA_VERSION {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "record '{kv_key}' has schema version {}, this build reads {SCHEMA_VERSION}",
+                version.v
+            ),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorKind::Corrupt,
+            format!("record '{kv_key}' is not readable: {e}"),
+        )
+    })
+}
+
+/// Serializes a record for KV.
+pub fn encode<T: Serialize>(record: &T) -> String {
+    // Records are plain structs of strings, numbers and maps with string keys: serializing
+    // them cannot fail.
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_patterns() {
+        assert_eq!(keys::consumer("default", "acme"), "c:default:acme");
+        assert_eq!(
+            keys::consumer_name_of("default", "c:default:acme"),
+            Some("acme")
+        );
+        assert_eq!(keys::consumer_name_of("default", "c:defaultx:acme"), None);
+        assert_eq!(keys::key_hash("default", "abc"), "k:default:abc");
+    }
+
+    #[test]
+    fn refuses_unknown_versions() {
+        let err = decode::<KeyRecord>("k:x:y", r#"{"v":9}"#).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
+    }
+}

@@ -1,0 +1,292 @@
+//! The developer API's wire shapes: request bodies (strict: unknown fields are rejected) and
+//! responses, named and shaped like Zuplo's so its clients work unchanged.
+
+use crate::key_format;
+use crate::kv::{BucketRecord, ConsumerRecord, ManagerRecord, Source, StoredKey, SyncStamp};
+use crate::timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Body of `POST /key-buckets`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateBucket {
+    /// Bucket name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Free-form tags.
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A manager as given in a request: an e-mail, or an e-mail with the identity's subject.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ManagerInput {
+    /// Just the e-mail.
+    Email(String),
+    /// E-mail and subject.
+    Full(NewManager),
+}
+
+/// Body of `POST …/managers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewManager {
+    /// E-mail (normalized to lower case).
+    pub email: String,
+    /// Subject at the identity provider.
+    #[serde(default)]
+    pub sub: Option<String>,
+}
+
+impl ManagerInput {
+    /// The e-mail and subject.
+    pub fn into_parts(self) -> (String, Option<String>) {
+        match self {
+            ManagerInput::Email(e) => (e, None),
+            ManagerInput::Full(m) => (m.email, m.sub),
+        }
+    }
+}
+
+/// Body of `POST …/keys` (and an item of `$bulk` and of `apiKeys` at consumer creation).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateKey {
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// RFC 3339 expiry.
+    #[serde(default)]
+    pub expires_on: Option<String>,
+    /// Zuplo lets a client choose the key; keyward always generates it (refused if given).
+    #[serde(default)]
+    pub key: Option<Value>,
+}
+
+/// Body of `POST /key-buckets/{bucket}/consumers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateConsumer {
+    /// Unique name in the bucket.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// For management queries.
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Forwarded on verified requests; a JSON object.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    /// Managers.
+    #[serde(default)]
+    pub managers: Option<Vec<ManagerInput>>,
+    /// Keys to create with the consumer.
+    #[serde(default)]
+    pub api_keys: Option<Vec<CreateKey>>,
+}
+
+/// Body of `POST /v1/verify`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The key to check.
+    pub key: String,
+    /// Bucket to check in (default: the Worker's `BUCKET`).
+    #[serde(default)]
+    pub bucket: Option<String>,
+}
+
+/// A bucket in responses.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketOut {
+    /// `bckt_…`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Keys are never retrievable in keyward.
+    pub is_retrievable: bool,
+    /// RFC 3339.
+    pub created_on: String,
+    /// RFC 3339.
+    pub updated_on: String,
+}
+
+impl From<&BucketRecord> for BucketOut {
+    fn from(b: &BucketRecord) -> Self {
+        BucketOut {
+            id: b.id.clone(),
+            name: b.name.clone(),
+            description: b.description.clone(),
+            tags: b.tags.clone(),
+            is_retrievable: false,
+            created_on: timestamp::format(b.created_on),
+            updated_on: timestamp::format(b.updated_on),
+        }
+    }
+}
+
+/// How keys appear in responses (`key-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// No `key` field.
+    None,
+    /// `key` holds the masked form.
+    Masked,
+}
+
+/// An API key in responses.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyOut {
+    /// `key_…`
+    pub id: String,
+    /// RFC 3339.
+    pub created_on: String,
+    /// RFC 3339.
+    pub updated_on: String,
+    /// RFC 3339, or null for never.
+    pub expires_on: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// The key: plaintext only in the response that creates it, else masked or absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl KeyOut {
+    /// A stored key, shown per `format`.
+    pub fn stored(k: &StoredKey, format: KeyFormat) -> Self {
+        KeyOut {
+            id: k.id.clone(),
+            created_on: timestamp::format(k.created_on),
+            updated_on: timestamp::format(k.updated_on),
+            expires_on: k.expires_on.map(timestamp::format),
+            description: k.description.clone(),
+            key: (format == KeyFormat::Masked).then(|| k.masked.clone()),
+        }
+    }
+
+    /// A key just created: the only time its plaintext is shown.
+    pub fn created(k: &StoredKey, plaintext: String) -> Self {
+        KeyOut {
+            key: Some(plaintext),
+            ..KeyOut::stored(k, KeyFormat::None)
+        }
+    }
+}
+
+/// A manager in responses.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagerOut {
+    /// `eusr_…`
+    pub id: String,
+    /// Lower-cased e-mail.
+    pub email: String,
+    /// Subject, when known.
+    pub sub: Option<String>,
+    /// RFC 3339.
+    pub created_on: String,
+}
+
+impl From<&ManagerRecord> for ManagerOut {
+    fn from(m: &ManagerRecord) -> Self {
+        ManagerOut {
+            id: m.id.clone(),
+            email: m.email.clone(),
+            sub: m.sub.clone(),
+            created_on: timestamp::format(m.created_on),
+        }
+    }
+}
+
+/// The last sync that changed a consumer, in responses.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncOut {
+    /// Commit applied.
+    pub commit: Option<String>,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// A consumer in responses.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerOut {
+    /// `csmr_…`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// RFC 3339.
+    pub created_on: String,
+    /// RFC 3339.
+    pub updated_on: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Metadata.
+    pub metadata: Map<String, Value>,
+    /// `api` or `file` (created by `keyward sync`).
+    pub source: Source,
+    /// The last sync that changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncOut>,
+    /// Keys, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<Vec<KeyOut>>,
+    /// Managers, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managers: Option<Vec<ManagerOut>>,
+}
+
+impl ConsumerOut {
+    /// A consumer without keys or managers.
+    pub fn from_record(c: &ConsumerRecord) -> Self {
+        ConsumerOut {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            created_on: timestamp::format(c.created_on),
+            updated_on: timestamp::format(c.updated_on),
+            tags: c.tags.clone(),
+            metadata: c.metadata.clone(),
+            source: c.source,
+            last_sync: c.last_sync.as_ref().map(|s: &SyncStamp| SyncOut {
+                commit: s.commit.clone(),
+                at: timestamp::format(s.at),
+            }),
+            api_keys: None,
+            managers: None,
+        }
+    }
+}
+
+/// The list envelope: `{data, limit, offset, total}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOut<T> {
+    /// This page.
+    pub data: Vec<T>,
+    /// Page size asked for.
+    pub limit: usize,
+    /// Items skipped.
+    pub offset: usize,
+    /// Items matching in all.
+    pub total: usize,
+}
+
+/// Masked form of a new key, as stored.
+pub fn masked(key: &str) -> String {
+    key_format::mask(key)
+}

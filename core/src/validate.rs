@@ -1,0 +1,229 @@
+//! Input rules shared by the developer API and `keys.yaml`: names, e-mails, metadata, tags.
+//!
+//! Each check returns an [`Error`] of kind `Invalid` whose message names the bad value and
+//! says what would be accepted. The limits are chosen so that what list filters need fits
+//! in KV's 1024-byte metadata (see ARCHITECTURE.md).
+
+use crate::error::Error;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Longest consumer name.
+pub const MAX_CONSUMER_NAME: usize = 128;
+/// Shortest and longest bucket name (Zuplo's rule).
+pub const BUCKET_NAME_LEN: std::ops::RangeInclusive<usize> = 5..=128;
+/// Largest serialized metadata object, in bytes.
+pub const MAX_METADATA_BYTES: usize = 1024;
+/// Most tags on a consumer (Zuplo's limit).
+pub const MAX_TAGS: usize = 5;
+/// Longest tag key.
+pub const MAX_TAG_KEY: usize = 32;
+/// Longest tag value.
+pub const MAX_TAG_VALUE: usize = 64;
+/// Longest description.
+pub const MAX_DESCRIPTION: usize = 1024;
+/// Longest e-mail address (RFC 5321 path limit).
+pub const MAX_EMAIL: usize = 254;
+/// Most managers on a consumer.
+pub const MAX_MANAGERS: usize = 50;
+/// Most keys on a consumer.
+pub const MAX_KEYS: usize = 100;
+
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+}
+
+/// A consumer name: `^[a-z0-9-]{1,128}$`.
+pub fn consumer_name(name: &str) -> Result<(), Error> {
+    if !name.is_empty() && name.len() <= MAX_CONSUMER_NAME && name.bytes().all(is_name_char) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "consumer name '{}' is invalid; use 1 to {MAX_CONSUMER_NAME} lowercase letters, digits and '-'",
+            shorten(name)
+        )))
+    }
+}
+
+/// A bucket name: `^[a-z0-9-]{5,128}$`.
+pub fn bucket_name(name: &str) -> Result<(), Error> {
+    if BUCKET_NAME_LEN.contains(&name.len()) && name.bytes().all(is_name_char) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "bucket name '{}' is invalid; use 5 to 128 lowercase letters, digits and '-'",
+            shorten(name)
+        )))
+    }
+}
+
+/// Normalizes an e-mail address to lower case and checks its shape (`local@domain.tld`).
+pub fn email(raw: &str) -> Result<String, Error> {
+    let email = raw.trim().to_ascii_lowercase();
+    let bad = || {
+        Error::invalid(format!(
+            "manager '{}' is not an e-mail address; use name@domain",
+            shorten(raw)
+        ))
+    };
+    if email.len() > MAX_EMAIL
+        || email
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(bad());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    let domain_ok = !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || !b.is_ascii())
+        });
+    if local.is_empty()
+        || !domain_ok
+        || email.contains(['<', '>', ',', ';', '"', '(', ')', '[', ']', '\\'])
+    {
+        return Err(bad());
+    }
+    Ok(email)
+}
+
+/// Metadata: a JSON object of at most [`MAX_METADATA_BYTES`] bytes serialized.
+pub fn metadata(value: &Value) -> Result<(), Error> {
+    let Value::Object(_) = value else {
+        return Err(Error::invalid(
+            "metadata must be a JSON object, e.g. {\"plan\": \"gold\"}",
+        ));
+    };
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(Error::invalid(format!(
+            "metadata is {size} bytes serialized, over the limit of {MAX_METADATA_BYTES}; keep only what the gateway needs"
+        )));
+    }
+    Ok(())
+}
+
+/// Metadata as an object, or an empty object when absent.
+pub fn metadata_object(value: Option<Value>) -> Result<Map<String, Value>, Error> {
+    match value {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(v) => {
+            metadata(&v)?;
+            match v {
+                Value::Object(m) => Ok(m),
+                _ => Err(Error::invalid("metadata must be a JSON object")),
+            }
+        }
+    }
+}
+
+/// Tags: at most [`MAX_TAGS`], keys `[A-Za-z0-9_.-]{1,32}`, values at most 64 characters.
+pub fn tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::invalid(format!(
+            "{} tags given, at most {MAX_TAGS} are allowed",
+            tags.len()
+        )));
+    }
+    for (k, v) in tags {
+        let key_ok = !k.is_empty()
+            && k.len() <= MAX_TAG_KEY
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !key_ok {
+            return Err(Error::invalid(format!(
+                "tag key '{}' is invalid; use 1 to {MAX_TAG_KEY} letters, digits, '_', '.' or '-'",
+                shorten(k)
+            )));
+        }
+        if v.chars().count() > MAX_TAG_VALUE {
+            return Err(Error::invalid(format!(
+                "tag '{k}' has a value longer than {MAX_TAG_VALUE} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A description: at most [`MAX_DESCRIPTION`] characters.
+pub fn description(text: &str) -> Result<(), Error> {
+    if text.chars().count() > MAX_DESCRIPTION {
+        Err(Error::invalid(format!(
+            "description is longer than {MAX_DESCRIPTION} characters"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// The first 64 characters of user input, for error messages.
+fn shorten(text: &str) -> String {
+    let mut out: String = text.chars().take(64).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names() {
+        assert!(consumer_name("acme-corp-1").is_ok());
+        assert!(consumer_name("").is_err());
+        assert!(consumer_name("Acme").is_err());
+        assert!(consumer_name(&"a".repeat(129)).is_err());
+        assert!(bucket_name("default").is_ok());
+        assert!(bucket_name("prod").is_err());
+    }
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(email(" Bob@Example.COM ").unwrap(), "bob@example.com");
+        for bad in [
+            "bob@",
+            "@x.com",
+            "bob",
+            "bob@localhost",
+            "a@b@c.com",
+            "a b@c.com",
+            "a@-x.com",
+        ] {
+            let e = email(bad).unwrap_err();
+            assert!(e.message().contains("not an e-mail address"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_must_be_a_small_object() {
+        assert!(metadata(&json!({"plan": "gold"})).is_ok());
+        assert!(metadata(&json!([1])).is_err());
+        let big = json!({ "x": "y".repeat(1100) });
+        assert!(metadata(&big)
+            .unwrap_err()
+            .message()
+            .contains("over the limit"));
+    }
+
+    #[test]
+    fn tag_limits() {
+        let mut t = BTreeMap::new();
+        t.insert("team".to_owned(), "core".to_owned());
+        assert!(tags(&t).is_ok());
+        t.insert("bad key".to_owned(), "v".to_owned());
+        assert!(tags(&t).is_err());
+        let many: BTreeMap<_, _> = (0..6).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        assert!(tags(&many).is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! The request flow: keyward's own routes go to the developer API, everything else is
+//! gateway traffic that must carry a valid key. Converts between workers-rs types and
+//! keyward-core's, and forwards verified requests upstream.
+
+use crate::bindings;
+use crate::kv_store::Kv;
+use crate::random::WebCrypto;
+use keyward_core::api::Api;
+use keyward_core::cache::{VerifyCache, DEFAULT_CAPACITY};
+use keyward_core::config::{vars, Config};
+use keyward_core::gateway::{self, Decision, Location};
+use keyward_core::http::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use keyward_core::key_hash::KeyHasher;
+use keyward_core::token::Tokens;
+use keyward_core::verify::Verifier;
+use keyward_core::{problem, Error, ErrorKind};
+use std::cell::OnceCell;
+use worker::{
+    console_error, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
+};
+
+thread_local! {
+    // One cache per isolate, alive across requests. Leaked once so that requests can hold a
+    // plain reference across awaits; the cache itself never borrows across an await.
+    static CACHE: OnceCell<&'static VerifyCache> = const { OnceCell::new() };
+}
+
+fn cache(config: &Config) -> &'static VerifyCache {
+    CACHE.with(|cell| {
+        *cell.get_or_init(|| {
+            Box::leak(Box::new(VerifyCache::new(
+                config.cache_ttl_seconds,
+                DEFAULT_CAPACITY,
+            )))
+        })
+    })
+}
+
+/// What every request needs from `env`.
+struct State {
+    config: Config,
+    hasher: KeyHasher,
+    tokens: Tokens,
+    kv: Kv,
+}
+
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|s| s.to_string()))
+        .ok()
+}
+
+impl State {
+    fn from_env(env: &Env) -> std::result::Result<State, Error> {
+        let config = Config::from_lookup(|name| lookup(env, name))?;
+        let secret = lookup(env, vars::KEY_HASH_SECRET).filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "secret KEY_HASH_SECRET is not set; run `wrangler secret put KEY_HASH_SECRET` (or add it to .dev.vars)",
+            )
+        })?;
+        let token = lookup(env, vars::MANAGEMENT_TOKEN);
+        let kv = env.kv(bindings::KV).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("KV binding {}: {e}", bindings::KV),
+            )
+        })?;
+        Ok(State {
+            config,
+            hasher: KeyHasher::new(secret.as_bytes()),
+            tokens: Tokens::new(token.as_deref()),
+            kv: Kv(kv),
+        })
+    }
+}
+
+/// Millisecond clock of the runtime.
+fn now() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+/// Handles one request.
+pub async fn handle(req: Request, env: &Env) -> Result<Response> {
+    let state = match State::from_env(env) {
+        Ok(s) => s,
+        Err(e) => {
+            console_error!("keyward: configuration: {e}");
+            return respond(problem::response(500, None));
+        }
+    };
+    let url = req.url()?;
+    let result = match state.config.own_path(url.path()) {
+        Some(rest) => {
+            let rest = rest.to_owned();
+            api(req, &state, rest, url.query().unwrap_or("")).await
+        }
+        None => edge(req, &state, &url).await,
+    };
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            console_error!("keyward: {e}");
+            respond(problem::from_error(&e))
+        }
+    }
+}
+
+async fn api(
+    mut req: Request,
+    state: &State,
+    path: String,
+    query: &str,
+) -> std::result::Result<Response, Error> {
+    let too_large = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES);
+    if too_large {
+        return respond(problem::response(
+            413,
+            Some(format!("request body is over {MAX_BODY_BYTES} bytes")),
+        ))
+        .map_err(js);
+    }
+    let body = match req.method() {
+        Method::Get | Method::Head | Method::Delete => Vec::new(),
+        _ => req.bytes().await.map_err(js)?,
+    };
+    let api_req = ApiRequest {
+        method: req.method().to_string().to_ascii_uppercase(),
+        path,
+        query: query.to_owned(),
+        authorization: req.headers().get("authorization").ok().flatten(),
+        body,
+    };
+    let api = Api {
+        store: &state.kv,
+        entropy: &WebCrypto,
+        hasher: &state.hasher,
+        cache: cache(&state.config),
+        config: &state.config,
+        tokens: &state.tokens,
+        now: now(),
+    };
+    let response = api.handle(&api_req).await;
+    respond(response).map_err(js)
+}
+
+async fn edge(
+    req: Request,
+    state: &State,
+    url: &worker::Url,
+) -> std::result::Result<Response, Error> {
+    let config = &state.config;
+    let header = req.headers().get(&config.auth_header).ok().flatten();
+    let verifier = Verifier {
+        store: &state.kv,
+        hasher: &state.hasher,
+        cache: cache(config),
+        bucket: &config.bucket,
+        prefix: &config.key_prefix,
+    };
+    let decision = gateway::decide(
+        config,
+        &verifier,
+        header.as_deref(),
+        url.query().unwrap_or(""),
+        now(),
+    )
+    .await?;
+    let (identity, credential) = match decision {
+        Decision::Reject(r) => return respond(r).map_err(js),
+        Decision::Pass {
+            identity,
+            credential,
+        } => (identity, credential),
+    };
+    let Some(upstream) = &config.upstream_url else {
+        return respond(match &identity {
+            Some(record) => gateway::identity_response(record),
+            None => ApiResponse::json(
+                200,
+                &serde_json::json!({"consumer": null, "keyId": null, "metadata": null}),
+            ),
+        })
+        .map_err(js);
+    };
+    let mut target = worker::Url::parse(&format!("{upstream}{}", url.path()))
+        .map_err(|e| Error::new(ErrorKind::Config, format!("UPSTREAM_URL: {e}")))?;
+    let query = match (&config.auth_query_param, credential) {
+        (Some(param), Some(Location::Query)) => {
+            gateway::strip_query_param(url.query().unwrap_or(""), param)
+        }
+        _ => url.query().unwrap_or("").to_owned(),
+    };
+    target.set_query((!query.is_empty()).then_some(query.as_str()));
+
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        let is_credential =
+            credential == Some(Location::Header) && name.eq_ignore_ascii_case(&config.auth_header);
+        if is_credential || gateway::is_identity_header(&name) || name.eq_ignore_ascii_case("host")
+        {
+            continue;
+        }
+        headers.append(&name, &value).map_err(js)?;
+    }
+    if let Some(record) = &identity {
+        for (name, value) in gateway::identity_headers(record) {
+            headers.set(name, &value).map_err(js)?;
+        }
+    }
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        init.with_body(req.inner().body().map(Into::into));
+    }
+    let outbound = Request::new_with_init(target.as_str(), &init).map_err(js)?;
+    match Fetch::Request(outbound).send().await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            console_error!("keyward: upstream fetch failed: {e}");
+            respond(problem::response(
+                502,
+                Some("the upstream did not answer".into()),
+            ))
+            .map_err(js)
+        }
+    }
+}
+
+fn js(e: worker::Error) -> Error {
+    Error::new(ErrorKind::Storage, format!("runtime: {e}"))
+}
+
+/// Turns core's response into a workers-rs one.
+fn respond(r: ApiResponse) -> Result<Response> {
+    let mut response = if r.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(r.body)?
+    };
+    response = response.with_status(r.status);
+    let headers = response.headers_mut();
+    if let Some(ct) = r.content_type {
+        headers.set("content-type", ct)?;
+    }
+    for (name, value) in &r.headers {
+        headers.set(name, value)?;
+    }
+    Ok(response)
+}

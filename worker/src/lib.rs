@@ -1,0 +1,17 @@
+//! keyward's Cloudflare Worker: a thin adapter from workers-rs to keyward-core.
+//!
+//! The entry point builds the per-deployment state from `env` and hands the request to
+//! [`app::handle`]. Nothing here decides anything about keys: verification, the developer
+//! API and their errors live in keyward-core and are tested natively there.
+
+mod app;
+mod bindings;
+mod kv_store;
+mod random;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    app::handle(req, &env).await
+}
