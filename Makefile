@@ -34,7 +34,7 @@ cli: setup
 
 build: worker cli
 
-dev: build
+dev: cli
 	@scripts/dev.sh
 
 lint: setup

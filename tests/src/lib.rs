@@ -1,1 +1,403 @@
-//! Harness for the end-to-end tests.
+//! Harness for keyward's end-to-end tests.
+//!
+//! [`Worker::start`] runs the real Worker bundle (`worker/build/index.js`, built by
+//! `make worker`) in workerd through `wrangler dev`, on a free port of 127.0.0.1, with a
+//! local KV persisted in a fresh temporary directory and fresh secrets. [`Echo`] is an
+//! upstream on 127.0.0.1 that records what it receives. Missing prerequisites make a test
+//! fail with what to run, never skip.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The management token every test Worker accepts.
+pub const TOKEN: &str = "e2e-management-token";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `keyward` binary built by cargo for this workspace.
+pub fn cli_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let bin = target.join("debug").join("keyward");
+    assert!(
+        bin.exists(),
+        "{} is missing; run `make test` (or `cargo build -p keyward`) first",
+        bin.display()
+    );
+    bin
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// A running Worker; stopped (with its workerd) when dropped.
+pub struct Worker {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:{port}`
+    pub origin: String,
+}
+
+impl Worker {
+    /// Starts the Worker with `vars` on top of the defaults and waits until it answers.
+    pub fn start(vars: &[(&str, &str)]) -> Worker {
+        let root = root();
+        let bundle = root.join("worker/build/index.js");
+        assert!(
+            bundle.exists(),
+            "{} is missing; run `make worker` first",
+            bundle.display()
+        );
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        assert!(
+            wrangler.exists(),
+            "{} is missing; run `make setup` first",
+            wrangler.display()
+        );
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut toml = format!(
+            "name = \"keyward-e2e\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n\
+             [[kv_namespaces]]\nbinding = \"KEYWARD_KV\"\nid = \"keyward-e2e\"\n\n[vars]\n",
+            bundle.display().to_string()
+        );
+        for (k, v) in vars {
+            toml.push_str(&format!("{k} = {v:?}\n"));
+        }
+        std::fs::write(dir.path().join("wrangler.toml"), toml).expect("write wrangler.toml");
+        std::fs::write(
+            dir.path().join(".dev.vars"),
+            format!(
+                "KEY_HASH_SECRET=e2e-hash-secret-{}\nMANAGEMENT_TOKEN={TOKEN}\n",
+                free_port()
+            ),
+        )
+        .expect("write .dev.vars");
+
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("wrangler.log")).expect("log file");
+        let mut cmd = Command::new(&wrangler);
+        cmd.current_dir(dir.path())
+            .args(["dev", "--config", "wrangler.toml", "--ip", "127.0.0.1"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--inspector-port",
+                &free_port().to_string(),
+            ])
+            .arg("--persist-to")
+            .arg(dir.path().join("state"))
+            .args(["--log-level", "warn"])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().expect("spawn wrangler dev");
+        let mut worker = Worker {
+            child,
+            dir,
+            origin: format!("http://127.0.0.1:{port}"),
+        };
+        worker.wait_ready();
+        worker
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let url = format!("{}/_keyward/health", self.origin);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("wrangler dev exited with {status}:\n{}", self.log());
+            }
+            if let Ok(r) = ureq::get(&url).timeout(Duration::from_secs(2)).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!(
+            "the Worker did not answer {url} within 90 s:\n{}",
+            self.log()
+        );
+    }
+
+    /// What wrangler printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("wrangler.log")).unwrap_or_default()
+    }
+
+    /// Base URL of the developer API, as a Zuplo client takes it.
+    pub fn api_base(&self) -> String {
+        format!("{}/_keyward", self.origin)
+    }
+
+    /// `…/v1/accounts/local`
+    pub fn account(&self) -> String {
+        format!("{}/_keyward/v1/accounts/local", self.origin)
+    }
+
+    /// Directory of the local KV state on disk.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Stops wrangler and workerd.
+    pub fn stop(&mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pgid}")])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub text: String,
+}
+
+impl Answer {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+/// Sends a request; any status is an answer.
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.set("content-type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = response.header(&n).unwrap_or("").to_owned();
+            (n.to_ascii_lowercase(), v)
+        })
+        .collect();
+    let text = response.into_string().unwrap_or_default();
+    Answer {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// A management-API call with the test token.
+pub fn admin(method: &str, url: &str, body: Option<&str>) -> Answer {
+    http(
+        method,
+        url,
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        body,
+    )
+}
+
+/// Whether any file under `dir` contains `needle`.
+pub fn any_file_contains(dir: &Path, needle: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if any_file_contains(&path, needle) {
+                return true;
+            }
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Number of files under `dir` (to make sure a grep looked at something).
+pub fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        count_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A request the echo upstream received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An upstream on 127.0.0.1 that answers 200 `{"echo": true}` and records each request.
+pub struct Echo {
+    /// `http://127.0.0.1:{port}`
+    pub origin: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Echo {
+    /// Starts the echo server on a free port (a thread that lives as long as the test).
+    pub fn start() -> Echo {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind echo");
+        let origin = format!("http://{}", listener.local_addr().expect("addr"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let sink = Arc::clone(&sink);
+                std::thread::spawn(move || serve_echo(stream, &sink));
+            }
+        });
+        Echo { origin, received }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+fn serve_echo(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let Ok(mut s) = sink.lock() {
+            s.push(Received {
+                method,
+                target,
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        let reply = "{\"echo\":true}";
+        let mut out = &stream;
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+            reply.len()
+        );
+    }
+}
