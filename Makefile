@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WORKER_BUNDLE := worker/build/index.js
 WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock
 
-.PHONY: help setup build worker cli dev test test-native test-e2e lint fmt bench bench-core bench-edge deploy-dry-run
+.PHONY: help setup build worker cli dev test test-native test-e2e lint fmt bench bench-core bench-edge deploy-dry-run bench-size
 
 help:
 	@echo "make dev    build, start the Worker locally (127.0.0.1:8787), load keys.yaml, print a curl line"
@@ -59,4 +59,7 @@ bench-core: setup
 bench-edge: build
 	bench/edge.sh
 
-bench: bench-core bench-edge
+bench-size: worker
+	bench/wasm-size.sh
+
+bench: bench-core bench-edge bench-size

@@ -25,9 +25,10 @@ fi
 log=.wrangler/dev.log
 mkdir -p .wrangler
 echo "dev: starting wrangler dev on 127.0.0.1:${PORT} (it builds the Worker first; log: $log)"
-node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state >"$log" 2>&1 &
+# Its own process group, so that stopping it also stops workerd.
+setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state >"$log" 2>&1 &
 wrangler_pid=$!
-trap 'kill $wrangler_pid 2>/dev/null || true' EXIT INT TERM
+trap 'kill -TERM -- -$wrangler_pid 2>/dev/null || true' EXIT INT TERM
 
 for _ in $(seq 1 600); do
   if curl -s -o /dev/null "http://127.0.0.1:${PORT}/_keyward/health"; then break; fi
