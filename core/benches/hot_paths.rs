@@ -1,1 +1,130 @@
-fn main() {}
+//! Benchmarks of the paths every edge request or key creation takes.
+//!
+//! - `verify/cached_valid`: a valid key answered from a warm cache (the common edge case);
+//! - `verify/malformed`, `verify/bad_checksum`: garbage rejected before any storage read;
+//! - `key/generate` (fast deterministic entropy) and `key/generate_getrandom` (OS entropy);
+//! - `key/hash` (HMAC-SHA256 + base64url) and `key/parse` (shape and CRC-32 checksum).
+//!
+//! Measurement is kept short so `cargo bench -p keyward-core --bench hot_paths` finishes in
+//! well under a minute; pass `-- --quick` for a faster, rougher run.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use keyward_core::cache::VerifyCache;
+use keyward_core::entropy::Entropy;
+use keyward_core::key_format;
+use keyward_core::key_hash::KeyHasher;
+use keyward_core::kv::{self, KeyRecord, SCHEMA_VERSION};
+use keyward_core::store::{MemoryStore, Store};
+use keyward_core::verify::{Verdict, Verifier};
+use keyward_core::{Error, ErrorKind};
+use pollster::block_on;
+use std::cell::Cell;
+use std::time::Duration;
+
+const NOW: i64 = 1_800_000_000_000;
+
+/// SplitMix64: deterministic and cheap, to measure key generation without the OS.
+struct FastEntropy(Cell<u64>);
+
+impl Entropy for FastEntropy {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        for chunk in buf.chunks_mut(8) {
+            let mut z = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            self.0.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// The operating system's generator, as the Worker's `crypto.getRandomValues` stands in.
+struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        getrandom::fill(buf).map_err(|e| Error::new(ErrorKind::Entropy, e.to_string()))
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let store = MemoryStore::new();
+    let hasher = KeyHasher::new(b"bench-secret");
+    let cache = VerifyCache::new(3600, 10_000);
+    let key = key_format::generate("kw", &FastEntropy(Cell::new(1))).unwrap();
+    let record = KeyRecord {
+        v: SCHEMA_VERSION,
+        consumer: "acme".into(),
+        key_id: "key_bench".into(),
+        metadata: serde_json::from_str(r#"{"plan":"gold","orgId":42}"#).unwrap(),
+        expires_on: None,
+    };
+    let kv_key = kv::keys::key_hash("default", &hasher.hash(&key));
+    block_on(store.put(&kv_key, &kv::encode(&record), None)).unwrap();
+    let verifier = Verifier {
+        store: &store,
+        hasher: &hasher,
+        cache: &cache,
+        bucket: "default",
+        prefix: "kw",
+    };
+    // Warm the cache: every measured iteration is a hit.
+    assert!(matches!(
+        block_on(verifier.verify(&key, NOW)).unwrap(),
+        Verdict::Valid(_)
+    ));
+    let malformed = "kw_this-is-not-a-key";
+    let (head, _) = key.split_at(key.len() - 1);
+    let bad_checksum = format!("{head}{}", if key.ends_with('0') { '1' } else { '0' });
+    assert_eq!(
+        block_on(verifier.verify(&bad_checksum, NOW)).unwrap(),
+        Verdict::Malformed
+    );
+
+    let mut g = c.benchmark_group("verify");
+    g.bench_function("cached_valid", |b| {
+        b.iter(|| block_on(verifier.verify(black_box(&key), NOW)).unwrap())
+    });
+    g.bench_function("malformed", |b| {
+        b.iter(|| block_on(verifier.verify(black_box(malformed), NOW)).unwrap())
+    });
+    g.bench_function("bad_checksum", |b| {
+        b.iter(|| block_on(verifier.verify(black_box(&bad_checksum), NOW)).unwrap())
+    });
+    g.finish();
+}
+
+fn key(c: &mut Criterion) {
+    let fast = FastEntropy(Cell::new(7));
+    let hasher = KeyHasher::new(b"bench-secret");
+    let key = key_format::generate("kw", &fast).unwrap();
+
+    let mut g = c.benchmark_group("key");
+    g.bench_function("generate", |b| {
+        b.iter(|| key_format::generate(black_box("kw"), &fast).unwrap())
+    });
+    g.bench_function("generate_getrandom", |b| {
+        b.iter(|| key_format::generate(black_box("kw"), &OsEntropy).unwrap())
+    });
+    g.bench_function("hash", |b| b.iter(|| hasher.hash(black_box(&key))));
+    g.bench_function("parse", |b| {
+        b.iter(|| key_format::parse(black_box(&key)).map(|k| k.prefix().len()))
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = verify, key
+}
+criterion_main!(benches);

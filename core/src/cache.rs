@@ -1,4 +1,6 @@
-//! The in-isolate verification cache: recent results by key hash, positive and negative.
+//! The in-isolate verification cache: recent store answers for verification records,
+//! positive and negative, keyed by the record's KV key (`k:{bucket}:{hash}`), so answers
+//! never cross buckets.
 //!
 //! A hit answers without KV. Entries live `ttl_ms` (default 60 s) and the map holds at most
 //! `capacity` entries; when full, expired entries go first, then an arbitrary one. A delete or
@@ -34,7 +36,7 @@ pub enum Cached {
     Present(Rc<KeyRecord>),
 }
 
-/// A bounded map from key hash to the last store answer.
+/// A bounded map from verification-record KV key to the last store answer.
 #[derive(Debug)]
 pub struct VerifyCache {
     entries: RefCell<HashMap<String, Entry>>,
@@ -53,10 +55,10 @@ impl VerifyCache {
         }
     }
 
-    /// The cached answer for `hash`, if still fresh at `now`.
-    pub fn get(&self, hash: &str, now: Millis) -> Cached {
+    /// The cached answer for `kv_key`, if still fresh at `now`.
+    pub fn get(&self, kv_key: &str, now: Millis) -> Cached {
         let entries = self.entries.borrow();
-        match entries.get(hash) {
+        match entries.get(kv_key) {
             Some(e) if e.fresh_until > now => match &e.record {
                 Some(r) => Cached::Present(Rc::clone(r)),
                 None => Cached::Absent,
@@ -65,13 +67,13 @@ impl VerifyCache {
         }
     }
 
-    /// Remembers the store's answer for `hash`.
-    pub fn put(&self, hash: &str, record: Option<KeyRecord>, now: Millis) {
+    /// Remembers the store's answer for `kv_key`.
+    pub fn put(&self, kv_key: &str, record: Option<KeyRecord>, now: Millis) {
         if self.ttl_ms <= 0 {
             return;
         }
         let mut entries = self.entries.borrow_mut();
-        if entries.len() >= self.capacity && !entries.contains_key(hash) {
+        if entries.len() >= self.capacity && !entries.contains_key(kv_key) {
             entries.retain(|_, e| e.fresh_until > now);
             if entries.len() >= self.capacity {
                 if let Some(victim) = entries.keys().next().cloned() {
@@ -80,7 +82,7 @@ impl VerifyCache {
             }
         }
         entries.insert(
-            hash.to_owned(),
+            kv_key.to_owned(),
             Entry {
                 record: record.map(Rc::new),
                 fresh_until: now + self.ttl_ms,
@@ -88,9 +90,9 @@ impl VerifyCache {
         );
     }
 
-    /// Drops what is known about `hash` (after a delete, roll or metadata change).
-    pub fn forget(&self, hash: &str) {
-        self.entries.borrow_mut().remove(hash);
+    /// Drops what is known about `kv_key` (after a delete, roll or metadata change).
+    pub fn forget(&self, kv_key: &str) {
+        self.entries.borrow_mut().remove(kv_key);
     }
 
     /// Number of entries, fresh or not.

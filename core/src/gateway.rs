@@ -86,8 +86,9 @@ pub fn strip_query_param(query: &str, name: &str) -> String {
 
 /// Whether an incoming header must be dropped before forwarding.
 pub fn is_identity_header(name: &str) -> bool {
-    name.len() >= IDENTITY_HEADER_PREFIX.len()
-        && name[..IDENTITY_HEADER_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX)
+    name.as_bytes()
+        .get(..IDENTITY_HEADER_PREFIX.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX.as_bytes()))
 }
 
 /// The headers that carry a verified identity upstream.

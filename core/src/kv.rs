@@ -9,9 +9,10 @@
 //! | `b:{bucket}` | [`BucketRecord`] | bucket create/patch |
 //! | `c:{bucket}:{consumer}` | [`ConsumerRecord`], KV metadata [`ConsumerIndex`] | consumer and key changes |
 //! | `k:{bucket}:{hash}` | [`KeyRecord`]: what the edge forwards | key create/roll/delete, metadata change |
+//! | `m:{bucket}:{email}:{consumer}` | empty: `email` manages `consumer` | consumer create/delete, manager add/remove |
 //!
-//! Names of buckets and consumers are `[a-z0-9-]` and hashes base64url, so `:` never occurs
-//! inside a component and prefixes list exactly one bucket.
+//! Names of buckets and consumers are `[a-z0-9-]`, hashes base64url and e-mails exclude `:`,
+//! so `:` never occurs inside a component and prefixes list exactly one bucket (or manager).
 
 use crate::error::{Error, ErrorKind};
 use crate::timestamp::Millis;
@@ -50,6 +51,16 @@ pub mod keys {
     /// Prefix of every verification record of `bucket`.
     pub fn key_hash_prefix(bucket: &str) -> String {
         format!("k:{bucket}:")
+    }
+
+    /// Index entry: `email` manages `consumer` in `bucket` (empty value).
+    pub fn manager(bucket: &str, email: &str, consumer: &str) -> String {
+        format!("m:{bucket}:{email}:{consumer}")
+    }
+
+    /// Prefix of the index entries of the consumers `email` manages in `bucket`.
+    pub fn manager_prefix(bucket: &str, email: &str) -> String {
+        format!("m:{bucket}:{email}:")
     }
 
     /// The consumer name in a consumer record's KV key, if `kv_key` is one.

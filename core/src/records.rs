@@ -52,6 +52,62 @@ pub async fn consumer<S: Store>(
     })
 }
 
+/// Adds index entries for `emails` as managers of consumer `consumer`.
+pub async fn put_manager_index<S: Store>(
+    store: &S,
+    bucket: &str,
+    consumer: &str,
+    emails: &[&str],
+) -> Result<(), Error> {
+    for email in emails {
+        store
+            .put(&kv::keys::manager(bucket, email, consumer), "", None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes the index entries of `emails` for consumer `consumer`.
+pub async fn delete_manager_index<S: Store>(
+    store: &S,
+    bucket: &str,
+    consumer: &str,
+    emails: &[&str],
+) -> Result<(), Error> {
+    for email in emails {
+        store
+            .delete(&kv::keys::manager(bucket, email, consumer))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Names of the consumers `email` manages in `bucket`, per the index (sorted).
+pub async fn managed_by<S: Store>(
+    store: &S,
+    bucket: &str,
+    email: &str,
+) -> Result<Vec<String>, Error> {
+    let prefix = kv::keys::manager_prefix(bucket, email);
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .list(&prefix, cursor.as_deref(), crate::store::LIST_LIMIT)
+            .await?;
+        names.extend(
+            page.entries
+                .iter()
+                .filter_map(|e| e.name.strip_prefix(&prefix))
+                .map(str::to_owned),
+        );
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return Ok(names);
+        }
+    }
+}
+
 /// Writes a consumer record with its index metadata.
 pub async fn put_consumer<S: Store>(
     store: &S,
@@ -78,14 +134,11 @@ pub async fn put_key_records<S: Store>(
     keys: &[&StoredKey],
 ) -> Result<(), Error> {
     for k in keys {
+        let kv_key = kv::keys::key_hash(bucket, &k.hash);
         store
-            .put(
-                &kv::keys::key_hash(bucket, &k.hash),
-                &kv::encode(&c.key_record(k)),
-                None,
-            )
+            .put(&kv_key, &kv::encode(&c.key_record(k)), None)
             .await?;
-        cache.forget(&k.hash);
+        cache.forget(&kv_key);
     }
     Ok(())
 }
@@ -98,13 +151,15 @@ pub async fn delete_key_records<S: Store>(
     keys: &[&StoredKey],
 ) -> Result<(), Error> {
     for k in keys {
-        store.delete(&kv::keys::key_hash(bucket, &k.hash)).await?;
-        cache.forget(&k.hash);
+        let kv_key = kv::keys::key_hash(bucket, &k.hash);
+        store.delete(&kv_key).await?;
+        cache.forget(&kv_key);
     }
     Ok(())
 }
 
-/// Deletes a consumer: its keys' verification records first, then the record.
+/// Deletes a consumer: its keys' verification records first, then the record, then its
+/// manager index entries.
 pub async fn delete_consumer<S: Store>(
     store: &S,
     cache: &VerifyCache,
@@ -113,5 +168,7 @@ pub async fn delete_consumer<S: Store>(
 ) -> Result<(), Error> {
     let keys: Vec<&StoredKey> = c.keys.iter().collect();
     delete_key_records(store, cache, bucket, &keys).await?;
-    store.delete(&kv::keys::consumer(bucket, &c.name)).await
+    store.delete(&kv::keys::consumer(bucket, &c.name)).await?;
+    let emails: Vec<&str> = c.managers.iter().map(|m| m.email.as_str()).collect();
+    delete_manager_index(store, bucket, &c.name, &emails).await
 }

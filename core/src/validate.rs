@@ -18,8 +18,11 @@ pub const MAX_METADATA_BYTES: usize = 1024;
 pub const MAX_TAGS: usize = 5;
 /// Longest tag key.
 pub const MAX_TAG_KEY: usize = 32;
-/// Longest tag value.
+/// Longest tag value, in UTF-8 bytes.
 pub const MAX_TAG_VALUE: usize = 64;
+/// Largest serialized tag map: with the rest of the consumer index it stays under KV's
+/// 1024-byte metadata limit whatever the characters (JSON escapes can grow a byte to six).
+pub const MAX_TAGS_BYTES: usize = 640;
 /// Longest description.
 pub const MAX_DESCRIPTION: usize = 1024;
 /// Longest e-mail address (RFC 5321 path limit).
@@ -86,7 +89,7 @@ pub fn email(raw: &str) -> Result<String, Error> {
         });
     if local.is_empty()
         || !domain_ok
-        || email.contains(['<', '>', ',', ';', '"', '(', ')', '[', ']', '\\'])
+        || email.contains(['<', '>', ',', ';', ':', '/', '"', '(', ')', '[', ']', '\\'])
     {
         return Err(bad());
     }
@@ -125,7 +128,8 @@ pub fn metadata_object(value: Option<Value>) -> Result<Map<String, Value>, Error
     }
 }
 
-/// Tags: at most [`MAX_TAGS`], keys `[A-Za-z0-9_.-]{1,32}`, values at most 64 characters.
+/// Tags: at most [`MAX_TAGS`], keys `[A-Za-z0-9_.-]{1,32}`, values at most 64 bytes, the whole
+/// map at most [`MAX_TAGS_BYTES`] serialized.
 pub fn tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
     if tags.len() > MAX_TAGS {
         return Err(Error::invalid(format!(
@@ -144,11 +148,19 @@ pub fn tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
                 shorten(k)
             )));
         }
-        if v.chars().count() > MAX_TAG_VALUE {
+        if v.len() > MAX_TAG_VALUE {
             return Err(Error::invalid(format!(
-                "tag '{k}' has a value longer than {MAX_TAG_VALUE} characters"
+                "tag '{k}' has a value longer than {MAX_TAG_VALUE} bytes"
             )));
         }
+    }
+    let size = serde_json::to_vec(tags)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_TAGS_BYTES {
+        return Err(Error::invalid(format!(
+            "tags take {size} bytes serialized, over the limit of {MAX_TAGS_BYTES}; use shorter or plainer values"
+        )));
     }
     Ok(())
 }

@@ -76,17 +76,16 @@ impl<S: Store> Verifier<'_, S> {
         if parsed.prefix() != self.prefix {
             return Ok(Verdict::Malformed);
         }
-        let hash = self.hasher.hash(key);
-        let record = match self.cache.get(&hash, now) {
+        let kv_key = kv::keys::key_hash(self.bucket, &self.hasher.hash(key));
+        let record = match self.cache.get(&kv_key, now) {
             Cached::Present(r) => Some(r),
             Cached::Absent => None,
             Cached::Miss => {
-                let kv_key = kv::keys::key_hash(self.bucket, &hash);
                 let record = match self.store.get(&kv_key).await? {
                     Some(text) => Some(kv::decode::<KeyRecord>(&kv_key, &text)?),
                     None => None,
                 };
-                self.cache.put(&hash, record.clone(), now);
+                self.cache.put(&kv_key, record.clone(), now);
                 record.map(Rc::new)
             }
         };

@@ -76,6 +76,9 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         records::bucket(self.store, bucket).await?;
+        if let Some(email) = &q.manager_email {
+            return self.list_managed_consumers(bucket, email, q).await;
+        }
         let prefix = kv::keys::consumer_prefix(bucket);
         let mut window = Vec::new();
         let mut total = 0usize;
@@ -105,15 +108,49 @@ impl<S: Store> Api<'_, S> {
         let mut data = Vec::with_capacity(window.len());
         for (key, text) in window.iter().zip(self.store.get_many(&window).await?) {
             if let Some(text) = text {
-                let c: ConsumerRecord = kv::decode(key, &text)?;
-                if let Some(email) = &q.manager_email {
-                    if !c.managers.iter().any(|m| &m.email == email) {
-                        continue;
-                    }
-                }
-                data.push(render(&c, q));
+                data.push(render(&kv::decode::<ConsumerRecord>(key, &text)?, q));
             }
         }
+        Ok(ApiResponse::json(
+            200,
+            &ListOut {
+                data,
+                limit: q.limit,
+                offset: q.offset,
+                total,
+            },
+        ))
+    }
+
+    /// `manager-email=…`: candidates from the manager index, confirmed on their records (the
+    /// index may lag an interrupted write), filtered by tags, then paged.
+    async fn list_managed_consumers(
+        &self,
+        bucket: &str,
+        email: &str,
+        q: &Query,
+    ) -> Result<ApiResponse, Error> {
+        let names = records::managed_by(self.store, bucket, email).await?;
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| kv::keys::consumer(bucket, n))
+            .collect();
+        let mut matching = Vec::new();
+        for (key, text) in keys.iter().zip(self.store.get_many(&keys).await?) {
+            if let Some(text) = text {
+                let c: ConsumerRecord = kv::decode(key, &text)?;
+                if c.managers.iter().any(|m| m.email == email) && q.tags_match(&c.tags) {
+                    matching.push(c);
+                }
+            }
+        }
+        let total = matching.len();
+        let data = matching
+            .iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .map(|c| render(c, q))
+            .collect();
         Ok(ApiResponse::json(
             200,
             &ListOut {
@@ -182,6 +219,8 @@ impl<S: Store> Api<'_, S> {
             last_sync: None,
         };
         records::put_consumer(self.store, bucket, &record).await?;
+        let emails: Vec<&str> = record.managers.iter().map(|m| m.email.as_str()).collect();
+        records::put_manager_index(self.store, bucket, &record.name, &emails).await?;
         let stored: Vec<_> = record.keys.iter().collect();
         records::put_key_records(self.store, self.cache, bucket, &record, &stored).await?;
         let mut out = ConsumerOut::from_record(&record);

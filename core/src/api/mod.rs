@@ -76,6 +76,10 @@ pub(crate) fn body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
             "request body is empty; send a JSON document",
         ));
     }
+    // Derived Deserialize also accepts an array of fields in order; bodies must be objects.
+    if req.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::invalid("request body must be a JSON object"));
+    }
     serde_json::from_slice(&req.body).map_err(|e| Error::invalid(format!("request body: {e}")))
 }
 

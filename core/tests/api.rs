@@ -1,0 +1,734 @@
+//! The developer API end to end, through [`Api::handle`] over a [`MemoryStore`]: routes,
+//! authentication, the consumer and key lifecycles, what reaches the store (never a
+//! plaintext key), input rejection that writes nothing, and `POST /v1/verify`.
+//!
+//! [`Api::handle`]: keyward_core::api::Api::handle
+//! [`MemoryStore`]: keyward_core::store::MemoryStore
+
+mod support;
+
+use expect_test::{expect, Expect};
+use keyward_core::http::MAX_BODY_BYTES;
+use keyward_core::key_format;
+use keyward_core::kv;
+use keyward_core::timestamp;
+use keyward_core::token::Tokens;
+use keyward_core::verify::Verdict;
+use serde_json::{json, Value};
+use support::{problem_detail, request, Harness, BUCKETS, TOKEN};
+
+/// The consumers path of `bucket`.
+fn consumers(bucket: &str) -> String {
+    format!("{BUCKETS}/{bucket}/consumers")
+}
+
+/// A harness with bucket `default`.
+fn with_bucket() -> Harness {
+    let h = Harness::new();
+    h.create_bucket("default");
+    h
+}
+
+fn acme() -> Value {
+    json!({
+        "name": "acme",
+        "description": "Acme Corp",
+        "metadata": {"plan": "gold", "orgId": 42},
+        "tags": {"team": "core", "env": "prod"},
+        "managers": ["Bob@Example.COM", {"email": "Alice@EXAMPLE.com", "sub": "auth0|1"}],
+    })
+}
+
+/// Asserts a problem response and compares its detail with a snapshot.
+#[track_caller]
+fn check_problem(r: &keyward_core::http::ApiResponse, status: u16, detail: Expect) {
+    detail.assert_eq(&problem_detail(r, status));
+}
+
+/// Asserts that nothing in the store — KV keys, values, metadata — contains `secret`.
+#[track_caller]
+fn assert_not_stored(h: &Harness, secret: &str) {
+    for (k, v, m) in h.state() {
+        assert!(!k.contains(secret), "plaintext key in KV key {k}");
+        assert!(!v.contains(secret), "plaintext key in the value of {k}");
+        let m = m.map(|m| m.to_string()).unwrap_or_default();
+        assert!(!m.contains(secret), "plaintext key in the metadata of {k}");
+    }
+}
+
+#[test]
+fn health_needs_no_token() {
+    let h = Harness::new();
+    for method in ["GET", "HEAD"] {
+        let r = h.send(&request(method, "/health", None, b""));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json_body(), json!({"status": "ok"}));
+    }
+    check_problem(
+        &h.send(&request("POST", "/health", None, b"")),
+        405,
+        expect!["method not allowed on this path"],
+    );
+}
+
+#[test]
+fn v1_needs_the_management_token() {
+    let h = with_bucket();
+    let paths = [
+        ("GET", BUCKETS.to_owned()),
+        ("GET", consumers("default")),
+        ("POST", "/v1/verify".to_owned()),
+        ("GET", "/v1/nothing-here".to_owned()),
+    ];
+    let bearer = |t: &str| Some(format!("Bearer {t}"));
+    for (method, path) in &paths {
+        for authorization in [
+            None,
+            bearer("wrong"),
+            bearer(&TOKEN.to_uppercase()),
+            Some(format!("Basic {TOKEN}")),
+            Some(TOKEN.to_owned()),
+            bearer(""),
+        ] {
+            let mut req = request(method, path, None, b"{}");
+            req.authorization = authorization.clone();
+            check_problem(
+                &h.send(&req),
+                401,
+                expect!["a valid management token is required: Authorization: Bearer <token>"],
+            );
+        }
+    }
+    // The right token opens the same path.
+    assert_eq!(h.get(BUCKETS).status, 200);
+}
+
+#[test]
+fn without_a_configured_token_nothing_is_accepted() {
+    let mut h = Harness::new();
+    h.tokens = Tokens::new(None);
+    problem_detail(&h.get(BUCKETS), 401);
+    let mut req = request("GET", BUCKETS, None, b"");
+    req.authorization = Some("Bearer ".into());
+    problem_detail(&h.send(&req), 401);
+}
+
+#[test]
+fn buckets_are_created_listed_and_read() {
+    let h = Harness::new();
+    let created = h.create_bucket("default");
+    assert!(created["id"].as_str().unwrap().starts_with("bckt_"));
+    assert_eq!(created["name"], "default");
+    assert_eq!(created["isRetrievable"], false);
+    assert_eq!(created["createdOn"], timestamp::format(h.now()));
+
+    let got = h.get(&format!("{BUCKETS}/default"));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json_body(), created);
+
+    h.create_bucket("staging");
+    let list = h.get(&format!("{BUCKETS}?limit=1&offset=1")).json_body();
+    assert_eq!(list["total"], 2);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["name"], "staging");
+
+    check_problem(
+        &h.post(BUCKETS, &json!({"name": "default"})),
+        409,
+        expect!["bucket 'default' already exists"],
+    );
+    check_problem(
+        &h.get(&format!("{BUCKETS}/nope-bucket")),
+        404,
+        expect!["bucket 'nope-bucket' does not exist"],
+    );
+    check_problem(
+        &h.post(BUCKETS, &json!({"name": "abc"})),
+        400,
+        expect!["bucket name 'abc' is invalid; use 5 to 128 lowercase letters, digits and '-'"],
+    );
+}
+
+#[test]
+fn creating_a_consumer_shows_its_key_once() {
+    let h = with_bucket();
+    let (c, key) = h.create_consumer_with_key("default", &acme());
+
+    assert!(c["id"].as_str().unwrap().starts_with("csmr_"));
+    assert_eq!(c["name"], "acme");
+    assert_eq!(c["description"], "Acme Corp");
+    assert_eq!(c["metadata"], json!({"plan": "gold", "orgId": 42}));
+    assert_eq!(c["tags"], json!({"team": "core", "env": "prod"}));
+    assert_eq!(c["source"], "api");
+    let emails: Vec<&str> = c["managers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["bob@example.com", "alice@example.com"]);
+    assert_eq!(c["managers"][1]["sub"], "auth0|1");
+    assert!(c["managers"][0]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("eusr_"));
+
+    let keys = c["apiKeys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0]["id"].as_str().unwrap().starts_with("key_"));
+    assert_eq!(keys[0]["expiresOn"], Value::Null);
+    let parsed = key_format::parse(&key).expect("a valid key");
+    assert_eq!(parsed.prefix(), "kw");
+
+    assert_not_stored(&h, &key);
+    // Only the hash is stored, and it locates the verification record.
+    let kv_key = kv::keys::key_hash("default", &h.hasher.hash(&key));
+    assert!(h.store.dump().iter().any(|(k, _)| *k == kv_key));
+
+    match h.verify(&key) {
+        Verdict::Valid(r) => {
+            assert_eq!(r.consumer, "acme");
+            assert_eq!(r.key_id, keys[0]["id"].as_str().unwrap());
+            assert_eq!(Value::Object(r.metadata.clone()), c["metadata"]);
+        }
+        other => panic!("expected valid, got {other:?}"),
+    }
+
+    // Reading the consumer back never shows the plaintext again.
+    let got = h.get(&format!("{}/acme", consumers("default")));
+    assert_eq!(got.status, 200);
+    let got = got.json_body();
+    assert_eq!(got["id"], c["id"]);
+    assert_eq!(got["metadata"], c["metadata"]);
+    assert!(got.get("apiKeys").is_none(), "{got}");
+    assert!(got.get("managers").is_none(), "{got}");
+    let got = h
+        .get(&format!(
+            "{}/acme?include-api-keys=true&include-managers=true",
+            consumers("default")
+        ))
+        .json_body();
+    assert_eq!(got["apiKeys"][0]["key"], key_format::mask(&key));
+    assert_eq!(got["managers"].as_array().unwrap().len(), 2);
+    assert!(!got.to_string().contains(&key));
+}
+
+#[test]
+fn consumer_lists_show_masked_keys_and_filter_by_tag() {
+    let h = with_bucket();
+    let (_, acme_key) = h.create_consumer_with_key("default", &acme());
+    let (_, other_key) = h.create_consumer_with_key(
+        "default",
+        &json!({"name": "globex", "tags": {"team": "edge"}}),
+    );
+    let r = h.get(&format!(
+        "{}?include-api-keys=true&key-format=masked&tag.team=core",
+        consumers("default")
+    ));
+    assert_eq!(r.status, 200);
+    let list = r.json_body();
+    assert_eq!(list["total"], 1);
+    let data = list["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["name"], "acme");
+    let shown = data[0]["apiKeys"][0]["key"].as_str().unwrap();
+    assert_eq!(shown, key_format::mask(&acme_key));
+    assert!(shown.contains("****"));
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    assert!(!text.contains(&acme_key) && !text.contains(&other_key));
+
+    let all = h.get(&consumers("default")).json_body();
+    assert_eq!(all["total"], 2);
+    assert!(all["data"][0].get("apiKeys").is_none());
+
+    let none = h
+        .get(&format!(
+            "{}?include-api-keys=true&key-format=none",
+            consumers("default")
+        ))
+        .json_body();
+    for c in none["data"].as_array().unwrap() {
+        assert!(c["apiKeys"][0].get("key").is_none(), "{c}");
+        assert!(c["apiKeys"][0]["id"].is_string());
+    }
+
+    let filtered = h
+        .get(&format!(
+            "{}?manager-email=BOB@example.com",
+            consumers("default")
+        ))
+        .json_body();
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
+    assert_eq!(filtered["data"][0]["name"], "acme");
+}
+
+#[test]
+fn visible_keys_are_refused() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    for path in [
+        format!(
+            "{}?include-api-keys=true&key-format=visible",
+            consumers("default")
+        ),
+        format!("{}/acme/keys?key-format=visible", consumers("default")),
+    ] {
+        let detail = problem_detail(&h.get(&path), 400);
+        assert!(detail.contains("shows a key only once"), "{detail}");
+        expect![[r#"key-format=visible is not possible: keyward stores keys hashed and shows a key only once, in the response that creates it; use masked or none"#]]
+            .assert_eq(&detail);
+    }
+}
+
+#[test]
+fn keys_are_created_listed_read_and_deleted() {
+    let h = with_bucket();
+    let (c, first) = h.create_consumer_with_key("default", &acme());
+    let first_id = c["apiKeys"][0]["id"].as_str().unwrap().to_owned();
+    let keys_path = format!("{}/acme/keys", consumers("default"));
+
+    let r = h.post(
+        &keys_path,
+        &json!({"description": "ci", "expiresOn": "2030-01-01T00:00:00+01:00"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let created = r.json_body();
+    let second = created["key"].as_str().unwrap().to_owned();
+    let second_id = created["id"].as_str().unwrap().to_owned();
+    assert!(key_format::parse(&second).is_ok());
+    assert_eq!(created["description"], "ci");
+    assert_eq!(created["expiresOn"], "2029-12-31T23:00:00.000Z");
+    assert_not_stored(&h, &second);
+
+    let list = h.get(&keys_path).json_body();
+    assert_eq!(list["total"], 2);
+    let shown: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, [key_format::mask(&first), key_format::mask(&second)]);
+
+    let got = h.get(&format!("{keys_path}/{second_id}"));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json_body()["key"], key_format::mask(&second));
+    assert_eq!(got.json_body()["id"], second_id);
+
+    // Both verify, and both are now cached as valid.
+    assert!(matches!(h.verify(&first), Verdict::Valid(_)));
+    assert!(matches!(h.verify(&second), Verdict::Valid(_)));
+    assert_eq!(h.cache.len(), 2);
+
+    let r = h.delete(&format!("{keys_path}/{first_id}"));
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    // Same isolate, same cache: the delete is effective at once, not after the TTL.
+    assert_eq!(h.verify(&first), Verdict::NotFound);
+    assert!(matches!(h.verify(&second), Verdict::Valid(_)));
+    let kv_key = kv::keys::key_hash("default", &h.hasher.hash(&first));
+    assert!(h.store.dump().iter().all(|(k, _)| *k != kv_key));
+
+    let list = h.get(&keys_path).json_body();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["data"][0]["id"], second_id);
+
+    let missing = format!("{keys_path}/{first_id}");
+    let detail = problem_detail(&h.get(&missing), 404);
+    assert_eq!(
+        detail,
+        format!("key '{first_id}' does not exist on consumer 'acme'")
+    );
+    problem_detail(&h.delete(&missing), 404);
+    check_problem(
+        &h.post(&keys_path, &json!({"key": first})),
+        400,
+        expect!["field 'key' is not accepted: keyward generates every key so that it carries a valid checksum; omit it"],
+    );
+    check_problem(
+        &h.post(&format!("{}/nobody/keys", consumers("default")), &json!({})),
+        404,
+        expect!["consumer 'nobody' does not exist in bucket 'default'"],
+    );
+}
+
+#[test]
+fn deleting_a_consumer_removes_its_keys_and_records() {
+    let h = with_bucket();
+    let mut body = acme();
+    body["apiKeys"] = json!([{"description": "one"}]);
+    let r = h.post(
+        &format!("{}?with-api-key=true", consumers("default")),
+        &body,
+    );
+    assert_eq!(r.status, 200);
+    let keys: Vec<String> = r.json_body()["apiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    let (_, survivor) = h.create_consumer_with_key("default", &json!({"name": "globex"}));
+    for k in keys.iter().chain([&survivor]) {
+        assert!(matches!(h.verify(k), Verdict::Valid(_)));
+    }
+    let hashes: Vec<String> = keys.iter().map(|k| h.hasher.hash(k)).collect();
+    assert!(h.store.dump().iter().any(|(k, _)| k.contains(&hashes[0])));
+
+    let r = h.delete(&format!("{}/acme", consumers("default")));
+    assert_eq!(r.status, 204);
+    for k in &keys {
+        assert_eq!(h.verify(k), Verdict::NotFound);
+    }
+    assert!(matches!(h.verify(&survivor), Verdict::Valid(_)));
+    for (k, v) in h.store.dump() {
+        assert_ne!(k, kv::keys::consumer("default", "acme"));
+        assert!(!hashes.iter().any(|hash| k.contains(hash.as_str())), "{k}");
+        assert!(!v.contains("\"acme\""), "{k}: {v}");
+    }
+    check_problem(
+        &h.get(&format!("{}/acme", consumers("default"))),
+        404,
+        expect!["consumer 'acme' does not exist in bucket 'default'"],
+    );
+    problem_detail(&h.delete(&format!("{}/acme", consumers("default"))), 404);
+    assert_eq!(h.get(&consumers("default")).json_body()["total"], 1);
+}
+
+#[test]
+fn conflicts_and_missing_resources() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let before = h.state();
+    check_problem(
+        &h.post(
+            &format!("{}?with-api-key=true", consumers("default")),
+            &acme(),
+        ),
+        409,
+        expect!["consumer 'acme' already exists in bucket 'default'"],
+    );
+    assert_eq!(h.state(), before);
+
+    check_problem(
+        &h.get(&format!("{}/nobody", consumers("default"))),
+        404,
+        expect!["consumer 'nobody' does not exist in bucket 'default'"],
+    );
+    for r in [
+        h.get(&consumers("no-such-bucket")),
+        h.post(&consumers("no-such-bucket"), &json!({"name": "acme"})),
+        h.get(&format!("{BUCKETS}/no-such-bucket")),
+    ] {
+        let detail = problem_detail(&r, 404);
+        assert_eq!(detail, "bucket 'no-such-bucket' does not exist");
+    }
+    check_problem(
+        &h.get(&format!("{}/acme?tag.team=edge", consumers("default"))),
+        404,
+        expect!["consumer 'acme' does not exist in bucket 'default'"],
+    );
+    check_problem(
+        &h.get("/v1/accounts/someone-else/key-buckets"),
+        404,
+        expect!["account 'someone-else' does not exist"],
+    );
+    check_problem(
+        &h.get("/v1/unknown"),
+        404,
+        expect!["no such route; see /openapi.json"],
+    );
+    check_problem(
+        &h.get("/elsewhere"),
+        404,
+        expect!["no such route; see /openapi.json"],
+    );
+    assert_eq!(h.state(), before);
+}
+
+#[test]
+fn wrong_methods_are_405() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let c = format!("{}/acme", consumers("default"));
+    for (method, path) in [
+        ("PUT", BUCKETS.to_owned()),
+        ("DELETE", format!("{BUCKETS}/default")),
+        ("PATCH", consumers("default")),
+        ("PUT", c.clone()),
+        ("DELETE", format!("{c}/keys")),
+        ("POST", format!("{c}/keys/key_x")),
+        ("GET", "/v1/verify".to_owned()),
+    ] {
+        let detail = problem_detail(&h.call(method, &path, ""), 405);
+        assert_eq!(detail, "method not allowed on this path", "{method} {path}");
+    }
+}
+
+#[test]
+fn invalid_consumers_are_400_and_write_nothing() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &json!({"name": "existing"}));
+    let six_tags: serde_json::Map<String, Value> =
+        (0..6).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let cases: Vec<(&str, String, Expect)> = vec![
+        (
+            "malformed JSON",
+            r#"{"name": "acme""#.to_owned(),
+            expect!["request body: EOF while parsing an object at line 1 column 15"],
+        ),
+        (
+            "empty body",
+            "  \n".to_owned(),
+            expect!["request body is empty; send a JSON document"],
+        ),
+        (
+            "metadata string",
+            json!({"name": "acme", "metadata": "x"}).to_string(),
+            expect![[r#"metadata must be a JSON object, e.g. {"plan": "gold"}"#]],
+        ),
+        (
+            "name number",
+            json!({"name": 5}).to_string(),
+            expect!["request body: invalid type: integer `5`, expected a string at line 1 column 9"],
+        ),
+        (
+            "unknown field",
+            json!({"name": "acme", "color": "red"}).to_string(),
+            expect!["request body: unknown field `color`, expected one of `name`, `description`, `tags`, `metadata`, `managers`, `apiKeys` at line 1 column 8"],
+        ),
+        (
+            "metadata array",
+            json!({"name": "acme", "metadata": [1, 2]}).to_string(),
+            expect![[r#"metadata must be a JSON object, e.g. {"plan": "gold"}"#]],
+        ),
+        (
+            "metadata over 1024 bytes",
+            json!({"name": "acme", "metadata": {"blob": "x".repeat(1100)}}).to_string(),
+            expect!["metadata is 1111 bytes serialized, over the limit of 1024; keep only what the gateway needs"],
+        ),
+        (
+            "bad consumer name",
+            json!({"name": "Acme Corp"}).to_string(),
+            expect!["consumer name 'Acme Corp' is invalid; use 1 to 128 lowercase letters, digits and '-'"],
+        ),
+        (
+            "bad e-mail",
+            json!({"name": "acme", "managers": ["bob@"]}).to_string(),
+            expect!["manager 'bob@' is not an e-mail address; use name@domain"],
+        ),
+        (
+            "six tags",
+            json!({"name": "acme", "tags": six_tags}).to_string(),
+            expect!["6 tags given, at most 5 are allowed"],
+        ),
+        (
+            "tags not strings",
+            json!({"name": "acme", "tags": {"team": 1}}).to_string(),
+            expect!["request body: invalid type: integer `1`, expected a string at line 1 column 31"],
+        ),
+        (
+            "client-chosen key",
+            json!({"name": "acme", "apiKeys": [{"key": "kw_x"}]}).to_string(),
+            expect!["field 'key' is not accepted: keyward generates every key so that it carries a valid checksum; omit it"],
+        ),
+        (
+            "bad expiry",
+            json!({"name": "acme", "apiKeys": [{"expiresOn": "tomorrow"}]}).to_string(),
+            expect!["'tomorrow' is not an RFC 3339 date-time; use e.g. 2026-12-31T23:59:59Z"],
+        ),
+        (
+            "a JSON array",
+            "[]".to_owned(),
+            expect!["request body must be a JSON object"],
+        ),
+    ];
+    let before = h.state();
+    for (what, body, detail) in cases {
+        let r = h.call(
+            "POST",
+            &format!("{}?with-api-key=true", consumers("default")),
+            &body,
+        );
+        assert_eq!(r.status, 400, "{what}: {}", r.json_body());
+        detail.assert_eq(&problem_detail(&r, 400));
+        assert_eq!(h.state(), before, "{what} changed the store");
+    }
+    assert_eq!(h.get(&consumers("default")).json_body()["total"], 1);
+}
+
+#[test]
+fn bodies_over_the_limit_are_413_and_write_nothing() {
+    let h = with_bucket();
+    let before = h.state();
+    let mut body = br#"{"name": "acme"}"#.to_vec();
+    body.resize(MAX_BODY_BYTES + 1, b' ');
+    for path in [
+        consumers("default"),
+        BUCKETS.to_owned(),
+        "/v1/verify".to_owned(),
+    ] {
+        let r = h.send(&request("POST", &path, Some(TOKEN), &body));
+        check_problem(&r, 413, expect!["request body is over 1048576 bytes"]);
+    }
+    assert_eq!(h.state(), before);
+    // Exactly at the limit is still parsed.
+    body.truncate(MAX_BODY_BYTES);
+    let r = h.send(&request("POST", &consumers("default"), Some(TOKEN), &body));
+    assert_eq!(r.status, 200, "{}", r.json_body());
+}
+
+/// `POST /v1/verify` and its answer.
+fn verify_call(h: &Harness, body: Value) -> Value {
+    let r = h.post("/v1/verify", &body);
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    r.json_body()
+}
+
+#[test]
+fn verify_endpoint_reports_every_code() {
+    let h = with_bucket();
+    let (c, key) = h.create_consumer_with_key("default", &acme());
+
+    let v = verify_call(&h, json!({"key": key}));
+    assert_eq!(v["code"], "VALID");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["consumer"], "acme");
+    assert_eq!(v["keyId"], c["apiKeys"][0]["id"]);
+    assert_eq!(v["metadata"], json!({"plan": "gold", "orgId": 42}));
+    assert_eq!(v["expiresOn"], Value::Null);
+
+    for garbage in ["", "garbage", &key[..key.len() - 1], &key.to_uppercase()] {
+        let v = verify_call(&h, json!({"key": garbage}));
+        assert_eq!(v["code"], "MALFORMED", "{garbage}");
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["consumer"], Value::Null);
+    }
+    let foreign = key_format::generate("acme", &support::OsEntropy).unwrap();
+    assert_eq!(
+        verify_call(&h, json!({"key": foreign}))["code"],
+        "MALFORMED"
+    );
+
+    let unknown = key_format::generate("kw", &support::OsEntropy).unwrap();
+    let v = verify_call(&h, json!({"key": unknown}));
+    assert_eq!(v["code"], "NOT_FOUND");
+    assert_eq!(v["valid"], false);
+
+    // A key created already expired, relative to the API's clock.
+    let past = timestamp::format(h.now() - 1000);
+    let r = h.post(
+        &format!("{}/acme/keys", consumers("default")),
+        &json!({"expiresOn": past}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let expired = r.json_body()["key"].as_str().unwrap().to_owned();
+    let v = verify_call(&h, json!({"key": expired}));
+    assert_eq!(v["code"], "EXPIRED");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["consumer"], "acme");
+    assert_eq!(v["expiresOn"], past);
+
+    // A key that expires in an hour, then the clock moves on.
+    let in_an_hour = timestamp::format(h.now() + 3_600_000);
+    let r = h.post(
+        &format!("{}/acme/keys", consumers("default")),
+        &json!({"expiresOn": in_an_hour}),
+    );
+    let soon = r.json_body()["key"].as_str().unwrap().to_owned();
+    assert_eq!(verify_call(&h, json!({"key": soon}))["code"], "VALID");
+    h.advance(3_600_000);
+    assert_eq!(verify_call(&h, json!({"key": soon}))["code"], "EXPIRED");
+    assert_eq!(verify_call(&h, json!({"key": key}))["code"], "VALID");
+
+    check_problem(
+        &h.post("/v1/verify", &json!({"key": key, "extra": 1})),
+        400,
+        expect![
+            "request body: unknown field `extra`, expected `key` or `bucket` at line 1 column 8"
+        ],
+    );
+    check_problem(
+        &h.post("/v1/verify", &json!({"key": key, "bucket": "B:x"})),
+        400,
+        expect!["bucket name 'B:x' is invalid; use 5 to 128 lowercase letters, digits and '-'"],
+    );
+    let mut req = request(
+        "POST",
+        "/v1/verify",
+        None,
+        json!({"key": key}).to_string().as_bytes(),
+    );
+    problem_detail(&h.send(&req), 401);
+    req.authorization = Some("Bearer nope".into());
+    problem_detail(&h.send(&req), 401);
+}
+
+#[test]
+fn deleting_a_key_is_seen_by_the_verify_endpoint_at_once() {
+    let h = with_bucket();
+    let (c, key) = h.create_consumer_with_key("default", &acme());
+    assert_eq!(verify_call(&h, json!({"key": key}))["code"], "VALID");
+    let id = c["apiKeys"][0]["id"].as_str().unwrap();
+    let r = h.delete(&format!("{}/acme/keys/{id}", consumers("default")));
+    assert_eq!(r.status, 204);
+    assert_eq!(verify_call(&h, json!({"key": key}))["code"], "NOT_FOUND");
+}
+
+/// Regression: tag values are limited in characters, KV metadata in bytes.
+/// Five tags of 64 four-byte characters pass validation, but their index metadata is about
+/// 1,500 bytes, so the write fails and a valid request gets a 500.
+#[test]
+fn valid_tags_always_fit_in_kv_metadata() {
+    let h = with_bucket();
+    let tags: serde_json::Map<String, Value> = (0..5)
+        .map(|i| (format!("{i}{}", "k".repeat(31)), json!("😀".repeat(64))))
+        .collect();
+    let before = h.state();
+    let r = h.post(
+        &consumers("default"),
+        &json!({"name": "emoji", "tags": tags}),
+    );
+    assert!(
+        r.status == 200 || r.status == 400,
+        "status {}: {}",
+        r.status,
+        r.json_body()
+    );
+    if r.status == 400 {
+        assert_eq!(h.state(), before);
+    }
+}
+
+/// Regression: serde's derived `Deserialize` also accepts a struct as
+/// a JSON array of its fields in order, so `["acme"]` creates consumer `acme`, although
+/// request bodies are documented as strict JSON objects.
+#[test]
+fn array_bodies_are_refused() {
+    let h = with_bucket();
+    let before = h.state();
+    let r = h.call("POST", &consumers("default"), r#"["acme"]"#);
+    assert_eq!(r.status, 400, "{}", r.json_body());
+    assert_eq!(h.state(), before);
+    let r = h.call("POST", BUCKETS, r#"["staging"]"#);
+    assert_eq!(r.status, 400, "{}", r.json_body());
+}
+
+/// Regression: `manager-email` is applied after the page is cut, so
+/// `total` counts consumers that do not match and a page can come back short or empty while
+/// matches exist further on.
+#[test]
+fn manager_email_filters_before_paging() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &json!({"name": "a-first"}));
+    h.create_consumer_with_key("default", &acme());
+    let list = h
+        .get(&format!(
+            "{}?manager-email=bob@example.com&limit=1",
+            consumers("default")
+        ))
+        .json_body();
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["data"][0]["name"], "acme", "{list}");
+}
