@@ -33,6 +33,8 @@ pub mod vars {
     pub const KEY_HASH_SECRET: &str = "KEY_HASH_SECRET";
     /// Secret: the read-write management token.
     pub const MANAGEMENT_TOKEN: &str = "MANAGEMENT_TOKEN";
+    /// Secret: scoped management tokens (JSON, see `token`).
+    pub const MANAGEMENT_TOKENS: &str = "MANAGEMENT_TOKENS";
 }
 
 /// The Worker's settings.

@@ -12,6 +12,9 @@ pub struct ApiRequest {
     pub query: String,
     /// The `Authorization` header, if present.
     pub authorization: Option<String>,
+    /// The `Prefer` header (RFC 7240), if present: `return=representation` asks roll-key for
+    /// the new key.
+    pub prefer: Option<String>,
     /// The body bytes (already bounded by the adapter, see [`MAX_BODY_BYTES`]).
     pub body: Vec<u8>,
 }

@@ -11,6 +11,10 @@
 //! | `k:{bucket}:{hash}` | [`KeyRecord`]: what the edge forwards | key create/roll/delete, metadata change |
 //! | `m:{bucket}:{email}:{consumer}` | empty: `email` manages `consumer` | consumer create/delete, manager add/remove |
 //!
+//! [`BucketRecord`]s, [`ConsumerRecord`]s and the entries derived from them are written through
+//! [`crate::records`], which orders the writes so that an interrupted change converges when
+//! it is run again.
+//!
 //! Names of buckets and consumers are `[a-z0-9-]`, hashes base64url and e-mails exclude `:`,
 //! so `:` never occurs inside a component and prefixes list exactly one bucket (or manager).
 
@@ -56,6 +60,11 @@ pub mod keys {
     /// Index entry: `email` manages `consumer` in `bucket` (empty value).
     pub fn manager(bucket: &str, email: &str, consumer: &str) -> String {
         format!("m:{bucket}:{email}:{consumer}")
+    }
+
+    /// Prefix of every manager index entry of `bucket`.
+    pub fn manager_bucket_prefix(bucket: &str) -> String {
+        format!("m:{bucket}:")
     }
 
     /// Prefix of the index entries of the consumers `email` manages in `bucket`.
@@ -191,6 +200,12 @@ pub struct ConsumerIndex {
     /// Tags, for `tag.<k>=<v>` filters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub t: BTreeMap<String, String>,
+    /// [`crate::digest::consumer_digest`] of the file-managed state, for `plan` at scale.
+    #[serde(default)]
+    pub d: String,
+    /// Who created the consumer.
+    #[serde(default)]
+    pub s: Source,
 }
 
 impl ConsumerRecord {
@@ -199,7 +214,20 @@ impl ConsumerRecord {
         ConsumerIndex {
             v: SCHEMA_VERSION,
             t: self.tags.clone(),
+            d: self.digest(),
+            s: self.source,
         }
+    }
+
+    /// The digest of the file-managed state (description, metadata, tags, managers).
+    pub fn digest(&self) -> String {
+        let emails: Vec<&str> = self.managers.iter().map(|m| m.email.as_str()).collect();
+        crate::digest::consumer_digest(
+            self.description.as_deref(),
+            &self.metadata,
+            &self.tags,
+            &emails,
+        )
     }
 
     /// The verification record of one of this consumer's keys.

@@ -11,6 +11,7 @@ pub mod api;
 pub mod base62;
 pub mod cache;
 pub mod config;
+pub mod digest;
 pub mod entropy;
 pub mod error;
 pub mod gateway;

@@ -290,3 +290,164 @@ pub struct ListOut<T> {
 pub fn masked(key: &str) -> String {
     key_format::mask(key)
 }
+
+/// Deserializes a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Body of `PATCH /key-buckets/{bucket}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBucket {
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    /// New tags (replace the old ones).
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// Body of `PATCH …/consumers/{consumer}`: the fields given replace the old ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchConsumer {
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    /// New tags.
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// New metadata (a JSON object); forwarded from the next verified request on.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+/// Body of `PATCH …/keys/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PatchKey {
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    /// New expiry, RFC 3339 (`null` = never).
+    #[serde(default, deserialize_with = "present")]
+    pub expires_on: Option<Option<String>>,
+}
+
+/// Body of `POST …/roll-key`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RollKey {
+    /// When the consumer's other keys stop working (a past time revokes them at once).
+    pub expires_on: String,
+}
+
+/// One consumer of a bulk upsert: the file-managed fields, replacing the live ones.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertConsumer {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Metadata object.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Manager e-mails (the whole set).
+    #[serde(default)]
+    pub managers: Vec<String>,
+}
+
+/// Body of `POST /key-buckets/{bucket}/consumers/$bulk`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BulkConsumers {
+    /// Consumers to create or update.
+    #[serde(default)]
+    pub upsert: Vec<UpsertConsumer>,
+    /// Names of consumers to delete.
+    #[serde(default)]
+    pub delete: Vec<String>,
+    /// Who owns what this request creates: `file` (keyward sync) or `api` (default).
+    #[serde(default)]
+    pub source: Source,
+    /// Delete only consumers created by this source (`file` for `sync --prune`).
+    #[serde(default)]
+    pub delete_only_source: Option<Source>,
+    /// Commit of `keys.yaml` being applied, recorded on each consumer this request changes.
+    #[serde(default)]
+    pub commit: Option<String>,
+}
+
+/// What a bulk request did with one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkStatus {
+    /// A new consumer.
+    Created,
+    /// Changed.
+    Updated,
+    /// Already as asked: nothing written.
+    Unchanged,
+    /// Deleted.
+    Deleted,
+    /// Nothing to delete.
+    Absent,
+    /// Not deleted: created by another source (e.g. through the API, when pruning a file).
+    Protected,
+    /// Not done in this request (KV operation budget spent); send it again.
+    Deferred,
+}
+
+/// One item's outcome in a bulk answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BulkItem {
+    /// Consumer name.
+    pub name: String,
+    /// `upsert` or `delete`.
+    pub op: String,
+    /// Outcome.
+    pub status: BulkStatus,
+}
+
+/// Answer of `POST …/consumers/$bulk`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkOut {
+    /// One entry per item, upserts first, in request order.
+    pub results: Vec<BulkItem>,
+    /// KV writes made.
+    pub writes: usize,
+    /// Items to send again.
+    pub deferred: usize,
+}
+
+/// One entry of `GET …/consumers/$index`: what `plan` needs without reading records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IndexEntryOut {
+    /// Consumer name.
+    pub name: String,
+    /// Digest of the file-managed state.
+    pub digest: String,
+    /// Who created it.
+    pub source: Source,
+}
+
+/// Answer of `GET …/consumers/$index`: a KV list page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IndexPageOut {
+    /// This page.
+    pub data: Vec<IndexEntryOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}

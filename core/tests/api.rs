@@ -454,7 +454,7 @@ fn wrong_methods_are_405() {
     let c = format!("{}/acme", consumers("default"));
     for (method, path) in [
         ("PUT", BUCKETS.to_owned()),
-        ("DELETE", format!("{BUCKETS}/default")),
+        ("POST", format!("{BUCKETS}/default")),
         ("PATCH", consumers("default")),
         ("PUT", c.clone()),
         ("DELETE", format!("{c}/keys")),

@@ -19,6 +19,9 @@ use worker::{
     console_error, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
 };
 
+/// The developer API's description, served at `{API_PREFIX}/openapi.json`.
+const OPENAPI: &str = include_str!("../../schemas/openapi.json");
+
 thread_local! {
     // One cache per isolate, alive across requests. Leaked once so that requests can hold a
     // plain reference across awaits; the cache itself never borrows across an await.
@@ -60,7 +63,10 @@ impl State {
                 "secret KEY_HASH_SECRET is not set; run `wrangler secret put KEY_HASH_SECRET` (or add it to .dev.vars)",
             )
         })?;
-        let token = lookup(env, vars::MANAGEMENT_TOKEN);
+        let tokens = Tokens::from_secrets(
+            lookup(env, vars::MANAGEMENT_TOKEN).as_deref(),
+            lookup(env, vars::MANAGEMENT_TOKENS).as_deref(),
+        )?;
         let kv = env.kv(bindings::KV).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -70,7 +76,7 @@ impl State {
         Ok(State {
             config,
             hasher: KeyHasher::new(secret.as_bytes()),
-            tokens: Tokens::new(token.as_deref()),
+            tokens,
             kv: Kv(kv),
         })
     }
@@ -136,6 +142,7 @@ async fn api(
         path,
         query: query.to_owned(),
         authorization: req.headers().get("authorization").ok().flatten(),
+        prefer: req.headers().get("prefer").ok().flatten(),
         body,
     };
     let api = Api {
@@ -146,6 +153,7 @@ async fn api(
         config: &state.config,
         tokens: &state.tokens,
         now: now(),
+        openapi: OPENAPI,
     };
     let response = api.handle(&api_req).await;
     respond(response).map_err(js)

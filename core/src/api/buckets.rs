@@ -1,28 +1,26 @@
-//! Bucket handlers: list, create, get.
+//! Bucket handlers: list, create, get, patch, delete.
 
-use super::{body, Api, Query};
+use super::{body, Api, Query, KV_OPERATION_BUDGET};
 use crate::error::{Error, ErrorKind};
-use crate::http::ApiResponse;
+use crate::http::{ApiRequest, ApiResponse};
 use crate::kv::{self, BucketRecord, SCHEMA_VERSION};
-use crate::model::{BucketOut, CreateBucket, ListOut};
-use crate::store::{Store, LIST_LIMIT};
+use crate::model::{BucketOut, CreateBucket, ListOut, PatchBucket};
+use crate::store::Store;
+use crate::token::Grant;
 use crate::{ids, records, validate};
 
 impl<S: Store> Api<'_, S> {
-    pub(super) async fn list_buckets(&self, q: &Query) -> Result<ApiResponse, Error> {
-        let mut names = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(kv::keys::BUCKET_PREFIX, cursor.as_deref(), LIST_LIMIT)
-                .await?;
-            names.extend(page.entries.iter().map(|e| e.name.clone()));
-            cursor = page.cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
+    pub(super) async fn list_buckets(
+        &self,
+        grant: &Grant,
+        q: &Query,
+    ) -> Result<ApiResponse, Error> {
+        let names: Vec<String> = records::list_all(self.store, kv::keys::BUCKET_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|e| kv::keys::bucket_name_of(&e.name).is_some_and(|b| grant.sees(b)))
+            .map(|e| e.name)
+            .collect();
         let total = names.len();
         let window: Vec<String> = names.into_iter().skip(q.offset).take(q.limit).collect();
         let mut data = Vec::with_capacity(window.len());
@@ -44,10 +42,12 @@ impl<S: Store> Api<'_, S> {
 
     pub(super) async fn create_bucket(
         &self,
-        req: &crate::http::ApiRequest,
+        grant: &Grant,
+        req: &ApiRequest,
     ) -> Result<ApiResponse, Error> {
         let input: CreateBucket = body(req)?;
         validate::bucket_name(&input.name)?;
+        grant.check(Some(&input.name), true)?;
         if let Some(d) = &input.description {
             validate::description(d)?;
         }
@@ -81,4 +81,77 @@ impl<S: Store> Api<'_, S> {
         let record = records::bucket(self.store, name).await?;
         Ok(ApiResponse::json(200, &BucketOut::from(&record)))
     }
+
+    pub(super) async fn patch_bucket(
+        &self,
+        name: &str,
+        req: &ApiRequest,
+    ) -> Result<ApiResponse, Error> {
+        let patch: PatchBucket = body(req)?;
+        if let Some(Some(d)) = &patch.description {
+            validate::description(d)?;
+        }
+        if let Some(tags) = &patch.tags {
+            validate::tags(tags)?;
+        }
+        let mut record = records::bucket(self.store, name).await?;
+        let before = record.clone();
+        if let Some(d) = patch.description {
+            record.description = d;
+        }
+        if let Some(tags) = patch.tags {
+            record.tags = tags;
+        }
+        if record != before {
+            record.updated_on = self.now;
+            records::put_bucket(self.store, &record).await?;
+        }
+        Ok(ApiResponse::json(200, &BucketOut::from(&record)))
+    }
+
+    /// Deletes the bucket and everything in it: verification records first (keys stop
+    /// working), then index entries, consumers, and the bucket record last. A bucket too large
+    /// for one invocation's KV budget answers 202: call DELETE again until it answers 204.
+    pub(super) async fn delete_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
+        records::bucket(self.store, name).await?;
+        let mut budget = KV_OPERATION_BUDGET - 1;
+        for prefix in [
+            kv::keys::key_hash_prefix(name),
+            kv::keys::manager_bucket_prefix(name),
+            kv::keys::consumer_prefix(name),
+        ] {
+            loop {
+                if budget < 2 {
+                    return Ok(in_progress(name));
+                }
+                budget -= 1;
+                let page = self
+                    .store
+                    .list(&prefix, None, budget.min(crate::store::LIST_LIMIT))
+                    .await?;
+                if page.entries.is_empty() {
+                    break;
+                }
+                for e in &page.entries {
+                    self.store.delete(&e.name).await?;
+                    self.cache.forget(&e.name);
+                    budget -= 1;
+                }
+            }
+        }
+        self.store.delete(&kv::keys::bucket(name)).await?;
+        Ok(ApiResponse::empty(204))
+    }
+}
+
+fn in_progress(name: &str) -> ApiResponse {
+    let mut r = ApiResponse::json(
+        202,
+        &serde_json::json!({
+            "status": "in-progress",
+            "detail": format!("bucket '{name}' is too large to delete in one request; send DELETE again until it answers 204"),
+        }),
+    );
+    r.headers.push(("retry-after".into(), "0".into()));
+    r
 }

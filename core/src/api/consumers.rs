@@ -1,12 +1,16 @@
-//! Consumer handlers: list, create (optionally with keys), get, delete.
+//! Consumer handlers: list (and the digest index for `plan`), create (optionally with keys),
+//! get, patch, delete, roll-key.
 
 use super::{body, Api, Query};
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::kv::{self, ConsumerIndex, ConsumerRecord, ManagerRecord, Source, SCHEMA_VERSION};
-use crate::model::{ConsumerOut, CreateConsumer, CreateKey, KeyOut, ListOut, ManagerOut};
+use crate::model::{
+    ConsumerOut, CreateConsumer, CreateKey, IndexEntryOut, IndexPageOut, KeyOut, ListOut,
+    ManagerOut, PatchConsumer, RollKey,
+};
 use crate::store::{Store, LIST_LIMIT};
-use crate::{ids, records, validate};
+use crate::{ids, records, timestamp, validate};
 
 /// A consumer as a list or get shows it, per the query's include flags.
 pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
@@ -25,24 +29,31 @@ pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
     out
 }
 
-/// Managers from request input: validated, lower-cased, without duplicates.
-pub(super) fn new_managers(
+/// Managers from e-mails (and subjects): validated, lower-cased, without duplicates. Managers
+/// already in `existing` keep their id and creation time.
+pub(super) fn managers_from(
     api: &Api<'_, impl Store>,
-    input: Vec<crate::model::ManagerInput>,
+    input: Vec<(String, Option<String>)>,
+    existing: &[ManagerRecord],
 ) -> Result<Vec<ManagerRecord>, Error> {
     let mut out: Vec<ManagerRecord> = Vec::new();
-    for m in input {
-        let (email, sub) = m.into_parts();
-        let email = validate::email(&email)?;
+    for (raw, sub) in input {
+        let email = validate::email(&raw)?;
         if out.iter().any(|x| x.email == email) {
             continue;
         }
-        out.push(ManagerRecord {
-            id: ids::new_id(ids::MANAGER, api.entropy)?,
-            email,
-            sub,
-            created_on: api.now,
-        });
+        match existing.iter().find(|m| m.email == email) {
+            Some(m) => out.push(ManagerRecord {
+                sub: sub.or_else(|| m.sub.clone()),
+                ..m.clone()
+            }),
+            None => out.push(ManagerRecord {
+                id: ids::new_id(ids::MANAGER, api.entropy)?,
+                email,
+                sub,
+                created_on: api.now,
+            }),
+        }
     }
     if out.len() > validate::MAX_MANAGERS {
         return Err(Error::invalid(format!(
@@ -51,6 +62,12 @@ pub(super) fn new_managers(
         )));
     }
     Ok(out)
+}
+
+fn consumer_not_found(bucket: &str, name: &str) -> Error {
+    Error::not_found(format!(
+        "consumer '{name}' does not exist in bucket '{bucket}'"
+    ))
 }
 
 impl<S: Store> Api<'_, S> {
@@ -63,11 +80,19 @@ impl<S: Store> Api<'_, S> {
     ) -> Result<ConsumerRecord, Error> {
         let c = records::consumer(self.store, bucket, name).await?;
         if !q.tags_match(&c.tags) {
-            return Err(Error::not_found(format!(
-                "consumer '{name}' does not exist in bucket '{bucket}'"
-            )));
+            return Err(consumer_not_found(bucket, name));
         }
         Ok(c)
+    }
+
+    /// Saves `after` over `before` in crash-safe order (see [`records`]).
+    pub(super) async fn save(
+        &self,
+        bucket: &str,
+        before: Option<&ConsumerRecord>,
+        after: &ConsumerRecord,
+    ) -> Result<(), Error> {
+        records::save_consumer(self.store, self.cache, bucket, before, after).await
     }
 
     pub(super) async fn list_consumers(
@@ -79,6 +104,8 @@ impl<S: Store> Api<'_, S> {
         if let Some(email) = &q.manager_email {
             return self.list_managed_consumers(bucket, email, q).await;
         }
+        // Tag filters run on the KV metadata of list pages; only the records of the page
+        // asked for are read (bulk reads of 100).
         let prefix = kv::keys::consumer_prefix(bucket);
         let mut window = Vec::new();
         let mut total = 0usize;
@@ -89,9 +116,11 @@ impl<S: Store> Api<'_, S> {
                 .list(&prefix, cursor.as_deref(), LIST_LIMIT)
                 .await?;
             for entry in page.entries {
-                let index: Option<ConsumerIndex> =
-                    entry.metadata.and_then(|m| serde_json::from_value(m).ok());
-                let tags = index.map(|i| i.t).unwrap_or_default();
+                let tags = entry
+                    .metadata
+                    .and_then(|m| serde_json::from_value::<ConsumerIndex>(m).ok())
+                    .map(|i| i.t)
+                    .unwrap_or_default();
                 if !q.tags_match(&tags) {
                     continue;
                 }
@@ -122,8 +151,8 @@ impl<S: Store> Api<'_, S> {
         ))
     }
 
-    /// `manager-email=…`: candidates from the manager index, confirmed on their records (the
-    /// index may lag an interrupted write), filtered by tags, then paged.
+    /// `manager-email=…`: candidates from the manager index, confirmed on their records,
+    /// filtered by tags, then paged.
     async fn list_managed_consumers(
         &self,
         bucket: &str,
@@ -131,19 +160,12 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let names = records::managed_by(self.store, bucket, email).await?;
-        let keys: Vec<String> = names
-            .iter()
-            .map(|n| kv::keys::consumer(bucket, n))
+        let matching: Vec<ConsumerRecord> = records::consumers(self.store, bucket, &names)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|c| c.managers.iter().any(|m| m.email == email) && q.tags_match(&c.tags))
             .collect();
-        let mut matching = Vec::new();
-        for (key, text) in keys.iter().zip(self.store.get_many(&keys).await?) {
-            if let Some(text) = text {
-                let c: ConsumerRecord = kv::decode(key, &text)?;
-                if c.managers.iter().any(|m| m.email == email) && q.tags_match(&c.tags) {
-                    matching.push(c);
-                }
-            }
-        }
         let total = matching.len();
         let data = matching
             .iter()
@@ -162,6 +184,58 @@ impl<S: Store> Api<'_, S> {
         ))
     }
 
+    /// `GET …/consumers/$index?cursor=…&limit=…`: one KV list page of names, digests and
+    /// sources, read from KV metadata only (no record reads). `plan` diffs with it.
+    pub(super) async fn consumer_index(
+        &self,
+        bucket: &str,
+        raw_query: &str,
+    ) -> Result<ApiResponse, Error> {
+        records::bucket(self.store, bucket).await?;
+        let mut cursor = None;
+        let mut limit = LIST_LIMIT;
+        for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
+            match k.as_ref() {
+                "cursor" if !v.is_empty() => cursor = Some(v.into_owned()),
+                "limit" => {
+                    limit = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=LIST_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            Error::invalid("query parameter limit: use a number from 1 to 1000")
+                        })?
+                }
+                _ => {}
+            }
+        }
+        let page = self
+            .store
+            .list(&kv::keys::consumer_prefix(bucket), cursor.as_deref(), limit)
+            .await?;
+        let data = page
+            .entries
+            .into_iter()
+            .filter_map(|e| {
+                let name = kv::keys::consumer_name_of(bucket, &e.name)?.to_owned();
+                let index: ConsumerIndex =
+                    e.metadata.and_then(|m| serde_json::from_value(m).ok())?;
+                Some(IndexEntryOut {
+                    name,
+                    digest: index.d,
+                    source: index.s,
+                })
+            })
+            .collect();
+        Ok(ApiResponse::json(
+            200,
+            &IndexPageOut {
+                data,
+                cursor: page.cursor,
+            },
+        ))
+    }
+
     pub(super) async fn create_consumer(
         &self,
         bucket: &str,
@@ -176,7 +250,16 @@ impl<S: Store> Api<'_, S> {
         let tags = input.tags.unwrap_or_default();
         validate::tags(&tags)?;
         let metadata = validate::metadata_object(input.metadata)?;
-        let managers = new_managers(self, input.managers.unwrap_or_default())?;
+        let managers = managers_from(
+            self,
+            input
+                .managers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| m.into_parts())
+                .collect(),
+            &[],
+        )?;
         let mut key_inputs = input.api_keys.unwrap_or_default();
         if q.with_api_key {
             key_inputs.push(CreateKey::default());
@@ -218,11 +301,7 @@ impl<S: Store> Api<'_, S> {
             source: Source::Api,
             last_sync: None,
         };
-        records::put_consumer(self.store, bucket, &record).await?;
-        let emails: Vec<&str> = record.managers.iter().map(|m| m.email.as_str()).collect();
-        records::put_manager_index(self.store, bucket, &record.name, &emails).await?;
-        let stored: Vec<_> = record.keys.iter().collect();
-        records::put_key_records(self.store, self.cache, bucket, &record, &stored).await?;
+        self.save(bucket, None, &record).await?;
         let mut out = ConsumerOut::from_record(&record);
         out.api_keys = Some(
             new_keys
@@ -244,6 +323,53 @@ impl<S: Store> Api<'_, S> {
         Ok(ApiResponse::json(200, &render(&c, q)))
     }
 
+    /// Replaces the fields given. A metadata change rewrites the consumer's verification
+    /// records, so the next verified request forwards the new metadata.
+    pub(super) async fn patch_consumer(
+        &self,
+        bucket: &str,
+        name: &str,
+        req: &ApiRequest,
+        q: &Query,
+    ) -> Result<ApiResponse, Error> {
+        let patch: PatchConsumer = body(req)?;
+        if let Some(Some(d)) = &patch.description {
+            validate::description(d)?;
+        }
+        if let Some(tags) = &patch.tags {
+            validate::tags(tags)?;
+        }
+        let metadata = patch
+            .metadata
+            .map(|m| validate::metadata_object(Some(m)))
+            .transpose()?;
+        let before = self.guarded_consumer(bucket, name, q).await?;
+        let mut after = before.clone();
+        if let Some(d) = patch.description {
+            after.description = d;
+        }
+        if let Some(tags) = patch.tags {
+            after.tags = tags;
+        }
+        if let Some(m) = metadata {
+            after.metadata = m;
+        }
+        if after != before {
+            after.updated_on = self.now;
+            self.save(bucket, Some(&before), &after).await?;
+        }
+        Ok(ApiResponse::json(
+            200,
+            &render(
+                &after,
+                &Query {
+                    include_managers: true,
+                    ..Query::default()
+                },
+            ),
+        ))
+    }
+
     pub(super) async fn delete_consumer(
         &self,
         bucket: &str,
@@ -253,5 +379,51 @@ impl<S: Store> Api<'_, S> {
         let c = self.guarded_consumer(bucket, name, q).await?;
         records::delete_consumer(self.store, self.cache, bucket, &c).await?;
         Ok(ApiResponse::empty(204))
+    }
+
+    /// Roll-key: one new key without expiry; every other key that would outlive `expiresOn`
+    /// (or never expire) now expires at `expiresOn`; keys expiring earlier keep their date.
+    /// A past `expiresOn` revokes them at once. Answers 204 like Zuplo; with
+    /// `Prefer: return=representation` it answers 200 with the new key, which keyward can show
+    /// only in this response.
+    pub(super) async fn roll_key(
+        &self,
+        bucket: &str,
+        name: &str,
+        req: &ApiRequest,
+        q: &Query,
+    ) -> Result<ApiResponse, Error> {
+        let input: RollKey = body(req)?;
+        let expires_on = timestamp::parse(&input.expires_on)?;
+        let before = self.guarded_consumer(bucket, name, q).await?;
+        if before.keys.len() >= validate::MAX_KEYS {
+            return Err(Error::invalid(format!(
+                "consumer '{name}' already has {} keys, the most allowed; delete old ones before rolling",
+                validate::MAX_KEYS
+            )));
+        }
+        let (new_key, plaintext) = self.new_key(&CreateKey::default())?;
+        let mut after = before.clone();
+        for k in &mut after.keys {
+            if k.expires_on.is_none_or(|t| t > expires_on) {
+                k.expires_on = Some(expires_on);
+                k.updated_on = self.now;
+            }
+        }
+        after.keys.push(new_key.clone());
+        after.updated_on = self.now;
+        self.save(bucket, Some(&before), &after).await?;
+        let wants_key = req
+            .prefer
+            .as_deref()
+            .is_some_and(|p| p.to_ascii_lowercase().contains("return=representation"));
+        if wants_key {
+            Ok(ApiResponse::json(
+                200,
+                &KeyOut::created(&new_key, plaintext),
+            ))
+        } else {
+            Ok(ApiResponse::empty(204))
+        }
     }
 }

@@ -1,12 +1,19 @@
-//! Key handlers: list, create, get, delete — and key generation for every creating path.
+//! Key handlers: list, create, `$bulk`, get, patch, delete — and key generation for every
+//! path that creates one.
 
-use super::{body, Api, Query};
+use super::{array_body, body, Api, Query};
 use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::kv::StoredKey;
-use crate::model::{self, CreateKey, KeyOut, ListOut};
+use crate::model::{self, CreateKey, KeyOut, ListOut, PatchKey};
 use crate::store::Store;
-use crate::{ids, key_format, records, timestamp, validate};
+use crate::{ids, key_format, timestamp, validate};
+
+fn key_not_found(consumer: &str, id: &str) -> Error {
+    Error::not_found(format!(
+        "key '{id}' does not exist on consumer '{consumer}'"
+    ))
+}
 
 impl<S: Store> Api<'_, S> {
     /// Validates a key request and makes the key: the stored form and the plaintext.
@@ -62,6 +69,35 @@ impl<S: Store> Api<'_, S> {
         ))
     }
 
+    /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.
+    async fn create_keys(
+        &self,
+        bucket: &str,
+        consumer: &str,
+        inputs: &[CreateKey],
+        q: &Query,
+    ) -> Result<Vec<KeyOut>, Error> {
+        let mut created = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            created.push(self.new_key(input)?);
+        }
+        let before = self.guarded_consumer(bucket, consumer, q).await?;
+        if before.keys.len() + created.len() > validate::MAX_KEYS {
+            return Err(Error::invalid(format!(
+                "consumer '{consumer}' may hold at most {} keys; delete or roll old ones",
+                validate::MAX_KEYS
+            )));
+        }
+        let mut after = before.clone();
+        after.keys.extend(created.iter().map(|(k, _)| k.clone()));
+        after.updated_on = self.now;
+        self.save(bucket, Some(&before), &after).await?;
+        Ok(created
+            .into_iter()
+            .map(|(k, plain)| KeyOut::created(&k, plain))
+            .collect())
+    }
+
     pub(super) async fn create_key(
         &self,
         bucket: &str,
@@ -70,19 +106,25 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let input: CreateKey = body(req)?;
-        let (stored, plaintext) = self.new_key(&input)?;
-        let mut c = self.guarded_consumer(bucket, consumer, q).await?;
-        if c.keys.len() >= validate::MAX_KEYS {
-            return Err(Error::invalid(format!(
-                "consumer '{consumer}' already has {} keys, the most allowed; delete or roll old ones",
-                validate::MAX_KEYS
-            )));
+        let mut out = self.create_keys(bucket, consumer, &[input], q).await?;
+        Ok(ApiResponse::json(200, &out.remove(0)))
+    }
+
+    pub(super) async fn bulk_keys(
+        &self,
+        bucket: &str,
+        consumer: &str,
+        req: &ApiRequest,
+        q: &Query,
+    ) -> Result<ApiResponse, Error> {
+        let inputs: Vec<CreateKey> = array_body(req)?;
+        if inputs.is_empty() {
+            return Err(Error::invalid(
+                "request body is an empty array; send at least one key",
+            ));
         }
-        c.keys.push(stored.clone());
-        c.updated_on = self.now;
-        records::put_consumer(self.store, bucket, &c).await?;
-        records::put_key_records(self.store, self.cache, bucket, &c, &[&stored]).await?;
-        Ok(ApiResponse::json(200, &KeyOut::created(&stored, plaintext)))
+        let out = self.create_keys(bucket, consumer, &inputs, q).await?;
+        Ok(ApiResponse::json(200, &out))
     }
 
     pub(super) async fn get_key(
@@ -101,6 +143,54 @@ impl<S: Store> Api<'_, S> {
         Ok(ApiResponse::json(200, &KeyOut::stored(k, q.key_format)))
     }
 
+    /// Changes a key's description or expiry; the expiry reaches its verification record.
+    pub(super) async fn patch_key(
+        &self,
+        bucket: &str,
+        consumer: &str,
+        id: &str,
+        req: &ApiRequest,
+        q: &Query,
+    ) -> Result<ApiResponse, Error> {
+        let patch: PatchKey = body(req)?;
+        if let Some(Some(d)) = &patch.description {
+            validate::description(d)?;
+        }
+        let expires_on = match &patch.expires_on {
+            Some(Some(t)) => Some(Some(timestamp::parse(t)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let before = self.guarded_consumer(bucket, consumer, q).await?;
+        let mut after = before.clone();
+        let k = after
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or_else(|| key_not_found(consumer, id))?;
+        if let Some(d) = patch.description {
+            k.description = d;
+        }
+        if let Some(t) = expires_on {
+            k.expires_on = t;
+        }
+        let out = KeyOut::stored(k, q.key_format);
+        if after != before {
+            if let Some(k) = after.keys.iter_mut().find(|k| k.id == id) {
+                k.updated_on = self.now;
+            }
+            after.updated_on = self.now;
+            self.save(bucket, Some(&before), &after).await?;
+        }
+        Ok(ApiResponse::json(
+            200,
+            &KeyOut {
+                updated_on: timestamp::format(self.now),
+                ..out
+            },
+        ))
+    }
+
     pub(super) async fn delete_key(
         &self,
         bucket: &str,
@@ -108,22 +198,16 @@ impl<S: Store> Api<'_, S> {
         id: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let mut c = self.guarded_consumer(bucket, consumer, q).await?;
-        let pos = c
+        let before = self.guarded_consumer(bucket, consumer, q).await?;
+        let mut after = before.clone();
+        let pos = after
             .keys
             .iter()
             .position(|k| k.id == id)
             .ok_or_else(|| key_not_found(consumer, id))?;
-        let removed = c.keys.remove(pos);
-        records::delete_key_records(self.store, self.cache, bucket, &[&removed]).await?;
-        c.updated_on = self.now;
-        records::put_consumer(self.store, bucket, &c).await?;
+        after.keys.remove(pos);
+        after.updated_on = self.now;
+        self.save(bucket, Some(&before), &after).await?;
         Ok(ApiResponse::empty(204))
     }
-}
-
-fn key_not_found(consumer: &str, id: &str) -> Error {
-    Error::not_found(format!(
-        "key '{id}' does not exist on consumer '{consumer}'"
-    ))
 }

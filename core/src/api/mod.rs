@@ -4,18 +4,21 @@
 //! changes its base URL:
 //!
 //! ```text
-//! GET  /health
-//! POST /v1/verify
-//! /v1/accounts/{account}/key-buckets[/{bucket}[/consumers[/{consumer}[/keys[/{id}]]]]]
+//! GET  /health                 GET /openapi.json               POST /v1/verify
+//! /v1/accounts/{account}/key-buckets[/{bucket}]
+//!   …/consumers[/$bulk | /$index | /{consumer}[/roll-key | /keys[/$bulk | /{id}] | /managers[/{id}]]]
 //! ```
 //!
 //! Every error leaves through [`crate::problem`], as `application/problem+json`.
 
 mod buckets;
+mod bulk;
 mod consumers;
 mod keys;
+mod managers;
 mod query;
 
+pub use bulk::{BULK_MAX_ITEMS, KV_OPERATION_BUDGET};
 pub use query::Query;
 
 use crate::cache::VerifyCache;
@@ -28,7 +31,7 @@ use crate::model::VerifyRequest;
 use crate::problem;
 use crate::store::Store;
 use crate::timestamp::{self, Millis};
-use crate::token::{self, Tokens};
+use crate::token::{self, Grant, Tokens};
 use crate::verify::{Verdict, Verifier};
 use serde::de::DeserializeOwned;
 
@@ -40,7 +43,7 @@ pub struct Api<'a, S> {
     pub entropy: &'a dyn Entropy,
     /// Hashes keys.
     pub hasher: &'a KeyHasher,
-    /// This isolate's verification cache (entries are dropped on delete/roll).
+    /// This isolate's verification cache (entries are dropped on every change).
     pub cache: &'a VerifyCache,
     /// Settings.
     pub config: &'a Config,
@@ -48,6 +51,8 @@ pub struct Api<'a, S> {
     pub tokens: &'a Tokens,
     /// The time of the request.
     pub now: Millis,
+    /// The OpenAPI document served at `/openapi.json` (the adapter embeds the committed file).
+    pub openapi: &'a str,
 }
 
 /// Splits a path into percent-decoded segments.
@@ -63,8 +68,7 @@ fn segments(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Parses a JSON body strictly into `T`; a bad body is a 400 that says what is wrong.
-pub(crate) fn body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+fn check_size(req: &ApiRequest) -> Result<(), Error> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(Error::new(
             ErrorKind::TooLarge,
@@ -76,11 +80,34 @@ pub(crate) fn body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
             "request body is empty; send a JSON document",
         ));
     }
+    Ok(())
+}
+
+fn parse<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+    serde_json::from_slice(&req.body).map_err(|e| Error::invalid(format!("request body: {e}")))
+}
+
+fn first_byte(req: &ApiRequest) -> Option<u8> {
+    req.body.iter().find(|b| !b.is_ascii_whitespace()).copied()
+}
+
+/// Parses a JSON object body strictly into `T`; a bad body is a 400 that says what is wrong.
+pub(crate) fn body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+    check_size(req)?;
     // Derived Deserialize also accepts an array of fields in order; bodies must be objects.
-    if req.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if first_byte(req) != Some(b'{') {
         return Err(Error::invalid("request body must be a JSON object"));
     }
-    serde_json::from_slice(&req.body).map_err(|e| Error::invalid(format!("request body: {e}")))
+    parse(req)
+}
+
+/// Parses a JSON array body (the `$bulk` endpoints) strictly.
+pub(crate) fn array_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<Vec<T>, Error> {
+    check_size(req)?;
+    if first_byte(req) != Some(b'[') {
+        return Err(Error::invalid("request body must be a JSON array"));
+    }
+    parse(req)
 }
 
 fn method_not_allowed() -> Error {
@@ -94,6 +121,10 @@ fn not_found() -> Error {
     Error::not_found("no such route; see /openapi.json")
 }
 
+fn is_write(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD")
+}
+
 impl<S: Store> Api<'_, S> {
     /// Answers one request to keyward's own routes (prefix already removed).
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
@@ -103,14 +134,15 @@ impl<S: Store> Api<'_, S> {
         }
     }
 
-    fn authorize(&self, req: &ApiRequest) -> Result<(), Error> {
-        match token::bearer(req.authorization.as_deref()) {
-            Some(t) if self.tokens.accepts(t) => Ok(()),
-            _ => Err(Error::new(
-                ErrorKind::Unauthorized,
-                "a valid management token is required: Authorization: Bearer <token>",
-            )),
-        }
+    fn authenticate(&self, req: &ApiRequest) -> Result<&Grant, Error> {
+        token::bearer(req.authorization.as_deref())
+            .and_then(|t| self.tokens.authenticate(t))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unauthorized,
+                    "a valid management token is required: Authorization: Bearer <token>",
+                )
+            })
     }
 
     async fn route(&self, req: &ApiRequest) -> Result<ApiResponse, Error> {
@@ -122,11 +154,35 @@ impl<S: Store> Api<'_, S> {
                 "GET" | "HEAD" => Ok(ApiResponse::json(200, &serde_json::json!({"status": "ok"}))),
                 _ => Err(method_not_allowed()),
             },
+            ["openapi.json"] => match m {
+                "GET" | "HEAD" => Ok(ApiResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    content_type: Some("application/json"),
+                    body: self.openapi.as_bytes().to_vec(),
+                }),
+                _ => Err(method_not_allowed()),
+            },
             ["v1", rest @ ..] => {
-                self.authorize(req)?;
+                let grant = self.authenticate(req)?;
                 match rest {
                     ["verify"] => match m {
-                        "POST" => self.verify(req).await,
+                        "POST" => self.verify(req, grant).await,
+                        _ => Err(method_not_allowed()),
+                    },
+                    ["info"] => match m {
+                        "GET" => Ok(ApiResponse::json(
+                            200,
+                            &serde_json::json!({
+                                "account": self.config.account_name,
+                                "bucket": self.config.bucket,
+                                "keyPrefix": self.config.key_prefix,
+                                "token": {
+                                    "name": grant.name,
+                                    "access": if grant.access == token::Access::Write { "write" } else { "read" },
+                                },
+                            }),
+                        )),
                         _ => Err(method_not_allowed()),
                     },
                     ["accounts", account, "key-buckets", rest @ ..] => {
@@ -135,7 +191,12 @@ impl<S: Store> Api<'_, S> {
                                 "account '{account}' does not exist"
                             )));
                         }
-                        self.buckets_route(req, rest).await
+                        if let [bucket, ..] = rest {
+                            grant.check(Some(bucket), is_write(m))?;
+                        } else {
+                            grant.check(None, is_write(m))?;
+                        }
+                        self.buckets_route(req, grant, rest).await
                     }
                     _ => Err(not_found()),
                 }
@@ -144,17 +205,24 @@ impl<S: Store> Api<'_, S> {
         }
     }
 
-    async fn buckets_route(&self, req: &ApiRequest, rest: &[&str]) -> Result<ApiResponse, Error> {
+    async fn buckets_route(
+        &self,
+        req: &ApiRequest,
+        grant: &Grant,
+        rest: &[&str],
+    ) -> Result<ApiResponse, Error> {
         let q = Query::parse(&req.query)?;
         let m = req.method.as_str();
         match rest {
             [] => match m {
-                "GET" => self.list_buckets(&q).await,
-                "POST" => self.create_bucket(req).await,
+                "GET" => self.list_buckets(grant, &q).await,
+                "POST" => self.create_bucket(grant, req).await,
                 _ => Err(method_not_allowed()),
             },
             [b] => match m {
                 "GET" => self.get_bucket(b).await,
+                "PATCH" => self.patch_bucket(b, req).await,
+                "DELETE" => self.delete_bucket(b).await,
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers"] => match m {
@@ -162,9 +230,22 @@ impl<S: Store> Api<'_, S> {
                 "POST" => self.create_consumer(b, req, &q).await,
                 _ => Err(method_not_allowed()),
             },
+            [b, "consumers", "$bulk"] => match m {
+                "POST" => self.bulk_consumers(b, req).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", "$index"] => match m {
+                "GET" => self.consumer_index(b, &req.query).await,
+                _ => Err(method_not_allowed()),
+            },
             [b, "consumers", c] => match m {
                 "GET" => self.get_consumer(b, c, &q).await,
+                "PATCH" => self.patch_consumer(b, c, req, &q).await,
                 "DELETE" => self.delete_consumer(b, c, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "roll-key"] => match m {
+                "POST" => self.roll_key(b, c, req, &q).await,
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "keys"] => match m {
@@ -172,19 +253,34 @@ impl<S: Store> Api<'_, S> {
                 "POST" => self.create_key(b, c, req, &q).await,
                 _ => Err(method_not_allowed()),
             },
+            [b, "consumers", c, "keys", "$bulk"] => match m {
+                "POST" => self.bulk_keys(b, c, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
             [b, "consumers", c, "keys", id] => match m {
                 "GET" => self.get_key(b, c, id, &q).await,
+                "PATCH" => self.patch_key(b, c, id, req, &q).await,
                 "DELETE" => self.delete_key(b, c, id, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "managers"] => match m {
+                "GET" => self.list_managers(b, c, &q).await,
+                "POST" => self.add_manager(b, c, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "managers", id] => match m {
+                "DELETE" => self.delete_manager(b, c, id, &q).await,
                 _ => Err(method_not_allowed()),
             },
             _ => Err(not_found()),
         }
     }
 
-    async fn verify(&self, req: &ApiRequest) -> Result<ApiResponse, Error> {
+    async fn verify(&self, req: &ApiRequest, grant: &Grant) -> Result<ApiResponse, Error> {
         let body: VerifyRequest = body(req)?;
         let bucket = body.bucket.as_deref().unwrap_or(&self.config.bucket);
         crate::validate::bucket_name(bucket)?;
+        grant.check(Some(bucket), false)?;
         let verifier = Verifier {
             store: self.store,
             hasher: self.hasher,

@@ -141,6 +141,7 @@ impl Harness {
             config: &self.config,
             tokens: &self.tokens,
             now: self.now(),
+            openapi: "{}",
         }
     }
 
@@ -234,6 +235,7 @@ pub fn request(method: &str, target: &str, token: Option<&str>, body: &[u8]) -> 
         path: path.to_owned(),
         query: query.to_owned(),
         authorization: token.map(|t| format!("Bearer {t}")),
+        prefer: None,
         body: body.to_vec(),
     }
 }

@@ -1,0 +1,209 @@
+//! `POST /key-buckets/{bucket}/consumers/$bulk`: create, update and delete many consumers in
+//! one request — what `keyward sync` writes through.
+//!
+//! Sizing: a Worker invocation may make at most 1000 KV operations. A request holds at most
+//! [`BULK_MAX_ITEMS`] items and spends at most [`KV_OPERATION_BUDGET`] operations: one read
+//! of the bucket, one bulk read per 100 items, then each item's writes (a new consumer costs
+//! 1 + its managers; an update only what changed, plus one write per key when metadata
+//! changes; a delete 1 + keys + managers). Items that would overdraw the budget are answered
+//! `deferred` and written by nothing: the client sends them again. With typical consumers
+//! (1–2 managers, no keys yet) about 300–450 items fit; `keyward sync` sends 250 per request.
+//!
+//! Every item is validated before anything is written: one bad item rejects the request
+//! with 400 and changes nothing. Unchanged items cost no write.
+
+use super::consumers::managers_from;
+use super::{body, Api};
+use crate::error::Error;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::kv::{ConsumerRecord, Source, SyncStamp, SCHEMA_VERSION};
+use crate::model::{BulkConsumers, BulkItem, BulkOut, BulkStatus, UpsertConsumer};
+use crate::store::Store;
+use crate::{ids, records, validate};
+use std::collections::BTreeSet;
+
+/// Most items (upserts plus deletes) in one bulk request.
+pub const BULK_MAX_ITEMS: usize = 1000;
+/// KV operations one developer-API request may spend (Workers allow 1000 per invocation;
+/// the rest is headroom).
+pub const KV_OPERATION_BUDGET: usize = 990;
+
+fn check_item(u: &UpsertConsumer) -> Result<(), Error> {
+    validate::consumer_name(&u.name)?;
+    if let Some(d) = &u.description {
+        validate::description(d)?;
+    }
+    validate::metadata(&serde_json::Value::Object(u.metadata.clone()))?;
+    validate::tags(&u.tags)?;
+    for m in &u.managers {
+        validate::email(m)?;
+    }
+    Ok(())
+}
+
+fn check_request(input: &BulkConsumers) -> Result<(), Error> {
+    let count = input.upsert.len() + input.delete.len();
+    if count > BULK_MAX_ITEMS {
+        return Err(Error::invalid(format!(
+            "{count} items in one request, at most {BULK_MAX_ITEMS} are allowed; split the request"
+        )));
+    }
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, u) in input.upsert.iter().enumerate() {
+        if let Err(e) = check_item(u) {
+            problems.push(format!("upsert[{i}]: {e}"));
+        }
+        if !seen.insert(u.name.as_str()) {
+            problems.push(format!("upsert[{i}]: consumer '{}' appears twice", u.name));
+        }
+    }
+    for (i, name) in input.delete.iter().enumerate() {
+        if let Err(e) = validate::consumer_name(name) {
+            problems.push(format!("delete[{i}]: {e}"));
+        } else if !seen.insert(name.as_str()) {
+            problems.push(format!("delete[{i}]: consumer '{name}' appears twice"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let shown = problems.len().min(20);
+    let mut message = problems[..shown].join("; ");
+    if problems.len() > shown {
+        message.push_str(&format!("; and {} more", problems.len() - shown));
+    }
+    Err(Error::invalid(message))
+}
+
+impl<S: Store> Api<'_, S> {
+    /// The record an upsert asks for, given the current one.
+    fn upserted(
+        &self,
+        u: &UpsertConsumer,
+        before: Option<&ConsumerRecord>,
+        input: &BulkConsumers,
+    ) -> Result<ConsumerRecord, Error> {
+        let existing = before.map(|b| b.managers.as_slice()).unwrap_or_default();
+        let managers = managers_from(
+            self,
+            u.managers.iter().map(|m| (m.clone(), None)).collect(),
+            existing,
+        )?;
+        let mut after = match before {
+            Some(b) => b.clone(),
+            None => ConsumerRecord {
+                v: SCHEMA_VERSION,
+                id: ids::new_id(ids::CONSUMER, self.entropy)?,
+                name: u.name.clone(),
+                description: None,
+                metadata: Default::default(),
+                tags: Default::default(),
+                managers: Vec::new(),
+                keys: Vec::new(),
+                created_on: self.now,
+                updated_on: self.now,
+                source: input.source,
+                last_sync: None,
+            },
+        };
+        after.description = u.description.clone().filter(|d| !d.is_empty());
+        after.metadata = u.metadata.clone();
+        after.tags = u.tags.clone();
+        after.managers = managers;
+        if input.source == Source::File {
+            after.source = Source::File;
+        }
+        Ok(after)
+    }
+
+    pub(super) async fn bulk_consumers(
+        &self,
+        bucket: &str,
+        req: &ApiRequest,
+    ) -> Result<ApiResponse, Error> {
+        let input: BulkConsumers = body(req)?;
+        check_request(&input)?;
+        records::bucket(self.store, bucket).await?;
+        let upsert_names: Vec<String> = input.upsert.iter().map(|u| u.name.clone()).collect();
+        let current = records::consumers(self.store, bucket, &upsert_names).await?;
+        let doomed = records::consumers(self.store, bucket, &input.delete).await?;
+        let reads = 1 + upsert_names.len().div_ceil(100) + input.delete.len().div_ceil(100);
+        let mut budget = KV_OPERATION_BUDGET.saturating_sub(reads);
+        let mut out = BulkOut {
+            results: Vec::new(),
+            writes: 0,
+            deferred: 0,
+        };
+        let mut exhausted = false;
+
+        for (u, before) in input.upsert.iter().zip(&current) {
+            let mut after = self.upserted(u, before.as_ref(), &input)?;
+            let unchanged = before
+                .as_ref()
+                .is_some_and(|b| b.digest() == after.digest() && b.source == after.source);
+            let status = if unchanged {
+                BulkStatus::Unchanged
+            } else {
+                after.updated_on = self.now;
+                if input.commit.is_some() || input.source == Source::File {
+                    after.last_sync = Some(SyncStamp {
+                        commit: input.commit.clone(),
+                        at: self.now,
+                    });
+                }
+                let writes = records::consumer_writes(bucket, before.as_ref(), &after);
+                if exhausted || writes.len() > budget {
+                    exhausted = true;
+                    BulkStatus::Deferred
+                } else {
+                    records::apply(self.store, self.cache, &writes).await?;
+                    budget -= writes.len();
+                    out.writes += writes.len();
+                    if before.is_some() {
+                        BulkStatus::Updated
+                    } else {
+                        BulkStatus::Created
+                    }
+                }
+            };
+            out.results.push(BulkItem {
+                name: u.name.clone(),
+                op: "upsert".into(),
+                status,
+            });
+        }
+
+        for (name, c) in input.delete.iter().zip(&doomed) {
+            let status = match c {
+                None => BulkStatus::Absent,
+                Some(c) if input.delete_only_source.is_some_and(|s| s != c.source) => {
+                    BulkStatus::Protected
+                }
+                Some(c) => {
+                    let writes = records::consumer_delete_writes(bucket, c);
+                    if exhausted || writes.len() > budget {
+                        exhausted = true;
+                        BulkStatus::Deferred
+                    } else {
+                        records::apply(self.store, self.cache, &writes).await?;
+                        budget -= writes.len();
+                        out.writes += writes.len();
+                        BulkStatus::Deleted
+                    }
+                }
+            };
+            out.results.push(BulkItem {
+                name: name.clone(),
+                op: "delete".into(),
+                status,
+            });
+        }
+        out.deferred = out
+            .results
+            .iter()
+            .filter(|r| r.status == BulkStatus::Deferred)
+            .count();
+        Ok(ApiResponse::json(200, &out))
+    }
+}
