@@ -7,6 +7,7 @@
 # - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
 #   (without --locked: one of its locked dependencies is missing from the registry mirror)
 # - npm packages from package-lock.json (wrangler 4.86.0, esbuild, binaryen's wasm-opt)
+# - schemathesis (PyPI, pinned) in .tools/venv, for the developer-API fuzz test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (about 8 minutes on 2 cores)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
@@ -39,4 +40,11 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.keyward-lock-stamp
+fi
+
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$(.tools/venv/bin/schemathesis --version 2>/dev/null | awk '{print $3}')" != "$SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/venv"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi

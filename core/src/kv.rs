@@ -104,6 +104,7 @@ pub struct KeyRecord {
 
 /// Who created a consumer: the developer API/portal, or `keys.yaml` through sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Created through the developer API or the portal; `sync --prune` never deletes it.

@@ -22,6 +22,8 @@ pub mod key_hash;
 pub mod keys_file;
 pub mod kv;
 pub mod model;
+#[cfg(feature = "schema")]
+pub mod openapi;
 pub mod problem;
 pub mod records;
 pub mod store;
@@ -29,5 +31,6 @@ pub mod timestamp;
 pub mod token;
 pub mod validate;
 pub mod verify;
+pub mod yaml_tree;
 
 pub use error::{Error, ErrorKind};

@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 
 /// Body of `POST /key-buckets`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBucket {
     /// Bucket name.
+    #[cfg_attr(feature = "schema", schemars(extend("pattern" = "^[a-z0-9-]{5,128}$")))]
     pub name: String,
     /// Free text.
     #[serde(default)]
@@ -24,6 +26,7 @@ pub struct CreateBucket {
 
 /// A manager as given in a request: an e-mail, or an e-mail with the identity's subject.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum ManagerInput {
     /// Just the e-mail.
@@ -34,9 +37,11 @@ pub enum ManagerInput {
 
 /// Body of `POST …/managers`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewManager {
     /// E-mail (normalized to lower case).
+    #[cfg_attr(feature = "schema", schemars(email))]
     pub email: String,
     /// Subject at the identity provider.
     #[serde(default)]
@@ -55,6 +60,7 @@ impl ManagerInput {
 
 /// Body of `POST …/keys` (and an item of `$bulk` and of `apiKeys` at consumer creation).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateKey {
     /// Free text.
@@ -62,6 +68,7 @@ pub struct CreateKey {
     pub description: Option<String>,
     /// RFC 3339 expiry.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub expires_on: Option<String>,
     /// Zuplo lets a client choose the key; keyward always generates it (refused if given).
     #[serde(default)]
@@ -70,15 +77,18 @@ pub struct CreateKey {
 
 /// Body of `POST /key-buckets/{bucket}/consumers`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateConsumer {
     /// Unique name in the bucket.
+    #[cfg_attr(feature = "schema", schemars(extend("pattern" = "^[a-z0-9-]{1,128}$")))]
     pub name: String,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     /// For management queries.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("maxProperties" = 5)))]
     pub tags: Option<BTreeMap<String, String>>,
     /// Forwarded on verified requests; a JSON object.
     #[serde(default)]
@@ -93,6 +103,7 @@ pub struct CreateConsumer {
 
 /// Body of `POST /v1/verify`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// The key to check.
@@ -104,6 +115,7 @@ pub struct VerifyRequest {
 
 /// A bucket in responses.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BucketOut {
     /// `bckt_…`
@@ -138,6 +150,7 @@ impl From<&BucketRecord> for BucketOut {
 
 /// How keys appear in responses (`key-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum KeyFormat {
     /// No `key` field.
     None,
@@ -147,6 +160,7 @@ pub enum KeyFormat {
 
 /// An API key in responses.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyOut {
     /// `key_…`
@@ -188,6 +202,7 @@ impl KeyOut {
 
 /// A manager in responses.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ManagerOut {
     /// `eusr_…`
@@ -213,6 +228,7 @@ impl From<&ManagerRecord> for ManagerOut {
 
 /// The last sync that changed a consumer, in responses.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SyncOut {
     /// Commit applied.
     pub commit: Option<String>,
@@ -222,6 +238,7 @@ pub struct SyncOut {
 
 /// A consumer in responses.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConsumerOut {
     /// `csmr_…`
@@ -275,6 +292,7 @@ impl ConsumerOut {
 
 /// The list envelope: `{data, limit, offset, total}`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ListOut<T> {
     /// This page.
     pub data: Vec<T>,
@@ -302,6 +320,7 @@ where
 
 /// Body of `PATCH /key-buckets/{bucket}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PatchBucket {
     /// New description (`null` clears it).
@@ -314,6 +333,7 @@ pub struct PatchBucket {
 
 /// Body of `PATCH …/consumers/{consumer}`: the fields given replace the old ones.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PatchConsumer {
     /// New description (`null` clears it).
@@ -329,6 +349,7 @@ pub struct PatchConsumer {
 
 /// Body of `PATCH …/keys/{id}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchKey {
     /// New description (`null` clears it).
@@ -336,22 +357,27 @@ pub struct PatchKey {
     pub description: Option<Option<String>>,
     /// New expiry, RFC 3339 (`null` = never).
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub expires_on: Option<Option<String>>,
 }
 
 /// Body of `POST …/roll-key`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RollKey {
     /// When the consumer's other keys stop working (a past time revokes them at once).
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub expires_on: String,
 }
 
 /// One consumer of a bulk upsert: the file-managed fields, replacing the live ones.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpsertConsumer {
     /// Name.
+    #[cfg_attr(feature = "schema", schemars(extend("pattern" = "^[a-z0-9-]{1,128}$")))]
     pub name: String,
     /// Description.
     #[serde(default)]
@@ -361,6 +387,7 @@ pub struct UpsertConsumer {
     pub metadata: Map<String, Value>,
     /// Tags.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("maxProperties" = 5)))]
     pub tags: BTreeMap<String, String>,
     /// Manager e-mails (the whole set).
     #[serde(default)]
@@ -369,6 +396,7 @@ pub struct UpsertConsumer {
 
 /// Body of `POST /key-buckets/{bucket}/consumers/$bulk`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BulkConsumers {
     /// Consumers to create or update.
@@ -390,6 +418,7 @@ pub struct BulkConsumers {
 
 /// What a bulk request did with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BulkStatus {
     /// A new consumer.
@@ -410,6 +439,7 @@ pub enum BulkStatus {
 
 /// One item's outcome in a bulk answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BulkItem {
     /// Consumer name.
     pub name: String,
@@ -421,6 +451,7 @@ pub struct BulkItem {
 
 /// Answer of `POST …/consumers/$bulk`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BulkOut {
     /// One entry per item, upserts first, in request order.
@@ -433,6 +464,7 @@ pub struct BulkOut {
 
 /// One entry of `GET …/consumers/$index`: what `plan` needs without reading records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IndexEntryOut {
     /// Consumer name.
     pub name: String,
@@ -444,10 +476,30 @@ pub struct IndexEntryOut {
 
 /// Answer of `GET …/consumers/$index`: a KV list page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IndexPageOut {
     /// This page.
     pub data: Vec<IndexEntryOut>,
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+/// Answer of `POST /v1/verify`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyOut {
+    /// Whether the key is valid now.
+    pub valid: bool,
+    /// `VALID`, `MALFORMED`, `NOT_FOUND` or `EXPIRED`.
+    pub code: crate::verify::Code,
+    /// The consumer, for valid and expired keys.
+    pub consumer: Option<String>,
+    /// The key id, for valid and expired keys.
+    pub key_id: Option<String>,
+    /// The consumer's metadata, for valid and expired keys.
+    pub metadata: Option<Map<String, Value>>,
+    /// The key's expiry (RFC 3339), if any.
+    pub expires_on: Option<String>,
 }

@@ -16,6 +16,7 @@ use std::rc::Rc;
 
 /// The outcome code of a verification, as the `verify` endpoint reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Code {
     /// The key is valid now.

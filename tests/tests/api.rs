@@ -291,7 +291,7 @@ fn zuplo_documentation_flows() {
     assert_eq!(admin("GET", &b, None).status, 404);
     create_bucket(&w, "my-bucket");
     assert_eq!(
-        admin("GET", &format!("{consumers}"), None).json()["total"],
+        admin("GET", &consumers, None).json()["total"],
         0,
         "a deleted bucket leaves nothing"
     );

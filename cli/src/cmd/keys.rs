@@ -16,8 +16,12 @@ pub enum Command {
     )]
     Create(CreateArgs),
     /// List a consumer's keys (masked)
+    #[command(
+        after_help = "Examples:\n  keyward keys list --consumer acme-corp\n  keyward keys list --consumer acme-corp --json"
+    )]
     List(ListArgs),
     /// Delete a key by id; it stops verifying at once in the isolate that deletes it, elsewhere within the cache TTL
+    #[command(after_help = "Example:\n  keyward keys delete --consumer acme-corp key_...")]
     Delete(DeleteArgs),
 }
 

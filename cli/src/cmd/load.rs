@@ -1,11 +1,11 @@
 //! `keyward load`: the plain loader that `make dev` uses until `keyward sync` exists.
 //!
 //! Creates each bucket and consumer of `keys.yaml` that the Worker does not have yet and
-//! leaves existing ones untouched. It never deletes and never creates keys.
+//! leaves existing ones untouched. It never deletes and never creates keys. The file is
+//! checked first, as `keyward validate` does; nothing is sent when it has a problem.
 
 use crate::client::{describe, Client, Remote};
 use anyhow::{bail, Context, Result};
-use keyward_core::keys_file::{KeysFile, FORMAT_VERSION};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,19 +22,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let file: KeysFile = serde_yaml_ng::from_str(&text).map_err(|e| match e.location() {
-        Some(l) => anyhow::anyhow!("{}:{}:{}: {e}", args.file.display(), l.line(), l.column()),
-        None => anyhow::anyhow!("{}: {e}", args.file.display()),
-    })?;
-    if file.version != FORMAT_VERSION {
-        bail!(
-            "{}: version {} is not supported; use version: {FORMAT_VERSION}",
-            args.file.display(),
-            file.version
-        );
-    }
+    let file = super::validate::read(&args.file).context("nothing was loaded")?;
     let client = Client::new(&args.remote)?;
     let (mut created, mut kept) = (0usize, 0usize);
     for (bucket, spec) in &file.buckets {

@@ -212,7 +212,14 @@ impl<S: Store> Api<'_, S> {
         let page = self
             .store
             .list(&kv::keys::consumer_prefix(bucket), cursor.as_deref(), limit)
-            .await?;
+            .await
+            .map_err(|e| match cursor {
+                // KV refuses cursors it did not issue; that is the client's mistake.
+                Some(_) => Error::invalid(
+                    "query parameter cursor: not a cursor from a previous page; start without one",
+                ),
+                None => e,
+            })?;
         let data = page
             .entries
             .into_iter()

@@ -27,7 +27,7 @@ use crate::entropy::Entropy;
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::key_hash::KeyHasher;
-use crate::model::VerifyRequest;
+use crate::model::{VerifyOut, VerifyRequest};
 use crate::problem;
 use crate::store::Store;
 use crate::timestamp::{self, Millis};
@@ -211,6 +211,24 @@ impl<S: Store> Api<'_, S> {
         grant: &Grant,
         rest: &[&str],
     ) -> Result<ApiResponse, Error> {
+        // Names in the path become KV keys: one that breaks the naming rules cannot exist
+        // (and must not reach KV, whose keys are limited to 512 bytes).
+        if let [b, tail @ ..] = rest {
+            if crate::validate::bucket_name(b).is_err() {
+                return Err(Error::not_found(format!(
+                    "bucket '{}' does not exist",
+                    b.chars().take(64).collect::<String>()
+                )));
+            }
+            if let ["consumers", c, ..] = tail {
+                if !matches!(*c, "$bulk" | "$index") && crate::validate::consumer_name(c).is_err() {
+                    return Err(Error::not_found(format!(
+                        "consumer '{}' does not exist in bucket '{b}'",
+                        c.chars().take(64).collect::<String>()
+                    )));
+                }
+            }
+        }
         let q = Query::parse(&req.query)?;
         let m = req.method.as_str();
         match rest {
@@ -295,14 +313,14 @@ impl<S: Store> Api<'_, S> {
         };
         Ok(ApiResponse::json(
             200,
-            &serde_json::json!({
-                "valid": matches!(verdict, Verdict::Valid(_)),
-                "code": verdict.code(),
-                "consumer": record.map(|r| &r.consumer),
-                "keyId": record.map(|r| &r.key_id),
-                "metadata": record.map(|r| &r.metadata),
-                "expiresOn": record.and_then(|r| r.expires_on).map(timestamp::format),
-            }),
+            &VerifyOut {
+                valid: matches!(verdict, Verdict::Valid(_)),
+                code: verdict.code(),
+                consumer: record.map(|r| r.consumer.clone()),
+                key_id: record.map(|r| r.key_id.clone()),
+                metadata: record.map(|r| r.metadata.clone()),
+                expires_on: record.and_then(|r| r.expires_on).map(timestamp::format),
+            },
         ))
     }
 }

@@ -86,7 +86,7 @@ impl Query {
                         _ => return Err(Error::invalid("query parameter key-format: use none or masked")),
                     }
                 }
-                "manager-email" => q.manager_email = Some(v.trim().to_ascii_lowercase()),
+                "manager-email" => q.manager_email = Some(crate::validate::email(&v)?),
                 other => {
                     if let Some(tag) = other.strip_prefix("tag.") {
                         q.tags.insert(tag.to_owned(), v.into_owned());

@@ -1,0 +1,68 @@
+//! `keyward validate`: checks a `keys.yaml` offline and reports every problem at once.
+//!
+//! All the rules live in `keyward_core::keys_file::check`; this module reads the file,
+//! prints each diagnostic as `file:line:col: message` on stderr (sorted by position) and
+//! turns them into exit code 1. `load` (and later `plan`/`sync`) read the file through
+//! [`read`], so no command sends a file that `validate` rejects.
+
+use anyhow::{bail, Context, Result};
+use keyward_core::keys_file::{self, KeysFile};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Check keys.yaml offline: syntax, fields, names, e-mails, metadata, tags (no network)
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  keyward validate keys.yaml\n  keys.yaml: ok, 1 bucket, 3 consumers, 4 managers"
+)]
+pub struct Args {
+    /// The file to check
+    #[arg(default_value = "keys.yaml")]
+    file: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let file = read(&args.file)?;
+    let buckets = file.buckets.len();
+    let consumers = file.consumer_count();
+    let managers = file.manager_count();
+    writeln!(
+        std::io::stdout(),
+        "{}: ok, {}, {}, {}",
+        args.file.display(),
+        plural(buckets, "bucket"),
+        plural(consumers, "consumer"),
+        plural(managers, "manager"),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and checks a `keys.yaml`: the model, or an error after printing every diagnostic
+/// as `file:line:col: message` on stderr.
+pub fn read(path: &Path) -> Result<KeysFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    match keys_file::check(&text) {
+        Ok(file) => Ok(file),
+        Err(problems) => {
+            let mut err = std::io::stderr().lock();
+            for p in &problems {
+                writeln!(err, "{}:{p}", path.display())?;
+            }
+            bail!(
+                "{}: {} found",
+                path.display(),
+                plural(problems.len(), "problem")
+            )
+        }
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

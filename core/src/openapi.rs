@@ -1,0 +1,279 @@
+//! The OpenAPI 3.1 description of the developer API, generated from the code.
+//!
+//! Schemas come from the wire types in [`crate::model`] (schemars, request bodies with the
+//! deserialize contract, responses with the serialize contract); the operations are declared
+//! in [`operations`], next to the router's own table, and a test checks that every declared
+//! operation is routed. `keyward openapi` prints the document; `schemas/openapi.json` is the
+//! committed copy the Worker serves, and a test fails when it is stale.
+
+use crate::model;
+use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
+use schemars::JsonSchema;
+use serde_json::{json, Map, Value};
+
+/// Where a parameter sits.
+#[derive(Debug, Clone, Copy)]
+enum In {
+    Path,
+    Query,
+}
+
+/// One declared parameter.
+#[derive(Clone)]
+struct Param {
+    name: &'static str,
+    at: In,
+    schema: Value,
+    description: &'static str,
+}
+
+/// One operation of the developer API.
+pub struct Operation {
+    /// HTTP method, lower case.
+    pub method: &'static str,
+    /// Path template below the Worker's prefix, e.g. `/v1/accounts/{accountName}/key-buckets`.
+    pub path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    params: Vec<Param>,
+    body: Option<Value>,
+    /// Success status.
+    pub status: u16,
+    response: Option<Value>,
+    errors: &'static [u16],
+}
+
+fn path_param(name: &'static str, description: &'static str) -> Param {
+    Param {
+        name,
+        at: In::Path,
+        schema: json!({"type": "string"}),
+        description,
+    }
+}
+
+fn query(name: &'static str, schema: Value, description: &'static str) -> Param {
+    Param {
+        name,
+        at: In::Query,
+        schema,
+        description,
+    }
+}
+
+fn paging() -> Vec<Param> {
+    vec![
+        query(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000}),
+            "page size",
+        ),
+        query(
+            "offset",
+            json!({"type": "integer", "minimum": 0, "default": 0}),
+            "items to skip",
+        ),
+    ]
+}
+
+fn key_format() -> Param {
+    query(
+        "key-format",
+        json!({"type": "string", "enum": ["none", "masked"], "default": "masked"}),
+        "how keys are shown; `visible` is refused: keys are shown only once, at creation",
+    )
+}
+
+fn flag(name: &'static str, description: &'static str) -> Param {
+    query(name, json!({"type": "boolean"}), description)
+}
+
+struct Schemas {
+    requests: SchemaGenerator,
+    responses: SchemaGenerator,
+}
+
+impl Schemas {
+    fn new() -> Self {
+        let settings = |contract| {
+            SchemaSettings::draft2020_12().with(|s| {
+                s.definitions_path = "/components/schemas".into();
+                s.meta_schema = None;
+                s.contract = contract;
+            })
+        };
+        Schemas {
+            requests: settings(Contract::Deserialize).into_generator(),
+            responses: settings(Contract::Serialize).into_generator(),
+        }
+    }
+
+    fn req<T: JsonSchema>(&mut self) -> Option<Value> {
+        Some(self.requests.subschema_for::<T>().to_value())
+    }
+
+    fn res<T: JsonSchema>(&mut self) -> Option<Value> {
+        Some(self.responses.subschema_for::<T>().to_value())
+    }
+
+    fn list<T: JsonSchema>(&mut self) -> Option<Value> {
+        let item = self.responses.subschema_for::<T>().to_value();
+        Some(json!({
+            "type": "object",
+            "required": ["data", "limit", "offset", "total"],
+            "properties": {
+                "data": {"type": "array", "items": item},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+                "total": {"type": "integer"},
+            },
+        }))
+    }
+}
+
+/// Every operation of the developer API, in path order.
+pub fn operations() -> Vec<Operation> {
+    operations_with(&mut Schemas::new())
+}
+
+fn operations_with(s: &mut Schemas) -> Vec<Operation> {
+    let acct = || path_param("accountName", "the Worker's ACCOUNT_NAME");
+    let bucket = || path_param("bucketName", "bucket name");
+    let consumer = || path_param("consumerName", "consumer name");
+    let ops = vec![
+        Operation { method: "get", path: "/health", id: "health", summary: "Liveness check (no token)", params: vec![], body: None, status: 200, response: Some(json!({"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]})), errors: &[] },
+        Operation { method: "post", path: "/v1/verify", id: "verifyKey", summary: "Verify a key and tell why it is not valid", params: vec![], body: s.req::<model::VerifyRequest>(), status: 200, response: s.res::<model::VerifyOut>(), errors: &[400, 401, 403] },
+        Operation { method: "get", path: "/v1/info", id: "info", summary: "The account, bucket and key prefix of this Worker, and the token's access", params: vec![], body: None, status: 200, response: Some(json!({"type": "object"})), errors: &[401] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets", id: "listBuckets", summary: "List buckets", params: [vec![acct()], paging()].concat(), body: None, status: 200, response: s.list::<model::BucketOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets", id: "createBucket", summary: "Create a bucket", params: vec![acct()], body: s.req::<model::CreateBucket>(), status: 200, response: s.res::<model::BucketOut>(), errors: &[400, 401, 403, 404, 409, 413] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "getBucket", summary: "Get a bucket", params: vec![acct(), bucket()], body: None, status: 200, response: s.res::<model::BucketOut>(), errors: &[401, 403, 404] },
+        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "updateBucket", summary: "Change a bucket's description or tags", params: vec![acct(), bucket()], body: s.req::<model::PatchBucket>(), status: 200, response: s.res::<model::BucketOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "deleteBucket", summary: "Delete a bucket and everything in it (202: large bucket, call again until 204)", params: vec![acct(), bucket()], body: None, status: 204, response: None, errors: &[401, 403, 404] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers", id: "listConsumers", summary: "List consumers, filtered by tags or manager e-mail", params: [vec![acct(), bucket()], paging(), vec![flag("include-api-keys", "include keys"), flag("include-managers", "include managers"), key_format(), query("manager-email", json!({"type": "string"}), "only consumers this e-mail manages")]].concat(), body: None, status: 200, response: s.list::<model::ConsumerOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers", id: "createConsumer", summary: "Create a consumer (with-api-key=true also creates a key, shown once)", params: vec![acct(), bucket(), flag("with-api-key", "create a key too")], body: s.req::<model::CreateConsumer>(), status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404, 409, 413] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/$bulk", id: "bulkConsumers", summary: "Create, update and delete many consumers (what keyward sync uses)", params: vec![acct(), bucket()], body: s.req::<model::BulkConsumers>(), status: 200, response: s.res::<model::BulkOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/$index", id: "consumerIndex", summary: "One KV page of consumer names, digests and sources (for plan)", params: vec![acct(), bucket(), query("cursor", json!({"type": "string"}), "from the previous page"), query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "page size")], body: None, status: 200, response: s.res::<model::IndexPageOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "getConsumer", summary: "Get a consumer", params: vec![acct(), bucket(), consumer(), flag("include-api-keys", "include keys"), flag("include-managers", "include managers"), key_format()], body: None, status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "updateConsumer", summary: "Change description, tags or metadata (metadata reaches the edge at once)", params: vec![acct(), bucket(), consumer()], body: s.req::<model::PatchConsumer>(), status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "deleteConsumer", summary: "Delete a consumer and its keys", params: vec![acct(), bucket(), consumer()], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/roll-key", id: "rollKey", summary: "New key; the others expire at expiresOn (204; Prefer: return=representation → 200 with the new key)", params: vec![acct(), bucket(), consumer()], body: s.req::<model::RollKey>(), status: 204, response: None, errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys", id: "listKeys", summary: "List a consumer's keys", params: [vec![acct(), bucket(), consumer()], paging(), vec![key_format()]].concat(), body: None, status: 200, response: s.list::<model::KeyOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys", id: "createKey", summary: "Create a key (its plaintext is in this answer only)", params: vec![acct(), bucket(), consumer()], body: s.req::<model::CreateKey>(), status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/$bulk", id: "bulkCreateKeys", summary: "Create several keys", params: vec![acct(), bucket(), consumer()], body: Some(json!({"type": "array", "minItems": 1, "items": s.req::<model::CreateKey>()})), status: 200, response: Some(json!({"type": "array", "items": s.res::<model::KeyOut>()})), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "getKey", summary: "Get a key (masked)", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), key_format()], body: None, status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "updateKey", summary: "Change a key's description or expiry", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), key_format()], body: s.req::<model::PatchKey>(), status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "deleteKey", summary: "Delete a key (rejected at once in this isolate, elsewhere within the cache TTL)", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id")], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers", id: "listManagers", summary: "List a consumer's managers", params: [vec![acct(), bucket(), consumer()], paging()].concat(), body: None, status: 200, response: s.list::<model::ManagerOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers", id: "addManager", summary: "Add a manager", params: vec![acct(), bucket(), consumer()], body: s.req::<model::NewManager>(), status: 200, response: s.res::<model::ManagerOut>(), errors: &[400, 401, 403, 404, 409, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers/{managerId}", id: "deleteManager", summary: "Remove a manager", params: vec![acct(), bucket(), consumer(), path_param("managerId", "manager id")], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
+    ];
+    // `tag.<key>=<value>` is a family of parameters OpenAPI cannot declare: lists filter on
+    // it and single-consumer operations answer 404 when it does not match (info.description).
+    ops
+}
+
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+        },
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut s = Schemas::new();
+    let ops = operations_with(&mut s);
+    let mut paths = Map::new();
+    for op in &ops {
+        let mut operation = Map::new();
+        operation.insert("operationId".into(), json!(op.id));
+        operation.insert("summary".into(), json!(op.summary));
+        if op.path == "/health" {
+            operation.insert("security".into(), json!([]));
+        }
+        let params: Vec<Value> = op
+            .params
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "in": match p.at { In::Path => "path", In::Query => "query" },
+                    "required": matches!(p.at, In::Path),
+                    "description": p.description,
+                    "schema": p.schema,
+                })
+            })
+            .collect();
+        if !params.is_empty() {
+            operation.insert("parameters".into(), Value::Array(params));
+        }
+        if let Some(body) = &op.body {
+            operation.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"application/json": {"schema": body}}}),
+            );
+        }
+        let mut responses = Map::new();
+        let success = match &op.response {
+            Some(schema) => {
+                json!({"description": "success", "content": {"application/json": {"schema": schema}}})
+            }
+            None => json!({"description": "success, no body"}),
+        };
+        responses.insert(op.status.to_string(), success);
+        if op.id == "rollKey" {
+            responses.insert(
+                "200".into(),
+                json!({"description": "with Prefer: return=representation: the new key, shown only here", "content": {"application/json": {"schema": s.res::<model::KeyOut>()}}}),
+            );
+        }
+        if op.id == "deleteBucket" {
+            responses.insert("202".into(), json!({"description": "partly deleted: send DELETE again", "content": {"application/json": {"schema": {"type": "object"}}}}));
+        }
+        for status in op.errors {
+            responses.insert(
+                status.to_string(),
+                json!({
+                    "description": crate::problem::title(*status),
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }),
+            );
+        }
+        operation.insert("responses".into(), Value::Object(responses));
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        if let Value::Object(m) = entry {
+            m.insert(op.method.to_owned(), Value::Object(operation));
+        }
+    }
+    let mut schemas = s.requests.take_definitions(true);
+    schemas.extend(s.responses.take_definitions(true));
+    schemas.insert("Problem".into(), problem_schema());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "keyward developer API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Buckets, consumers, API keys and managers, compatible with Zuplo's developer API (paths, bodies, status codes). Keys are stored hashed: a key's plaintext appears only in the response that creates it. Errors are RFC 9457 problem details. Any `tag.<key>=<value>` query parameter filters consumer lists and, on operations on one consumer, is an ownership guard: a consumer whose tag differs is answered 404.",
+        },
+        "servers": [{"url": "http://127.0.0.1:8787/_keyward", "description": "make dev"}],
+        "security": [{"managementToken": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"managementToken": {"type": "http", "scheme": "bearer"}},
+        },
+    })
+}
+
+/// The document as committed in `schemas/openapi.json` (pretty, trailing newline).
+pub fn document_text() -> String {
+    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    text.push('\n');
+    text
+}
