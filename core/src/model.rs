@@ -503,3 +503,23 @@ pub struct VerifyOut {
     /// The key's expiry (RFC 3339), if any.
     pub expires_on: Option<String>,
 }
+
+/// One problem found by `GET …/key-buckets/{bucket}/$check`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CheckProblem {
+    /// The KV key concerned (hashes included; never a key).
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Answer of `GET …/key-buckets/{bucket}/$check`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CheckOut {
+    /// True when nothing is wrong.
+    pub consistent: bool,
+    /// Each inconsistency.
+    pub problems: Vec<CheckProblem>,
+}

@@ -350,6 +350,8 @@ fn bulk_create_and_paging_through_2500_consumers() {
         }
     }
     assert_eq!(seen.len(), 2500);
+    let check = admin("GET", &format!("{}/key-buckets/paging/$check", w.account()), None).json();
+    assert_eq!(check["consistent"], true, "{check}");
     assert_eq!(seen, names.into_iter().collect::<BTreeSet<_>>());
     let even = admin("GET", &format!("{consumers}?limit=10&tag.half=even"), None).json();
     assert_eq!(even["total"], 1250);

@@ -4,7 +4,7 @@ use super::{body, Api, Query, KV_OPERATION_BUDGET};
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::kv::{self, BucketRecord, SCHEMA_VERSION};
-use crate::model::{BucketOut, CreateBucket, ListOut, PatchBucket};
+use crate::model::{BucketOut, CheckOut, CheckProblem, CreateBucket, ListOut, PatchBucket};
 use crate::store::Store;
 use crate::token::Grant;
 use crate::{ids, records, validate};
@@ -141,6 +141,27 @@ impl<S: Store> Api<'_, S> {
         }
         self.store.delete(&kv::keys::bucket(name)).await?;
         Ok(ApiResponse::empty(204))
+    }
+}
+
+impl<S: Store> Api<'_, S> {
+    /// `GET …/key-buckets/{bucket}/$check`: consistency of the bucket's records (no orphan
+    /// verification records or index entries, nothing missing, KV metadata matching). Reads
+    /// every record of the bucket: meant for tests and operators, not hot paths.
+    pub(super) async fn check_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
+        records::bucket(self.store, name).await?;
+        let problems = records::check_bucket(self.store, name).await?;
+        let body = CheckOut {
+            consistent: problems.is_empty(),
+            problems: problems
+                .into_iter()
+                .map(|p| CheckProblem {
+                    key: p.key,
+                    problem: p.problem,
+                })
+                .collect(),
+        };
+        Ok(ApiResponse::json(200, &body))
     }
 }
 

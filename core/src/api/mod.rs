@@ -243,6 +243,10 @@ impl<S: Store> Api<'_, S> {
                 "DELETE" => self.delete_bucket(b).await,
                 _ => Err(method_not_allowed()),
             },
+            [b, "$check"] => match m {
+                "GET" => self.check_bucket(b).await,
+                _ => Err(method_not_allowed()),
+            },
             [b, "consumers"] => match m {
                 "GET" => self.list_consumers(b, &q).await,
                 "POST" => self.create_consumer(b, req, &q).await,
