@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WORKER_BUNDLE := worker/build/index.js
 WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock
 
-.PHONY: help setup build worker cli dev test test-native test-e2e lint fmt bench bench-core bench-edge deploy-dry-run bench-size
+.PHONY: help setup build worker cli dev test test-native test-e2e lint bench bench-core bench-edge bench-api bench-size deploy-dry-run
 
 help:
 	@echo "make dev    build, start the Worker locally (127.0.0.1:8787), load keys.yaml, print a curl line"
@@ -48,8 +48,12 @@ test-native: setup
 test-e2e: build
 	cargo test -p keyward-e2e -- --test-threads=2
 
+# The production bundle builds from wrangler.toml without network, for the default and a
+# deployed environment.
 deploy-dry-run: setup
-	@d=$$(mktemp -d) && npx wrangler deploy --dry-run --outdir "$$d" && rm -rf "$$d"
+	@for env in "" production; do \
+	  d=$$(mktemp -d) && npx wrangler deploy --dry-run --outdir "$$d" $${env:+--env $$env} && rm -rf "$$d" || exit 1; \
+	done
 
 test: lint test-native test-e2e deploy-dry-run
 
@@ -59,7 +63,10 @@ bench-core: setup
 bench-edge: build
 	bench/edge.sh
 
+bench-api: worker
+	bench/api.sh
+
 bench-size: worker
 	bench/wasm-size.sh
 
-bench: bench-core bench-edge bench-size
+bench: bench-core bench-edge bench-api bench-size

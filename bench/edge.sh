@@ -16,29 +16,10 @@ if ! command -v wrk >/dev/null; then
   echo "bench: installing wrk (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-[ -f worker/build/index.js ] || { echo "bench: run make worker first" >&2; exit 1; }
-
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-inspector=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$dir/wrangler.toml" <<TOML
-name = "keyward-bench"
-main = "$PWD/worker/build/index.js"
-compatibility_date = "2026-04-01"
-[[kv_namespaces]]
-binding = "KEYWARD_KV"
-id = "keyward-bench"
-TOML
-printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\n' > "$dir/.dev.vars"
-(cd "$dir" && exec "$OLDPWD/node_modules/.bin/wrangler" dev --config wrangler.toml --ip 127.0.0.1 \
-  --port "$port" --inspector-port "$inspector" --persist-to "$dir/state" --log-level error >"$dir/log" 2>&1) &
-pid=$!
-trap 'kill $pid 2>/dev/null; pkill -f "$dir" 2>/dev/null; rm -rf "$dir"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 240); do curl -s -o /dev/null "$base/_keyward/health" && break; sleep 0.25; done
-
-api="$base/_keyward/v1/accounts/local/key-buckets"
-auth='Authorization: Bearer bench-token'
+. bench/worker.sh
+base=$BASE
+api="$API/key-buckets"
+auth=$AUTH
 curl -s -X POST "$api" -H "$auth" -d '{"name":"default"}' >/dev/null
 key=$(curl -s -X POST "$api/default/consumers?with-api-key=true" -H "$auth" \
   -d '{"name":"bench","metadata":{"plan":"gold"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKeys"][0]["key"])')

@@ -1,0 +1,27 @@
+# Sourced by the bench scripts: starts the built Worker (worker/build) under wrangler dev on a
+# free 127.0.0.1 port with a fresh local KV, waits for it, and stops it on exit.
+# Sets: BASE (http://127.0.0.1:PORT), API (…/_keyward/v1/accounts/local), AUTH (header line).
+# Needs `make worker` first.
+[ -f worker/build/index.js ] || { echo "bench: run make worker first" >&2; exit 1; }
+export WRANGLER_SEND_METRICS=false
+bench_dir=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_port=$(free_port)
+cat > "$bench_dir/wrangler.toml" <<TOML
+name = "keyward-bench"
+main = "$PWD/worker/build/index.js"
+compatibility_date = "2026-04-01"
+[[kv_namespaces]]
+binding = "KEYWARD_KV"
+id = "keyward-bench"
+TOML
+printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\n' > "$bench_dir/.dev.vars"
+(cd "$bench_dir" && exec setsid "$OLDPWD/node_modules/.bin/wrangler" dev --config wrangler.toml --ip 127.0.0.1 \
+  --port "$bench_port" --inspector-port "$(free_port)" --persist-to "$bench_dir/state" --log-level error >"$bench_dir/log" 2>&1) &
+bench_pid=$!
+trap 'kill -TERM -- -$bench_pid 2>/dev/null; sleep 1; rm -rf "$bench_dir"' EXIT
+BASE="http://127.0.0.1:$bench_port"
+API="$BASE/_keyward/v1/accounts/local"
+AUTH='Authorization: Bearer bench-token'
+for _ in $(seq 1 240); do curl -s -o /dev/null "$BASE/_keyward/health" && break; sleep 0.25; done
+curl -s -o /dev/null "$BASE/_keyward/health" || { echo "bench: the Worker did not start:" >&2; cat "$bench_dir/log" >&2; exit 1; }
