@@ -298,6 +298,19 @@ fn zuplo_documentation_flows() {
 }
 
 #[test]
+fn the_worker_serves_its_openapi_document() {
+    let w = Worker::start(&[]);
+    let doc = http("GET", &format!("{}/openapi.json", w.api_base()), &[], None);
+    assert_eq!(doc.status, 200, "{doc:?}");
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(keyward_e2e::root().join("schemas/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc.json(), committed);
+    assert_eq!(committed["openapi"], "3.1.0");
+}
+
+#[test]
 fn bulk_create_and_paging_through_2500_consumers() {
     let w = Worker::start(&[]);
     create_bucket(&w, "paging");
@@ -350,7 +363,12 @@ fn bulk_create_and_paging_through_2500_consumers() {
         }
     }
     assert_eq!(seen.len(), 2500);
-    let check = admin("GET", &format!("{}/key-buckets/paging/$check", w.account()), None).json();
+    let check = admin(
+        "GET",
+        &format!("{}/key-buckets/paging/$check", w.account()),
+        None,
+    )
+    .json();
     assert_eq!(check["consistent"], true, "{check}");
     assert_eq!(seen, names.into_iter().collect::<BTreeSet<_>>());
     let even = admin("GET", &format!("{consumers}?limit=10&tag.half=even"), None).json();
