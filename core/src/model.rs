@@ -304,6 +304,21 @@ pub struct ListOut<T> {
     pub total: usize,
 }
 
+impl<T: Serialize> ListOut<T> {
+    /// The answer for one page: `data` already cut to `limit` from `offset`, of `total`.
+    pub fn page(data: Vec<T>, q: &crate::api::Query, total: usize) -> crate::http::ApiResponse {
+        crate::http::ApiResponse::json(
+            200,
+            &ListOut {
+                data,
+                limit: q.limit,
+                offset: q.offset,
+                total,
+            },
+        )
+    }
+}
+
 /// Masked form of a new key, as stored.
 pub fn masked(key: &str) -> String {
     key_format::mask(key)

@@ -29,15 +29,7 @@ impl<S: Store> Api<'_, S> {
                 data.push(BucketOut::from(&kv::decode::<BucketRecord>(key, &text)?));
             }
         }
-        Ok(ApiResponse::json(
-            200,
-            &ListOut {
-                data,
-                limit: q.limit,
-                offset: q.offset,
-                total,
-            },
-        ))
+        Ok(ListOut::page(data, q, total))
     }
 
     pub(super) async fn create_bucket(

@@ -85,14 +85,24 @@ impl<S: Store> Api<'_, S> {
         Ok(c)
     }
 
-    /// Saves `after` over `before` in crash-safe order (see [`records`]).
-    pub(super) async fn save(
+    /// Loads consumer `name` (guarded by the query's tags), lets `change` edit a copy, and
+    /// saves it in crash-safe order when anything changed (see [`records`]). Returns what
+    /// `change` returned and the consumer as saved.
+    pub(super) async fn change_consumer<T>(
         &self,
         bucket: &str,
-        before: Option<&ConsumerRecord>,
-        after: &ConsumerRecord,
-    ) -> Result<(), Error> {
-        records::save_consumer(self.store, self.cache, bucket, before, after).await
+        name: &str,
+        q: &Query,
+        change: impl FnOnce(&mut ConsumerRecord) -> Result<T, Error>,
+    ) -> Result<(T, ConsumerRecord), Error> {
+        let before = self.guarded_consumer(bucket, name, q).await?;
+        let mut after = before.clone();
+        let out = change(&mut after)?;
+        if after != before {
+            after.updated_on = self.now;
+            records::save_consumer(self.store, self.cache, bucket, Some(&before), &after).await?;
+        }
+        Ok((out, after))
     }
 
     pub(super) async fn list_consumers(
@@ -140,15 +150,7 @@ impl<S: Store> Api<'_, S> {
                 data.push(render(&kv::decode::<ConsumerRecord>(key, &text)?, q));
             }
         }
-        Ok(ApiResponse::json(
-            200,
-            &ListOut {
-                data,
-                limit: q.limit,
-                offset: q.offset,
-                total,
-            },
-        ))
+        Ok(ListOut::page(data, q, total))
     }
 
     /// `manager-email=…`: candidates from the manager index, confirmed on their records,
@@ -173,15 +175,7 @@ impl<S: Store> Api<'_, S> {
             .take(q.limit)
             .map(|c| render(c, q))
             .collect();
-        Ok(ApiResponse::json(
-            200,
-            &ListOut {
-                data,
-                limit: q.limit,
-                offset: q.offset,
-                total,
-            },
-        ))
+        Ok(ListOut::page(data, q, total))
     }
 
     /// `GET …/consumers/$index?cursor=…&limit=…`: one KV list page of names, digests and
@@ -308,7 +302,7 @@ impl<S: Store> Api<'_, S> {
             source: Source::Api,
             last_sync: None,
         };
-        self.save(bucket, None, &record).await?;
+        records::save_consumer(self.store, self.cache, bucket, None, &record).await?;
         let mut out = ConsumerOut::from_record(&record);
         out.api_keys = Some(
             new_keys
@@ -350,21 +344,20 @@ impl<S: Store> Api<'_, S> {
             .metadata
             .map(|m| validate::metadata_object(Some(m)))
             .transpose()?;
-        let before = self.guarded_consumer(bucket, name, q).await?;
-        let mut after = before.clone();
-        if let Some(d) = patch.description {
-            after.description = d;
-        }
-        if let Some(tags) = patch.tags {
-            after.tags = tags;
-        }
-        if let Some(m) = metadata {
-            after.metadata = m;
-        }
-        if after != before {
-            after.updated_on = self.now;
-            self.save(bucket, Some(&before), &after).await?;
-        }
+        let ((), after) = self
+            .change_consumer(bucket, name, q, |c| {
+                if let Some(d) = patch.description {
+                    c.description = d;
+                }
+                if let Some(tags) = patch.tags {
+                    c.tags = tags;
+                }
+                if let Some(m) = metadata {
+                    c.metadata = m;
+                }
+                Ok(())
+            })
+            .await?;
         Ok(ApiResponse::json(
             200,
             &render(
@@ -402,24 +395,24 @@ impl<S: Store> Api<'_, S> {
     ) -> Result<ApiResponse, Error> {
         let input: RollKey = body(req)?;
         let expires_on = timestamp::parse(&input.expires_on)?;
-        let before = self.guarded_consumer(bucket, name, q).await?;
-        if before.keys.len() >= validate::MAX_KEYS {
-            return Err(Error::invalid(format!(
-                "consumer '{name}' already has {} keys, the most allowed; delete old ones before rolling",
-                validate::MAX_KEYS
-            )));
-        }
         let (new_key, plaintext) = self.new_key(&CreateKey::default())?;
-        let mut after = before.clone();
-        for k in &mut after.keys {
-            if k.expires_on.is_none_or(|t| t > expires_on) {
-                k.expires_on = Some(expires_on);
-                k.updated_on = self.now;
+        self.change_consumer(bucket, name, q, |c| {
+            if c.keys.len() >= validate::MAX_KEYS {
+                return Err(Error::invalid(format!(
+                    "consumer '{name}' already has {} keys, the most allowed; delete old ones before rolling",
+                    validate::MAX_KEYS
+                )));
             }
-        }
-        after.keys.push(new_key.clone());
-        after.updated_on = self.now;
-        self.save(bucket, Some(&before), &after).await?;
+            for k in &mut c.keys {
+                if k.expires_on.is_none_or(|t| t > expires_on) {
+                    k.expires_on = Some(expires_on);
+                    k.updated_on = self.now;
+                }
+            }
+            c.keys.push(new_key.clone());
+            Ok(())
+        })
+        .await?;
         let wants_key = req
             .prefer
             .as_deref()

@@ -58,15 +58,7 @@ impl<S: Store> Api<'_, S> {
             .take(q.limit)
             .map(|k| KeyOut::stored(k, q.key_format))
             .collect();
-        Ok(ApiResponse::json(
-            200,
-            &ListOut {
-                data,
-                limit: q.limit,
-                offset: q.offset,
-                total: c.keys.len(),
-            },
-        ))
+        Ok(ListOut::page(data, q, c.keys.len()))
     }
 
     /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.
@@ -81,17 +73,17 @@ impl<S: Store> Api<'_, S> {
         for input in inputs {
             created.push(self.new_key(input)?);
         }
-        let before = self.guarded_consumer(bucket, consumer, q).await?;
-        if before.keys.len() + created.len() > validate::MAX_KEYS {
-            return Err(Error::invalid(format!(
-                "consumer '{consumer}' may hold at most {} keys; delete or roll old ones",
-                validate::MAX_KEYS
-            )));
-        }
-        let mut after = before.clone();
-        after.keys.extend(created.iter().map(|(k, _)| k.clone()));
-        after.updated_on = self.now;
-        self.save(bucket, Some(&before), &after).await?;
+        self.change_consumer(bucket, consumer, q, |c| {
+            if c.keys.len() + created.len() > validate::MAX_KEYS {
+                return Err(Error::invalid(format!(
+                    "consumer '{consumer}' may hold at most {} keys; delete or roll old ones",
+                    validate::MAX_KEYS
+                )));
+            }
+            c.keys.extend(created.iter().map(|(k, _)| k.clone()));
+            Ok(())
+        })
+        .await?;
         Ok(created
             .into_iter()
             .map(|(k, plain)| KeyOut::created(&k, plain))
@@ -161,34 +153,27 @@ impl<S: Store> Api<'_, S> {
             Some(None) => Some(None),
             None => None,
         };
-        let before = self.guarded_consumer(bucket, consumer, q).await?;
-        let mut after = before.clone();
-        let k = after
-            .keys
-            .iter_mut()
-            .find(|k| k.id == id)
-            .ok_or_else(|| key_not_found(consumer, id))?;
-        if let Some(d) = patch.description {
-            k.description = d;
-        }
-        if let Some(t) = expires_on {
-            k.expires_on = t;
-        }
-        let out = KeyOut::stored(k, q.key_format);
-        if after != before {
-            if let Some(k) = after.keys.iter_mut().find(|k| k.id == id) {
-                k.updated_on = self.now;
-            }
-            after.updated_on = self.now;
-            self.save(bucket, Some(&before), &after).await?;
-        }
-        Ok(ApiResponse::json(
-            200,
-            &KeyOut {
-                updated_on: timestamp::format(self.now),
-                ..out
-            },
-        ))
+        let (key, _) = self
+            .change_consumer(bucket, consumer, q, |c| {
+                let k = c
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.id == id)
+                    .ok_or_else(|| key_not_found(consumer, id))?;
+                let before = k.clone();
+                if let Some(d) = patch.description {
+                    k.description = d;
+                }
+                if let Some(t) = expires_on {
+                    k.expires_on = t;
+                }
+                if *k != before {
+                    k.updated_on = self.now;
+                }
+                Ok(k.clone())
+            })
+            .await?;
+        Ok(ApiResponse::json(200, &KeyOut::stored(&key, q.key_format)))
     }
 
     pub(super) async fn delete_key(
@@ -198,16 +183,16 @@ impl<S: Store> Api<'_, S> {
         id: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let before = self.guarded_consumer(bucket, consumer, q).await?;
-        let mut after = before.clone();
-        let pos = after
-            .keys
-            .iter()
-            .position(|k| k.id == id)
-            .ok_or_else(|| key_not_found(consumer, id))?;
-        after.keys.remove(pos);
-        after.updated_on = self.now;
-        self.save(bucket, Some(&before), &after).await?;
+        self.change_consumer(bucket, consumer, q, |c| {
+            let pos = c
+                .keys
+                .iter()
+                .position(|k| k.id == id)
+                .ok_or_else(|| key_not_found(consumer, id))?;
+            c.keys.remove(pos);
+            Ok(())
+        })
+        .await?;
         Ok(ApiResponse::empty(204))
     }
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::{ListOut, ManagerOut, NewManager};
 use crate::store::Store;
+use crate::validate;
 
 impl<S: Store> Api<'_, S> {
     pub(super) async fn list_managers(
@@ -24,15 +25,7 @@ impl<S: Store> Api<'_, S> {
             .take(q.limit)
             .map(ManagerOut::from)
             .collect();
-        Ok(ApiResponse::json(
-            200,
-            &ListOut {
-                data,
-                limit: q.limit,
-                offset: q.offset,
-                total: c.managers.len(),
-            },
-        ))
+        Ok(ListOut::page(data, q, c.managers.len()))
     }
 
     pub(super) async fn add_manager(
@@ -43,27 +36,24 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let input: NewManager = body(req)?;
-        let before = self.guarded_consumer(bucket, consumer, q).await?;
         let added = managers_from(self, vec![(input.email, input.sub)], &[])?.remove(0);
-        if before.managers.iter().any(|m| m.email == added.email) {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!("'{}' already manages consumer '{consumer}'", added.email),
-            ));
-        }
-        let mut after = before.clone();
-        after.managers.push(added.clone());
-        managers_from(
-            self,
-            after
-                .managers
-                .iter()
-                .map(|m| (m.email.clone(), m.sub.clone()))
-                .collect(),
-            &after.managers,
-        )?;
-        after.updated_on = self.now;
-        self.save(bucket, Some(&before), &after).await?;
+        self.change_consumer(bucket, consumer, q, |c| {
+            if c.managers.iter().any(|m| m.email == added.email) {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("'{}' already manages consumer '{consumer}'", added.email),
+                ));
+            }
+            if c.managers.len() >= validate::MAX_MANAGERS {
+                return Err(Error::invalid(format!(
+                    "at most {} managers per consumer",
+                    validate::MAX_MANAGERS
+                )));
+            }
+            c.managers.push(added.clone());
+            Ok(())
+        })
+        .await?;
         Ok(ApiResponse::json(200, &ManagerOut::from(&added)))
     }
 
@@ -74,20 +64,16 @@ impl<S: Store> Api<'_, S> {
         id: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let before = self.guarded_consumer(bucket, consumer, q).await?;
-        let mut after = before.clone();
-        let pos = after
-            .managers
-            .iter()
-            .position(|m| m.id == id)
-            .ok_or_else(|| {
+        self.change_consumer(bucket, consumer, q, |c| {
+            let pos = c.managers.iter().position(|m| m.id == id).ok_or_else(|| {
                 Error::not_found(format!(
                     "manager '{id}' does not manage consumer '{consumer}'"
                 ))
             })?;
-        after.managers.remove(pos);
-        after.updated_on = self.now;
-        self.save(bucket, Some(&before), &after).await?;
+            c.managers.remove(pos);
+            Ok(())
+        })
+        .await?;
         Ok(ApiResponse::empty(204))
     }
 }
