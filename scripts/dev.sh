@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make dev`: runs the Worker locally in workerd with a local KV (.wrangler/state), loads
+# `make dev`: runs the Worker locally in workerd with a local KV (.wrangler/state), syncs
 # keys.yaml, creates a demo key and prints a curl line that works as printed. Ctrl-C stops it.
 # The build and set-up were done by make (the `build` target) before this runs.
 set -euo pipefail
@@ -42,7 +42,7 @@ done
 
 export KEYWARD_URL="http://127.0.0.1:${PORT}/_keyward" KEYWARD_TOKEN="$token"
 keyward=target/debug/keyward
-"$keyward" load keys.yaml
+"$keyward" sync keys.yaml
 consumer=$(awk '/^    consumers:/ { getline; sub(/^ +/, ""); sub(/:.*/, ""); print; exit }' keys.yaml)
 key=$("$keyward" keys create --consumer "$consumer" --description "make dev demo key")
 

@@ -1,9 +1,12 @@
 //! The developer-API client the CLI uses: base URL, token, account, JSON in and out.
 //!
-//! Errors carry the method, path and the server's problem detail, never the token.
+//! The account in the API's paths comes from `--account`/`KEYWARD_ACCOUNT`, or is learned
+//! from the Worker (`GET /v1/info`) when neither is given. Errors carry the method, path
+//! and the server's problem detail, never the token.
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
+use std::time::Duration;
 
 /// Connection settings shared by every networked subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,9 +21,9 @@ pub struct Remote {
     /// Management token
     #[arg(long, env = "KEYWARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Account name in the API's paths
-    #[arg(long, env = "KEYWARD_ACCOUNT", default_value = "local")]
-    pub account: String,
+    /// Account name in the API's paths [default: the Worker's, from GET /v1/info]
+    #[arg(long, env = "KEYWARD_ACCOUNT")]
+    pub account: Option<String>,
 }
 
 /// A response: status and JSON body (if any).
@@ -29,37 +32,107 @@ pub struct Reply {
     pub body: Value,
 }
 
-/// A client bound to one Worker.
+impl Reply {
+    /// Whether the status is 2xx.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A client bound to one Worker and account.
 pub struct Client {
     agent: ureq::Agent,
+    /// `{url}` without a trailing slash.
+    root: String,
+    /// `{url}/v1/accounts/{account}`
     base: String,
     token: String,
 }
 
 impl Client {
-    /// A client from the command line's settings; fails when no token is given.
+    /// A client from the command line's settings; fails when no token is given. Learns the
+    /// account from the Worker when it is not given (one request).
     pub fn new(remote: &Remote) -> Result<Client> {
         let Some(token) = remote.token.clone().filter(|t| !t.is_empty()) else {
             bail!("no management token; pass --token or set KEYWARD_TOKEN");
         };
-        let base = format!(
-            "{}/v1/accounts/{}",
-            remote.url.trim_end_matches('/'),
-            remote.account
-        );
+        let root = remote.url.trim_end_matches('/').to_owned();
+        if !(root.starts_with("http://") || root.starts_with("https://")) {
+            bail!(
+                "--url '{}' is not an http(s) URL; use the Worker's API base, e.g. http://127.0.0.1:8787/_keyward",
+                remote.url
+            );
+        }
         let agent = ureq::AgentBuilder::new()
-            .timeout(std::time::Duration::from_secs(60))
+            .timeout(Duration::from_secs(120))
             .build();
-        Ok(Client { agent, base, token })
+        let mut client = Client {
+            agent,
+            base: String::new(),
+            root,
+            token,
+        };
+        let account = match remote.account.clone().filter(|a| !a.is_empty()) {
+            Some(a) => a,
+            None => client.learn_account()?,
+        };
+        client.base = format!("{}/v1/accounts/{}", client.root, encode(&account));
+        Ok(client)
+    }
+
+    /// `GET /v1/info` → `account`.
+    fn learn_account(&self) -> Result<String> {
+        let url = format!("{}/v1/info", self.root);
+        let reply = self.exchange("GET", &url, None, &[])?;
+        if !reply.ok() {
+            bail!(
+                "GET {url}: {}; pass --account or set KEYWARD_ACCOUNT to skip this request",
+                describe(&reply)
+            );
+        }
+        reply
+            .body
+            .get("account")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "GET {url}: the answer names no account; pass --account or set KEYWARD_ACCOUNT"
+                )
+            })
     }
 
     /// Sends a request to `path` (below `/v1/accounts/{account}`) and returns any status.
     pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply> {
+        self.send_with(method, path, body, &[])
+    }
+
+    /// [`Client::send`] with extra request headers.
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
         let url = format!("{}{path}", self.base);
-        let req = self
+        self.exchange(method, &url, body, headers)
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let mut req = self
             .agent
-            .request(method, &url)
+            .request(method, url)
             .set("authorization", &format!("Bearer {}", self.token));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
         let result = match body {
             Some(b) => req.send_json(b),
             None => req.call(),
@@ -87,11 +160,43 @@ impl Client {
     /// Like [`Client::send`], but any status other than 2xx is an error with the detail.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
         let reply = self.send(method, path, body)?;
-        if (200..300).contains(&reply.status) {
+        if reply.ok() {
             Ok(reply.body)
         } else {
             bail!("{method} {path}: {}", describe(&reply))
         }
+    }
+
+    /// Every item of a paged list (`{data, total}` pages of up to 1000 at `offset`);
+    /// `query` is added to each page's query string (e.g. `include-managers=true`).
+    pub fn list_all(&self, path: &str, query: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        loop {
+            let sep = if query.is_empty() { "" } else { "&" };
+            let page = self.call(
+                "GET",
+                &format!("{path}?limit=1000&offset={}{sep}{query}", out.len()),
+                None,
+            )?;
+            let data = page
+                .get("data")
+                .and_then(Value::as_array)
+                .with_context(|| format!("GET {path}: the answer has no data list"))?;
+            let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+            out.extend(data.iter().cloned());
+            if data.is_empty() || out.len() >= total {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Names of every bucket the token sees.
+    pub fn bucket_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .list_all("/key-buckets", "")?
+            .iter()
+            .filter_map(|b| b.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect())
     }
 }
 
@@ -105,5 +210,27 @@ pub fn describe(reply: &Reply) -> String {
     match reply.body.get("detail").and_then(Value::as_str) {
         Some(detail) => format!("{} {title}: {detail}", reply.status),
         None => format!("{} {title}", reply.status),
+    }
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encode_keeps_unreserved_and_escapes_the_rest() {
+        assert_eq!(super::encode("a-Z_0.~"), "a-Z_0.~");
+        assert_eq!(super::encode("a b/c=d+é"), "a%20b%2Fc%3Dd%2B%C3%A9");
     }
 }

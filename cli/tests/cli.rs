@@ -216,16 +216,62 @@ fn validate_of_a_missing_file_fails_naming_it() {
 }
 
 #[test]
-fn load_refuses_a_bad_file_before_any_network() {
+fn plan_and_sync_refuse_a_bad_file_before_any_network() {
     let (dir, url) = (tempfile::tempdir().unwrap(), "http://127.0.0.1:9/_keyward");
     std::fs::write(dir.path().join("keys.yaml"), "version: 2\n").unwrap();
-    let out = keyward(dir.path(), &["load", "--url", url, "--token", "t"]);
+    for cmd in [
+        &["plan", "--exit-code"][..],
+        &["sync"],
+        &["sync", "--dry-run"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["--url", url, "--token", "t"]);
+        let out = keyward(dir.path(), &args);
+        // 1, never 2: an invalid file is an error, not "changes".
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("keys.yaml:1:10: version 2"), "{stderr}");
+        assert!(
+            stderr.contains("keyward: error: nothing was sent: keys.yaml: 1 problem found"),
+            "{stderr}"
+        );
+        assert_eq!(text(&out.stdout), "", "{cmd:?}");
+    }
+}
+
+#[test]
+fn networked_commands_need_a_token_and_say_where_they_could_not_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keys.yaml"),
+        "version: 1\nbuckets:\n  default: {}\n",
+    )
+    .unwrap();
+    let out = keyward(
+        dir.path(),
+        &["plan", "--url", "http://127.0.0.1:9/_keyward"],
+    );
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("keys.yaml:1:10: version 2"), "{stderr}");
     assert!(
-        stderr.contains("keyward: error: nothing was loaded: keys.yaml: 1 problem found"),
-        "{stderr}"
+        text(&out.stderr).contains("no management token; pass --token or set KEYWARD_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = keyward(
+        dir.path(),
+        &[
+            "plan",
+            "--url",
+            "http://127.0.0.1:9/_keyward",
+            "--token",
+            "t",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no answer; is the Worker running?"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
@@ -286,10 +332,17 @@ fn every_command_has_an_example_in_its_help() {
     let commands: &[&[&str]] = &[
         &[],
         &["validate"],
-        &["load"],
+        &["plan"],
+        &["sync"],
+        &["export"],
+        &["check"],
+        &["consumers"],
+        &["consumers", "list"],
+        &["consumers", "get"],
         &["keys"],
         &["keys", "create"],
         &["keys", "list"],
+        &["keys", "roll"],
         &["keys", "delete"],
         &["schema"],
         &["completions"],

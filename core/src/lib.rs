@@ -24,6 +24,7 @@ pub mod kv;
 pub mod model;
 #[cfg(feature = "schema")]
 pub mod openapi;
+pub mod plan;
 pub mod problem;
 pub mod records;
 pub mod store;

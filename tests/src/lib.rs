@@ -91,34 +91,22 @@ impl Worker {
         )
         .expect("write .dev.vars");
 
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("wrangler.log")).expect("log file");
-        let mut cmd = Command::new(&wrangler);
-        cmd.current_dir(dir.path())
-            .args(["dev", "--config", "wrangler.toml", "--ip", "127.0.0.1"])
-            .args([
-                "--port",
-                &port.to_string(),
-                "--inspector-port",
-                &free_port().to_string(),
-            ])
-            .arg("--persist-to")
-            .arg(dir.path().join("state"))
-            .args(["--log-level", "warn"])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CI", "true")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().expect("spawn wrangler dev");
-        let mut worker = Worker {
-            child,
-            dir,
-            origin: format!("http://127.0.0.1:{port}"),
-        };
+        let (child, origin) = spawn(&wrangler, dir.path());
+        let mut worker = Worker { child, dir, origin };
         worker.wait_ready();
         worker
+    }
+
+    /// Stops the Worker and starts it again on the same KV state and secrets (a new free
+    /// port: read [`Worker::origin`] again), as after a crash or a redeploy.
+    pub fn restart(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            self.stop();
+        }
+        let (child, origin) = spawn(&root().join("node_modules/.bin/wrangler"), self.dir.path());
+        self.child = child;
+        self.origin = origin;
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -179,6 +167,37 @@ impl Worker {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `wrangler dev` in `dir` (its wrangler.toml, .dev.vars and `state/`) on a free port,
+/// appending to `dir/wrangler.log`.
+fn spawn(wrangler: &Path, dir: &Path) -> (Child, String) {
+    let port = free_port();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("wrangler.log"))
+        .expect("log file");
+    let mut cmd = Command::new(wrangler);
+    cmd.current_dir(dir)
+        .args(["dev", "--config", "wrangler.toml", "--ip", "127.0.0.1"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--inspector-port",
+            &free_port().to_string(),
+        ])
+        .arg("--persist-to")
+        .arg(dir.join("state"))
+        .args(["--log-level", "warn"])
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().expect("spawn wrangler dev");
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 impl Drop for Worker {

@@ -379,7 +379,7 @@ fn bare_header_and_unauthenticated_pass_through() {
 }
 
 #[test]
-fn cli_loads_keys_yaml_and_manages_keys() {
+fn cli_syncs_keys_yaml_and_manages_keys() {
     let w = Worker::start(&[]);
     let cli = |args: &[&str]| {
         let out = Command::new(cli_binary())
@@ -395,14 +395,14 @@ fn cli_loads_keys_yaml_and_manages_keys() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, out, err) = cli(&["load", "keys.yaml"]);
+    let (code, out, err) = cli(&["sync", "keys.yaml"]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("created"), "{out}");
-    let (code, again, _) = cli(&["load", "keys.yaml"]);
+    assert!(out.contains("Sync: 3 created"), "{out}");
+    let (code, again, _) = cli(&["sync", "keys.yaml"]);
     assert_eq!(code, Some(0));
     assert!(
-        again.contains("0 created"),
-        "a second load must change nothing: {again}"
+        again.contains("Sync: 0 created, 0 updated, 0 deleted."),
+        "a second sync must change nothing: {again}"
     );
 
     let consumers = admin(

@@ -1,10 +1,10 @@
 //! `keyward keys`: an admin's manual key management (what Zuplo's portal offers admins).
 //!
-//! `keys create` prints the new key, once, and nothing else on stdout, so that
-//! `KEY=$(keyward keys create --consumer acme)` works.
+//! `keys create` and `keys roll` print the new key, once, and nothing else on stdout, so
+//! that `KEY=$(keyward keys create --consumer acme)` works.
 
-use crate::client::{Client, Remote};
-use anyhow::{Context, Result};
+use crate::client::{describe, Client, Remote};
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
@@ -20,6 +20,11 @@ pub enum Command {
         after_help = "Examples:\n  keyward keys list --consumer acme-corp\n  keyward keys list --consumer acme-corp --json"
     )]
     List(ListArgs),
+    /// Roll a consumer's keys: create a new one (printed, shown only this once) and make the others expire
+    #[command(
+        after_help = "Examples:\n  NEW=$(keyward keys roll --consumer acme-corp --expires-on 2027-01-31T00:00:00Z)\n  NEW=$(keyward keys roll --consumer acme-corp --expires-on \"$(date -u +%FT%TZ)\")   # revoke the old keys now"
+    )]
+    Roll(RollArgs),
     /// Delete a key by id; it stops verifying at once in the isolate that deletes it, elsewhere within the cache TTL
     #[command(after_help = "Example:\n  keyward keys delete --consumer acme-corp key_...")]
     Delete(DeleteArgs),
@@ -68,6 +73,15 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct RollArgs {
+    #[command(flatten)]
+    target: Target,
+    /// When the consumer's other keys stop working, RFC 3339 (a past time revokes them at once)
+    #[arg(long)]
+    expires_on: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
     #[command(flatten)]
     target: Target,
@@ -111,6 +125,28 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                     );
                 }
             }
+        }
+        Command::Roll(a) => {
+            let client = Client::new(&a.target.remote)?;
+            let path = format!(
+                "/key-buckets/{}/consumers/{}/roll-key",
+                a.target.bucket, a.target.consumer
+            );
+            let reply = client.send_with(
+                "POST",
+                &path,
+                Some(&json!({"expiresOn": a.expires_on})),
+                &[("prefer", "return=representation")],
+            )?;
+            if !reply.ok() {
+                bail!("POST {path}: {}", describe(&reply));
+            }
+            let key = reply
+                .body
+                .get("key")
+                .and_then(Value::as_str)
+                .context("the answer holds no key; the Worker may be too old to return it")?;
+            println!("{key}");
         }
         Command::Delete(a) => {
             let client = Client::new(&a.target.remote)?;

@@ -1,24 +1,30 @@
-//! The subcommands, one module each.
+//! The subcommands, one module each, and the little they share (colour on terminals).
 
+mod check;
 mod completions;
+mod consumers;
+mod export;
 mod keys;
-mod load;
+mod plan;
 mod schema;
+mod sync;
 mod validate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Manage API keys verified at the edge by keyward's Cloudflare Worker.
 ///
-/// Exit codes: 0 success, 1 any error (including usage errors).
+/// Exit codes: 0 success (and no changes for `plan --exit-code`), 1 any error (including
+/// usage errors and an invalid keys.yaml), 2 changes present (`plan --exit-code` only).
 #[derive(Debug, Parser)]
 #[command(
     name = "keyward",
     version,
     propagate_version = true,
-    after_help = "Examples:\n  keyward validate keys.yaml\n  KEYWARD_TOKEN=... keyward load keys.yaml\n  KEY=$(keyward keys create --consumer acme-corp)\n\n\
+    after_help = "Examples:\n  keyward validate keys.yaml\n  KEYWARD_TOKEN=... keyward plan keys.yaml\n  KEYWARD_TOKEN=... keyward sync keys.yaml\n  KEY=$(keyward keys create --consumer acme-corp)\n\n\
                   Output is plain when it is not a terminal or when NO_COLOR is set."
 )]
 pub struct Cli {
@@ -35,14 +41,37 @@ enum Command {
     /// `file:line:col: message` on stderr, sorted by position, and exits 1; prints a one-line
     /// summary on stdout and exits 0 when the file is clean.
     Validate(validate::Args),
-    /// Load keys.yaml's buckets and consumers into the Worker, creating what is missing (network)
-    Load(load::Args),
-    /// Create, list and delete a consumer's API keys (network)
+    /// Show what sync would change: keys.yaml against the live Worker (network)
+    ///
+    /// Checks the file first (as `validate` does; nothing is sent when it has a problem),
+    /// reads the live state of each of its buckets, and prints one line per change: `+`
+    /// create, `~` update (each changed field before → after), `-` delete (only with
+    /// --prune, only consumers created from the file), then
+    /// `Plan: N to create, N to update, N to delete, N unmanaged left alone.`
+    Plan(plan::Args),
+    /// Apply keys.yaml to the live Worker: the plan, then its changes (network)
+    ///
+    /// Computes the plan exactly as `plan` does and applies it through the bulk endpoint,
+    /// 250 consumers per request. Idempotent (a second run writes nothing) and resumable
+    /// (after an interruption, run it again). Deletes only with --prune, and never a
+    /// consumer created through the API or the portal.
+    Sync(sync::Args),
+    /// Write the live state as a keys.yaml, to adopt existing consumers (network)
+    Export(export::Args),
+    /// List and show consumers (network)
     #[command(
         subcommand,
-        after_help = "Examples:\n  KEY=$(keyward keys create --consumer acme-corp --description ci)\n  keyward keys list --consumer acme-corp\n  keyward keys delete --consumer acme-corp key_..."
+        after_help = "Examples:\n  keyward consumers list\n  keyward consumers get acme-corp --json"
+    )]
+    Consumers(consumers::Command),
+    /// Create, list, roll and delete a consumer's API keys (network)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  KEY=$(keyward keys create --consumer acme-corp --description ci)\n  keyward keys list --consumer acme-corp\n  NEW=$(keyward keys roll --consumer acme-corp --expires-on 2027-01-31T00:00:00Z)\n  keyward keys delete --consumer acme-corp key_..."
     )]
     Keys(keys::Command),
+    /// Check that a bucket's KV records are consistent: no orphan key records or index entries (network)
+    Check(check::Args),
     /// Print the JSON Schema of keys.yaml (no network)
     Schema(schema::Args),
     /// Print a shell completion script (no network)
@@ -53,9 +82,51 @@ enum Command {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::Load(args) => load::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Consumers(cmd) => consumers::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
+    }
+}
+
+/// Whether to colour what goes to stdout: only on a terminal, never with `NO_COLOR` set
+/// (to anything) or `TERM=dumb`.
+pub fn colour_stdout() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Colours a plan's text by each line's verb: `+` green, `~` yellow, `-` red.
+pub fn paint_plan(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        let colour = match line.as_bytes() {
+            [b'+', b' ', ..] => Some("32"),
+            [b'~', b' ', ..] => Some("33"),
+            [b'-', b' ', ..] => Some("31"),
+            _ => None,
+        };
+        match colour {
+            Some(c) => out.push_str(&format!("\x1b[{c}m{line}\x1b[0m\n")),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// `1 noun` or `N nouns`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
