@@ -17,7 +17,7 @@ id = "keyward-bench"
 TOML
 printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\n' > "$bench_dir/.dev.vars"
 (cd "$bench_dir" && exec setsid "$OLDPWD/node_modules/.bin/wrangler" dev --config wrangler.toml --ip 127.0.0.1 \
-  --port "$bench_port" --inspector-port "$(free_port)" --persist-to "$bench_dir/state" --log-level error >"$bench_dir/log" 2>&1) &
+  --port "$bench_port" --inspector-port "$(free_port)" --persist-to "$bench_dir/state" --log-level "${BENCH_LOG_LEVEL:-error}" >"$bench_dir/log" 2>&1) &
 bench_pid=$!
 trap 'kill -TERM -- -$bench_pid 2>/dev/null; sleep 1; rm -rf "$bench_dir"' EXIT
 BASE="http://127.0.0.1:$bench_port"

@@ -41,6 +41,8 @@ impl Reply {
 
 /// A client bound to one Worker and account.
 pub struct Client {
+    /// Requests sent so far (for `sync`'s statistics line).
+    requests: std::cell::Cell<usize>,
     agent: ureq::Agent,
     /// `{url}` without a trailing slash.
     root: String,
@@ -67,6 +69,7 @@ impl Client {
             .timeout(Duration::from_secs(120))
             .build();
         let mut client = Client {
+            requests: std::cell::Cell::new(0),
             agent,
             base: String::new(),
             root,
@@ -81,6 +84,11 @@ impl Client {
     }
 
     /// `GET /v1/info` → `account`.
+    /// Requests sent so far.
+    pub fn requests(&self) -> usize {
+        self.requests.get()
+    }
+
     fn learn_account(&self) -> Result<String> {
         let url = format!("{}/v1/info", self.root);
         let reply = self.exchange("GET", &url, None, &[])?;
@@ -126,6 +134,7 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Reply> {
+        self.requests.set(self.requests.get() + 1);
         let mut req = self
             .agent
             .request(method, url)

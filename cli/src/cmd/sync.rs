@@ -83,6 +83,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &progress,
     );
     progress.finish();
+    // Statistics on stderr, so stdout stays the plan and the summary.
+    eprintln!(
+        "sync: {} KV writes, {} requests",
+        tally.writes,
+        client.requests()
+    );
     match result {
         Ok(()) => {
             println!("{}", tally.line());
@@ -105,6 +111,8 @@ struct Tally {
     unchanged: usize,
     absent: usize,
     protected: usize,
+    /// KV writes the Worker reported.
+    writes: usize,
 }
 
 impl Tally {
@@ -283,6 +291,7 @@ fn send_group(
             commit: commit.map(str::to_owned),
         };
         let out = post_bulk(client, bucket, &body)?;
+        tally.writes += out.writes;
         let mut deferred_up = Vec::new();
         let mut deferred_del = Vec::new();
         for item in &out.results {
