@@ -72,6 +72,27 @@ pub mod keys {
         format!("m:{bucket}:{email}:")
     }
 
+    /// `kv_key` for logs, errors and reports: a verification record's key hash is cut to its
+    /// first 8 characters (enough to tell records apart, useless to look one up); other keys
+    /// are unchanged.
+    ///
+    /// ```
+    /// use keyward_core::kv::keys;
+    /// assert_eq!(keys::redacted("k:default:AbCdEfGhIjKlMnOp"), "k:default:AbCdEfGh…");
+    /// assert_eq!(keys::redacted("c:default:acme"), "c:default:acme");
+    /// ```
+    pub fn redacted(kv_key: &str) -> String {
+        match kv_key
+            .strip_prefix("k:")
+            .and_then(|rest| rest.split_once(':'))
+        {
+            Some((bucket, hash)) if hash.len() > 8 && hash.is_char_boundary(8) => {
+                format!("k:{bucket}:{}…", &hash[..8])
+            }
+            _ => kv_key.to_owned(),
+        }
+    }
+
     /// The consumer name in a consumer record's KV key, if `kv_key` is one.
     pub fn consumer_name_of<'a>(bucket: &str, kv_key: &'a str) -> Option<&'a str> {
         kv_key
@@ -273,14 +294,15 @@ pub fn decode<T: serde::de::DeserializeOwned>(kv_key: &str, text: &str) -> Resul
     let version: Version = serde_json::from_str(text).map_err(|e| {
         Error::new(
             ErrorKind::Corrupt,
-            format!("record '{kv_key}' is not readable: {e}"),
+            format!("record '{}' is not readable: {e}", keys::redacted(kv_key)),
         )
     })?;
     if version.v != SCHEMA_VERSION {
         return Err(Error::new(
             ErrorKind::Corrupt,
             format!(
-                "record '{kv_key}' has schema version {}, this build reads {SCHEMA_VERSION}",
+                "record '{}' has schema version {}, this build reads {SCHEMA_VERSION}",
+                keys::redacted(kv_key),
                 version.v
             ),
         ));
@@ -288,7 +310,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(kv_key: &str, text: &str) -> Resul
     serde_json::from_str(text).map_err(|e| {
         Error::new(
             ErrorKind::Corrupt,
-            format!("record '{kv_key}' is not readable: {e}"),
+            format!("record '{}' is not readable: {e}", keys::redacted(kv_key)),
         )
     })
 }

@@ -12,7 +12,10 @@ const BULK_GET: usize = 100;
 pub struct Kv(pub KvStore);
 
 fn storage(op: &str, key: &str, e: impl std::fmt::Display) -> Error {
-    Error::storage(format!("kv {op} '{key}': {e}"))
+    Error::storage(format!(
+        "kv {op} '{}': {e}",
+        keyward_core::kv::keys::redacted(key)
+    ))
 }
 
 impl Store for Kv {

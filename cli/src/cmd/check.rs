@@ -46,7 +46,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bad += 1;
         problems += answer.problems.len();
         for p in &answer.problems {
-            writeln!(out, "{bucket}: {}: {}", shorten_hash(&p.key), p.problem)?;
+            writeln!(
+                out,
+                "{bucket}: {}: {}",
+                keyward_core::kv::keys::redacted(&p.key),
+                p.problem
+            )?;
         }
     }
     out.flush()?;
@@ -58,35 +63,4 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `k:{bucket}:{hash}` with the hash cut to 8 characters; other KV keys unchanged.
-fn shorten_hash(kv_key: &str) -> String {
-    match kv_key
-        .strip_prefix("k:")
-        .and_then(|rest| rest.split_once(':'))
-    {
-        Some((bucket, hash)) if hash.chars().count() > 8 => {
-            let head: String = hash.chars().take(8).collect();
-            format!("k:{bucket}:{head}…")
-        }
-        _ => kv_key.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn key_hashes_are_shortened() {
-        let hash = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
-        assert_eq!(
-            super::shorten_hash(&format!("k:default:{hash}")),
-            "k:default:AbCdEfGh…"
-        );
-        assert_eq!(super::shorten_hash("c:default:acme"), "c:default:acme");
-        assert_eq!(
-            super::shorten_hash("m:default:a@b.example:acme"),
-            "m:default:a@b.example:acme"
-        );
-    }
 }
