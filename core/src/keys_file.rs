@@ -131,6 +131,37 @@ impl fmt::Display for Diagnostic {
 /// );
 /// ```
 pub fn check(text: &str) -> Result<KeysFile, Vec<Diagnostic>> {
+    run(text, false).map(|(file, _)| file)
+}
+
+/// What a valid `keys.yaml` declares, in numbers: what `keyward validate` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Buckets.
+    pub buckets: usize,
+    /// Consumers, over all buckets ([`KeysFile::consumer_count`]).
+    pub consumers: usize,
+    /// Manager entries, over all consumers ([`KeysFile::manager_count`]).
+    pub managers: usize,
+}
+
+/// [`check`] for when only the verdict matters: the same problems, or the counts of a
+/// valid file.
+///
+/// Each consumer is checked exactly as [`check`] does, then dropped rather than kept in a
+/// [`KeysFile`], so a file of many consumers never holds its tree and its model at once.
+///
+/// ```
+/// use keyward_core::keys_file::summarize;
+///
+/// let summary = summarize("version: 1\nbuckets:\n  default:\n    consumers:\n      acme: {}\n").unwrap();
+/// assert_eq!((summary.buckets, summary.consumers, summary.managers), (1, 1, 0));
+/// ```
+pub fn summarize(text: &str) -> Result<Summary, Vec<Diagnostic>> {
+    run(text, true).map(|(_, summary)| summary)
+}
+
+fn run(text: &str, count_only: bool) -> Result<(KeysFile, Summary), Vec<Diagnostic>> {
     let root = match yaml_tree::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
@@ -142,12 +173,16 @@ pub fn check(text: &str) -> Result<KeysFile, Vec<Diagnostic>> {
         }
         Err(e) => return Err(vec![diagnostic(e.pos, syntax_message(&e.message))]),
     };
-    let mut checker = Checker::default();
+    let mut checker = Checker {
+        count_only,
+        ..Checker::default()
+    };
     checker.yaml_tags(&root);
     let file = checker.file(&root);
+    drop(root); // before sorting the problems: the tree is the largest thing here
     let mut problems = checker.problems;
     if problems.is_empty() {
-        return Ok(file);
+        return Ok((file, checker.summary));
     }
     // Stable: problems at one place stay in the order they were found.
     problems.sort_by_key(|d| (d.line, d.column));
@@ -173,8 +208,8 @@ impl KeysFile {
 
 fn diagnostic(pos: Pos, message: String) -> Diagnostic {
     Diagnostic {
-        line: pos.line,
-        column: pos.column,
+        line: pos.line as usize,
+        column: pos.column as usize,
         message,
     }
 }
@@ -199,23 +234,27 @@ fn within(context: &str, text: impl fmt::Display) -> String {
 
 /// Where to point at a value: the value itself, or its key when the value is empty (an
 /// empty value's position is just past the colon, which reads oddly).
-fn value_pos(key: &Node, value: &Node) -> Pos {
+fn value_pos(key: &Node<'_>, value: &Node<'_>) -> Pos {
     match &value.kind {
-        NodeKind::Scalar { text, plain: true } if text.is_empty() => key.pos,
+        NodeKind::Scalar(text) if text.is_plain() && text.is_empty() => key.pos,
         _ => value.pos,
     }
 }
 
 /// A mapping entry whose key is a plain string.
 struct Entry<'n> {
-    name: String,
-    key: &'n Node,
-    value: &'n Node,
+    name: &'n str,
+    key: &'n Node<'n>,
+    value: &'n Node<'n>,
 }
 
 #[derive(Default)]
 struct Checker {
     problems: Vec<Diagnostic>,
+    /// Only count buckets, consumers and managers ([`summarize`]): each consumer's part of
+    /// the model is dropped once checked instead of kept in a [`KeysFile`].
+    count_only: bool,
+    summary: Summary,
 }
 
 impl Checker {
@@ -224,13 +263,13 @@ impl Checker {
     }
 
     /// Reports every YAML tag other than `!!str` (forces a string), `!!map`, `!!seq` and `!`.
-    fn yaml_tags(&mut self, root: &Node) {
+    fn yaml_tags(&mut self, root: &Node<'_>) {
         for node in root.walk() {
             let Some(tag) = node.tag.as_deref() else {
                 continue;
             };
             let fits = match node.kind {
-                NodeKind::Scalar { .. } => matches!(tag, "!!str" | "!"),
+                NodeKind::Scalar(_) => matches!(tag, "!!str" | "!"),
                 NodeKind::Seq(_) => matches!(tag, "!!seq" | "!"),
                 NodeKind::Map(_) => matches!(tag, "!!map" | "!"),
             };
@@ -253,7 +292,7 @@ impl Checker {
         what: &str,
         noun: &str,
         at: Pos,
-        node: &'n Node,
+        node: &'n Node<'n>,
     ) -> Option<Vec<Entry<'n>>> {
         let NodeKind::Map(pairs) = &node.kind else {
             let hint = if node.scalar() == Some(Scalar::Null) {
@@ -275,9 +314,9 @@ impl Checker {
             return None;
         };
         let mut out: Vec<Entry<'n>> = Vec::with_capacity(pairs.len());
-        let mut first_line: HashMap<&str, usize> = HashMap::with_capacity(pairs.len());
-        for (key, value) in pairs {
-            let NodeKind::Scalar { text, .. } = &key.kind else {
+        let mut first_line: HashMap<&str, u32> = HashMap::with_capacity(pairs.len());
+        for (key, value) in pairs.iter() {
+            let NodeKind::Scalar(text) = &key.kind else {
                 self.report(
                     key.pos,
                     within(
@@ -290,7 +329,7 @@ impl Checker {
                 );
                 continue;
             };
-            if let Some(&line) = first_line.get(text.as_str()) {
+            if let Some(&line) = first_line.get(&**text) {
                 self.report(
                     key.pos,
                     within(
@@ -302,7 +341,7 @@ impl Checker {
             }
             first_line.insert(text, key.pos.line);
             out.push(Entry {
-                name: text.clone(),
+                name: text,
                 key,
                 value,
             });
@@ -317,13 +356,13 @@ impl Checker {
         context: &str,
         what: &str,
         at: Pos,
-        node: &'n Node,
+        node: &'n Node<'n>,
         allowed: &[&str],
     ) -> Option<Vec<Entry<'n>>> {
         let entries = self.entries(context, what, "field", at, node)?;
         let mut known = Vec::with_capacity(entries.len());
         for e in entries {
-            if allowed.contains(&e.name.as_str()) {
+            if allowed.contains(&e.name) {
                 known.push(e);
             } else {
                 self.report(
@@ -347,7 +386,7 @@ impl Checker {
         match entry.value.scalar() {
             Some(Scalar::Str(s)) => Some(s.to_owned()),
             _ => {
-                let hint = if matches!(entry.value.kind, NodeKind::Scalar { .. }) {
+                let hint = if matches!(entry.value.kind, NodeKind::Scalar(_)) {
                     "; quote it"
                 } else {
                     ""
@@ -380,7 +419,7 @@ impl Checker {
         Some(text)
     }
 
-    fn file(&mut self, root: &Node) -> KeysFile {
+    fn file(&mut self, root: &Node<'_>) -> KeysFile {
         let mut file = KeysFile {
             version: FORMAT_VERSION,
             buckets: BTreeMap::new(),
@@ -405,7 +444,7 @@ impl Checker {
             );
         }
         for e in &fields {
-            match e.name.as_str() {
+            match e.name {
                 "version" => self.version(e),
                 "buckets" => self.buckets(e, &mut file.buckets),
                 _ => {} // `fields` returns only FILE_FIELDS
@@ -437,12 +476,13 @@ impl Checker {
             return;
         };
         for b in buckets {
-            if let Err(e) = validate::bucket_name(&b.name) {
+            if let Err(e) = validate::bucket_name(b.name) {
                 self.report(b.key.pos, e.to_string());
             }
             let context = format!("bucket '{}'", b.name);
             let spec = self.bucket(&context, &b);
-            out.insert(b.name, spec);
+            self.summary.buckets += 1;
+            out.insert(b.name.to_owned(), spec);
         }
     }
 
@@ -453,7 +493,7 @@ impl Checker {
             return spec;
         };
         for f in &fields {
-            match f.name.as_str() {
+            match f.name {
                 "description" => spec.description = self.description(context, f),
                 "consumers" => {
                     let at = value_pos(f.key, f.value);
@@ -463,12 +503,16 @@ impl Checker {
                         continue;
                     };
                     for c in consumers {
-                        if let Err(e) = validate::consumer_name(&c.name) {
+                        if let Err(e) = validate::consumer_name(c.name) {
                             self.report(c.key.pos, e.to_string());
                         }
                         let context = format!("consumer '{}'", c.name);
                         let consumer = self.consumer(&context, &c);
-                        spec.consumers.insert(c.name, consumer);
+                        self.summary.consumers += 1;
+                        self.summary.managers += consumer.managers.len();
+                        if !self.count_only {
+                            spec.consumers.insert(c.name.to_owned(), consumer);
+                        }
                     }
                 }
                 _ => {} // `fields` returns only BUCKET_FIELDS
@@ -484,7 +528,7 @@ impl Checker {
             return spec;
         };
         for f in &fields {
-            match f.name.as_str() {
+            match f.name {
                 "description" => spec.description = self.description(context, f),
                 "metadata" => spec.metadata = self.metadata(context, f).unwrap_or_default(),
                 "tags" => spec.tags = self.tags(context, f),
@@ -514,12 +558,12 @@ impl Checker {
 
     /// A YAML value as JSON; reports what JSON cannot hold (keys that are not text,
     /// infinities, NaN, integers beyond 64 bits) and duplicate keys.
-    fn json(&mut self, context: &str, key: &Node, node: &Node) -> Option<Value> {
+    fn json(&mut self, context: &str, key: &Node<'_>, node: &Node<'_>) -> Option<Value> {
         match &node.kind {
             NodeKind::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut ok = true;
-                for item in items {
+                for item in items.iter() {
                     match self.json(context, item, item) {
                         Some(v) => out.push(v),
                         None => ok = false,
@@ -535,14 +579,14 @@ impl Checker {
                 for e in entries {
                     match self.json(context, e.key, e.value) {
                         Some(v) => {
-                            out.insert(e.name, v);
+                            out.insert(e.name.to_owned(), v);
                         }
                         None => ok = false,
                     }
                 }
                 ok.then_some(Value::Object(out))
             }
-            NodeKind::Scalar { text, .. } => {
+            NodeKind::Scalar(text) => {
                 let number = |n: Option<serde_json::Number>| n.map(Value::Number);
                 let value = match node.scalar()? {
                     Scalar::Null => Some(Value::Null),
@@ -581,22 +625,22 @@ impl Checker {
         let mut all = BTreeMap::new();
         let mut valid = BTreeMap::new();
         for e in entries {
-            all.insert(e.name.clone(), String::new());
-            let name_only = BTreeMap::from([(e.name.clone(), String::new())]);
+            all.insert(e.name.to_owned(), String::new());
+            let name_only = BTreeMap::from([(e.name.to_owned(), String::new())]);
             if let Err(err) = validate::tags(&name_only) {
                 self.report(e.key.pos, within(context, err));
                 continue;
             }
             let what = format!("tag '{}'", e.name);
-            let Some(value) = self.string(context, &Entry { name: what, ..e }) else {
+            let Some(value) = self.string(context, &Entry { name: &what, ..e }) else {
                 continue;
             };
-            let one = BTreeMap::from([(e.name.clone(), value.clone())]);
+            let one = BTreeMap::from([(e.name.to_owned(), value.clone())]);
             if let Err(err) = validate::tags(&one) {
                 self.report(e.value.pos, within(context, err));
                 continue;
             }
-            valid.insert(e.name, value);
+            valid.insert(e.name.to_owned(), value);
         }
         // The rules on the whole map. Over the count, the API's rule names the count before
         // looking at any entry; within it, only the valid entries are left to check (size).
@@ -634,7 +678,7 @@ impl Checker {
             return Vec::new();
         };
         let mut out: Vec<(String, Pos)> = Vec::with_capacity(items.len());
-        for item in items {
+        for item in items.iter() {
             let Some(Scalar::Str(raw)) = item.scalar() else {
                 self.report(
                     item.pos,
@@ -777,6 +821,38 @@ mod schema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `summarize` is `check` without the model: the same problems, and the model's counts.
+    #[test]
+    fn summarize_agrees_with_check() {
+        let mut generated = String::from("version: 1\nbuckets:\n");
+        for b in 0..3 {
+            generated.push_str(&format!("  bucket-{b}:\n    consumers:\n"));
+            for c in 0..=b {
+                generated.push_str(&format!(
+                    "      c{c}:\n        metadata: {{plan: gold}}\n        tags: {{team: t{c}}}\n        managers: [a{c}@x.example, b@x.example]\n"
+                ));
+            }
+        }
+        let files = [
+            include_str!("../../keys.yaml"),
+            &generated,
+            "",
+            "version: 1\nbuckets: {}\n",
+            "version: 1\nbuckets:\n  default:\n    consumers:\n      acme: {}\n      acme: {}\n",
+            "version: 2\nbuckets:\n  Bad:\n    consumers:\n      x: !!int 1\n      y:\n        managers: [nope, a@b.example, A@B.example]\n        tags: {k: [1]}\n        metadata: {a: .inf, 1: 2}\n",
+            "version: 1\nbuckets:\n  default:\n    consumers: &c\n      acme: {description: ~}\n  second:\n    consumers: *c\n    extra: 1\n",
+            "version: 1\nbuckets: [\n",
+        ];
+        for text in files {
+            let counts = check(text).map(|f| Summary {
+                buckets: f.buckets.len(),
+                consumers: f.consumer_count(),
+                managers: f.manager_count(),
+            });
+            assert_eq!(summarize(text), counts, "{text}");
+        }
+    }
 
     /// The checker knows every field of the model: a full file serializes to exactly the
     /// field lists it accepts.

@@ -16,6 +16,8 @@
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
+use std::ops::Deref;
 
 /// The most nodes that expanding aliases may add, so that a few lines of nested aliases (a
 /// "billion laughs" file) cannot exhaust memory.
@@ -23,48 +25,134 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 
 /// A place in the source text: line and column, both counted from 1, the column in
 /// characters.
+///
+/// `u32` keeps every node of a large file small; a count past `u32::MAX` stays at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
     /// Line, from 1.
-    pub line: usize,
+    pub line: u32,
     /// Column in characters, from 1.
-    pub column: usize,
+    pub column: u32,
 }
 
 impl Pos {
     fn of(marker: Marker) -> Pos {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Pos {
-            line: marker.line(),
-            column: marker.col() + 1,
+            line: narrow(marker.line()),
+            column: narrow(marker.col()).saturating_add(1),
         }
     }
 }
 
-/// A YAML node and where it starts.
+/// A YAML node and where it starts; `'a` is the source text, which scalars borrow from.
+///
+/// Kept small (40 bytes), as a file of 100,000 consumers has some two million nodes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub struct Node<'a> {
     /// Where the node starts (its anchor, tag or first character).
     pub pos: Pos,
     /// The node's tag as written (`!!str`, `!custom`), if it has one.
-    pub tag: Option<String>,
+    pub tag: Option<TagName>,
     /// What the node is.
-    pub kind: NodeKind,
+    pub kind: NodeKind<'a>,
 }
 
 /// The three kinds of YAML node.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NodeKind {
-    /// A scalar: its text and whether it was written plain (unquoted, not a block scalar).
-    Scalar {
-        /// The scalar's value after unescaping and folding.
-        text: String,
-        /// Written without quotes or `|`/`>`, so subject to type resolution.
-        plain: bool,
-    },
+pub enum NodeKind<'a> {
+    /// A scalar: its text and whether it was written plain.
+    Scalar(Text<'a>),
     /// A sequence (list).
-    Seq(Vec<Node>),
+    Seq(Box<[Node<'a>]>),
     /// A mapping, entries in source order, duplicate keys kept.
-    Map(Vec<(Node, Node)>),
+    Map(Box<[(Node<'a>, Node<'a>)]>),
+}
+
+/// A scalar's value after unescaping and folding (it dereferences to `str`), and whether it
+/// was written plain (without quotes or `|`/`>`, so subject to type resolution).
+///
+/// Borrowed from the source text when the value is written there as is, which is nearly
+/// always; owned, without spare capacity, otherwise.
+#[derive(Clone)]
+pub struct Text<'a>(TextRepr<'a>);
+
+#[derive(Clone)]
+enum TextRepr<'a> {
+    Plain(&'a str),
+    Quoted(&'a str),
+    PlainOwned(Box<str>),
+    QuotedOwned(Box<str>),
+}
+
+impl<'a> Text<'a> {
+    /// Written without quotes or `|`/`>`, so subject to type resolution.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.0, TextRepr::Plain(_) | TextRepr::PlainOwned(_))
+    }
+
+    fn new(text: TextSource<'a>, plain: bool) -> Text<'a> {
+        Text(match (text, plain) {
+            (TextSource::Borrowed(s), true) => TextRepr::Plain(s),
+            (TextSource::Borrowed(s), false) => TextRepr::Quoted(s),
+            (TextSource::Owned(s), true) => TextRepr::PlainOwned(s),
+            (TextSource::Owned(s), false) => TextRepr::QuotedOwned(s),
+        })
+    }
+}
+
+impl Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            TextRepr::Plain(s) | TextRepr::Quoted(s) => s,
+            TextRepr::PlainOwned(s) | TextRepr::QuotedOwned(s) => s,
+        }
+    }
+}
+
+/// Equal when the values and styles are, borrowed or not.
+impl PartialEq for Text<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.is_plain() == other.is_plain() && **self == **other
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Text")
+            .field("text", &&**self)
+            .field("plain", &self.is_plain())
+            .finish()
+    }
+}
+
+/// A node's tag as written; dereferences to `str`. One pointer wide, as few nodes have one.
+#[derive(Clone, PartialEq, Eq)]
+// Boxed on purpose: a thin pointer, where a `String` or `Box<str>` would take every node
+// two or three words for a tag that nearly none has.
+#[allow(clippy::box_collection)]
+pub struct TagName(Box<String>);
+
+impl Deref for TagName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TagName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
 }
 
 /// A scalar typed by the YAML 1.2 core schema.
@@ -82,16 +170,16 @@ pub enum Scalar<'a> {
     Str(&'a str),
 }
 
-impl Node {
+impl<'a> Node<'a> {
     /// The node's scalar value, or `None` for a sequence or a mapping.
     ///
     /// Quoted and block scalars, and plain ones tagged `!!str` or `!`, are strings; other
     /// plain scalars are resolved with the YAML 1.2 core schema.
     pub fn scalar(&self) -> Option<Scalar<'_>> {
-        let NodeKind::Scalar { text, plain } = &self.kind else {
+        let NodeKind::Scalar(text) = &self.kind else {
             return None;
         };
-        if !plain || matches!(self.tag.as_deref(), Some("!!str" | "!")) {
+        if !text.is_plain() || matches!(self.tag.as_deref(), Some("!!str" | "!")) {
             return Some(Scalar::Str(text));
         }
         Some(resolve_plain(text))
@@ -110,28 +198,18 @@ impl Node {
     }
 
     /// The node and every node below it, depth first (mapping keys before their values).
-    pub fn walk(&self) -> Vec<&Node> {
-        let mut out = Vec::new();
-        let mut todo = vec![self];
-        while let Some(n) = todo.pop() {
-            out.push(n);
-            match &n.kind {
-                NodeKind::Scalar { .. } => {}
-                NodeKind::Seq(items) => todo.extend(items.iter().rev()),
-                NodeKind::Map(entries) => {
-                    for (k, v) in entries.iter().rev() {
-                        todo.push(v);
-                        todo.push(k);
-                    }
-                }
-            }
+    ///
+    /// Lazy, and its memory grows with the depth of the tree only.
+    pub fn walk(&self) -> Walk<'_, 'a> {
+        Walk {
+            next: Some(self),
+            stack: Vec::new(),
         }
-        out
     }
 
     fn count(&self) -> usize {
         match &self.kind {
-            NodeKind::Scalar { .. } => 1,
+            NodeKind::Scalar(_) => 1,
             NodeKind::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
             NodeKind::Map(entries) => {
                 1 + entries
@@ -140,6 +218,55 @@ impl Node {
                     .sum::<usize>()
             }
         }
+    }
+}
+
+/// The iterator of [`Node::walk`].
+pub struct Walk<'n, 'a> {
+    /// The root, before the first call.
+    next: Option<&'n Node<'a>>,
+    /// The children still to visit of each collection on the way down.
+    stack: Vec<Level<'n, 'a>>,
+}
+
+enum Level<'n, 'a> {
+    Seq(std::slice::Iter<'n, Node<'a>>),
+    /// The entries left, and the value of the entry whose key was just visited.
+    Map(
+        std::slice::Iter<'n, (Node<'a>, Node<'a>)>,
+        Option<&'n Node<'a>>,
+    ),
+}
+
+impl<'n, 'a> Iterator for Walk<'n, 'a> {
+    type Item = &'n Node<'a>;
+
+    fn next(&mut self) -> Option<&'n Node<'a>> {
+        let node = match self.next.take() {
+            Some(root) => root,
+            None => loop {
+                let next = match self.stack.last_mut()? {
+                    Level::Seq(items) => items.next(),
+                    Level::Map(entries, value) => value.take().or_else(|| {
+                        let (k, v) = entries.next()?;
+                        *value = Some(v);
+                        Some(k)
+                    }),
+                };
+                match next {
+                    Some(n) => break n,
+                    None => {
+                        self.stack.pop();
+                    }
+                }
+            },
+        };
+        match &node.kind {
+            NodeKind::Scalar(_) => {}
+            NodeKind::Seq(items) => self.stack.push(Level::Seq(items.iter())),
+            NodeKind::Map(entries) => self.stack.push(Level::Map(entries.iter(), None)),
+        }
+        Some(node)
     }
 }
 
@@ -154,8 +281,8 @@ pub struct ParseError {
 
 /// Parses `text` as one YAML document; `Ok(None)` when it holds no document at all (only
 /// comments or white space).
-pub fn parse(text: &str) -> Result<Option<Node>, ParseError> {
-    let mut builder = Builder::default();
+pub fn parse(text: &str) -> Result<Option<Node<'_>>, ParseError> {
+    let mut builder = Builder::new(text);
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| ParseError {
@@ -181,34 +308,64 @@ pub fn parse(text: &str) -> Result<Option<Node>, ParseError> {
 }
 
 /// A sequence or mapping still being read.
-struct Open {
+struct Open<'a> {
     pos: Pos,
-    tag: Option<String>,
+    tag: Option<TagName>,
     anchor: usize,
-    items: Vec<Node>,
     is_map: bool,
+    /// Where its items start in [`Builder::items`], or its entries in [`Builder::entries`].
+    start: usize,
+    /// A mapping's key whose value is still to come.
+    key: Option<Node<'a>>,
 }
 
-#[derive(Default)]
-struct Builder {
-    stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+/// Where a scalar's text comes from.
+enum TextSource<'a> {
+    Borrowed(&'a str),
+    Owned(Box<str>),
+}
+
+struct Builder<'a> {
+    source: &'a str,
+    /// All ASCII: the parser's character indices are byte offsets.
+    ascii: bool,
+    /// The last character index turned into a byte offset, and that offset.
+    cursor: (usize, usize),
+    stack: Vec<Open<'a>>,
+    /// The items read so far of every open sequence, and the entries of every open mapping,
+    /// innermost last: each collection is allocated once, at its exact size, when it ends
+    /// ([`take_tail`]).
+    items: Vec<Node<'a>>,
+    entries: Vec<(Node<'a>, Node<'a>)>,
+    anchors: HashMap<usize, Node<'a>>,
     alias_nodes: usize,
-    root: Option<Node>,
+    root: Option<Node<'a>>,
 }
 
-impl Builder {
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), ParseError> {
+impl<'a> Builder<'a> {
+    fn new(source: &'a str) -> Builder<'a> {
+        Builder {
+            source,
+            ascii: source.is_ascii(),
+            cursor: (0, 0),
+            stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            root: None,
+        }
+    }
+
+    fn event(&mut self, event: Event<'a>, span: Span) -> Result<(), ParseError> {
         let pos = Pos::of(span.start);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let text = self.text(text, span);
                 let node = Node {
                     pos,
                     tag: tag.map(|t| tag_name(&t)),
-                    kind: NodeKind::Scalar {
-                        text: text.into_owned(),
-                        plain: style == ScalarStyle::Plain,
-                    },
+                    kind: NodeKind::Scalar(Text::new(text, style == ScalarStyle::Plain)),
                 };
                 self.done(node, anchor);
             }
@@ -219,14 +376,9 @@ impl Builder {
                     return Ok(());
                 };
                 let kind = if open.is_map {
-                    let mut entries = Vec::with_capacity(open.items.len() / 2);
-                    let mut items = open.items.into_iter();
-                    while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                        entries.push((k, v));
-                    }
-                    NodeKind::Map(entries)
+                    NodeKind::Map(take_tail(&mut self.entries, open.start))
                 } else {
-                    NodeKind::Seq(open.items)
+                    NodeKind::Seq(take_tail(&mut self.items, open.start))
                 };
                 let node = Node {
                     pos: open.pos,
@@ -266,37 +418,110 @@ impl Builder {
         Ok(())
     }
 
+    /// A scalar's text, borrowed from the source where it is written as is there; the
+    /// parser hands each one over in a fresh buffer of over a hundred bytes.
+    fn text(&mut self, text: Cow<'a, str>, span: Span) -> TextSource<'a> {
+        match text {
+            Cow::Borrowed(s) => TextSource::Borrowed(s),
+            Cow::Owned(s) => match self.written(&s, span) {
+                Some(written) => TextSource::Borrowed(written),
+                None => TextSource::Owned(s.into_boxed_str()),
+            },
+        }
+    }
+
+    /// `text` where it stands within `span` in the source, if it does.
+    fn written(&mut self, text: &str, span: Span) -> Option<&'a str> {
+        let start = self.byte_offset(span.start.index())?;
+        let end = self.byte_offset(span.end.index())?;
+        let source: &'a str = self.source;
+        let within = source.get(start..end)?;
+        let at = within.find(text)?;
+        Some(&within[at..at + text.len()])
+    }
+
+    /// The byte offset of a character index, walking on from the last one asked for:
+    /// scalars come in source order, so the walks add up to one pass over the text. An
+    /// index behind the last one is not looked up (the scalar keeps its own copy), so the
+    /// pass can never turn quadratic.
+    fn byte_offset(&mut self, index: usize) -> Option<usize> {
+        if self.ascii {
+            return (index <= self.source.len()).then_some(index);
+        }
+        let (mut chars, mut bytes) = self.cursor;
+        if index < chars {
+            return None;
+        }
+        for c in self.source[bytes..].chars() {
+            if chars == index {
+                break;
+            }
+            chars += 1;
+            bytes += c.len_utf8();
+        }
+        self.cursor = (chars, bytes);
+        (chars == index).then_some(bytes)
+    }
+
     fn open(&mut self, pos: Pos, anchor: usize, tag: Option<Cow<'_, Tag>>, is_map: bool) {
         self.stack.push(Open {
             pos,
             tag: tag.map(|t| tag_name(&t)),
             anchor,
-            items: Vec::new(),
             is_map,
+            start: if is_map {
+                self.entries.len()
+            } else {
+                self.items.len()
+            },
+            key: None,
         });
     }
 
     /// A complete node: remember it under its anchor and hand it to its parent.
-    fn done(&mut self, node: Node, anchor: usize) {
+    fn done(&mut self, node: Node<'a>, anchor: usize) {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
-            Some(open) => open.items.push(node),
+            Some(open) if open.is_map => match open.key.take() {
+                Some(key) => self.entries.push((key, node)),
+                None => open.key = Some(node),
+            },
+            Some(_) => self.items.push(node),
             None => self.root = Some(node),
         }
     }
 }
 
+/// Moves `stack[start..]` out into a slice of its exact size.
+///
+/// A large tail that is most of the stack keeps the stack's buffer, shrunk in place, and
+/// the few elements before it move to a new one, so that a collection of many entries is
+/// never held twice; a small tail is copied out, which leaves no holes in the heap.
+fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Box<[T]> {
+    /// Large: about where allocators hand out separately mapped memory, which shrinks in
+    /// place without copying.
+    const LARGE: usize = 1 << 16;
+    let tail = stack.len() - start;
+    if tail > start && tail * std::mem::size_of::<T>() >= LARGE {
+        let mut all = std::mem::take(stack);
+        *stack = all.drain(..start).collect();
+        all.into_boxed_slice()
+    } else {
+        stack.drain(start..).collect()
+    }
+}
+
 /// A tag as the user wrote it: `!!str`, `!local`, `!` or a verbatim `tag:…` URI.
-fn tag_name(tag: &Tag) -> String {
-    if tag.is_yaml_core_schema() {
+fn tag_name(tag: &Tag) -> TagName {
+    TagName(Box::new(if tag.is_yaml_core_schema() {
         format!("!!{}", tag.suffix)
     } else if tag.handle.is_empty() {
         tag.suffix.clone()
     } else {
         format!("{}{}", tag.handle, tag.suffix)
-    }
+    }))
 }
 
 /// Types a plain scalar by the YAML 1.2 core schema (section 10.3.2).
@@ -430,6 +655,75 @@ mod tests {
         let (_, dv) = &entries[2];
         assert_eq!(dv.tag.as_deref(), Some("!!str"));
         assert_eq!(dv.scalar(), Some(Scalar::Str("12")));
+    }
+
+    /// Every scalar's text and style, in walk order.
+    fn scalars<'a>(root: &'a Node<'_>) -> Vec<(&'a str, bool)> {
+        root.walk()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Scalar(text) => Some((&**text, text.is_plain())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scalars_borrow_the_source_when_written_as_is() {
+        let text = "é: café\nq: \"tab\\there\"\nl: [ü, 'it''s', \"ok\"]\nb: |\n  one\n  two\nf: plain\n  folded\n";
+        let root = parse(text).unwrap().unwrap();
+        assert_eq!(
+            scalars(&root),
+            [
+                ("é", true),
+                ("café", true),
+                ("q", true),
+                ("tab\there", false),
+                ("l", true),
+                ("ü", true),
+                ("it's", false),
+                ("ok", false),
+                ("b", true),
+                ("one\ntwo\n", false),
+                ("f", true),
+                ("plain folded", true),
+            ]
+        );
+        let range = text.as_bytes().as_ptr_range();
+        let borrowed = |s: &str| range.contains(&s.as_ptr());
+        for (s, _) in scalars(&root) {
+            let as_is = !matches!(s, "tab\there" | "it's" | "one\ntwo\n" | "plain folded");
+            assert_eq!(borrowed(s), as_is, "{s:?}");
+        }
+        // Positions are unchanged by the borrowing: the column counts characters.
+        let NodeKind::Map(entries) = &root.kind else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[0].1.pos, Pos { line: 1, column: 4 });
+        let NodeKind::Seq(items) = &entries[2].1.kind else {
+            panic!("not a list")
+        };
+        assert_eq!(items[1].pos, Pos { line: 3, column: 8 });
+    }
+
+    #[test]
+    fn walk_is_depth_first_keys_before_values() {
+        let root = parse("a: [b, {c: d}]\ne: f\n").unwrap().unwrap();
+        let kinds: Vec<String> = root
+            .walk()
+            .map(|n| match &n.kind {
+                NodeKind::Scalar(text) => text.to_string(),
+                NodeKind::Seq(_) => "[]".to_owned(),
+                NodeKind::Map(_) => "{}".to_owned(),
+            })
+            .collect();
+        assert_eq!(kinds, ["{}", "a", "[]", "b", "{}", "c", "d", "e", "f"]);
+    }
+
+    /// A file of 100,000 consumers has some two million nodes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn nodes_stay_small() {
+        assert_eq!(std::mem::size_of::<Node<'_>>(), 40);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! [`read`], so no command sends a file that `validate` rejects.
 
 use anyhow::{bail, Context, Result};
-use keyward_core::keys_file::{self, KeysFile};
+use keyward_core::keys_file::{self, Diagnostic, KeysFile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,17 +23,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let file = read(&args.file)?;
-    let buckets = file.buckets.len();
-    let consumers = file.consumer_count();
-    let managers = file.manager_count();
+    // Only the counts are printed: `summarize` checks exactly as `read` does, without
+    // keeping the model of every consumer.
+    let text = read_text(&args.file)?;
+    let summary = report(&args.file, keys_file::summarize(&text))?;
     writeln!(
         std::io::stdout(),
         "{}: ok, {}, {}, {}",
         args.file.display(),
-        plural(buckets, "bucket"),
-        plural(consumers, "consumer"),
-        plural(managers, "manager"),
+        plural(summary.buckets, "bucket"),
+        plural(summary.consumers, "consumer"),
+        plural(summary.managers, "manager"),
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -41,10 +41,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// Reads and checks a `keys.yaml`: the model, or an error after printing every diagnostic
 /// as `file:line:col: message` on stderr.
 pub fn read(path: &Path) -> Result<KeysFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    match keys_file::check(&text) {
-        Ok(file) => Ok(file),
+    let text = read_text(path)?;
+    report(path, keys_file::check(&text))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The checked value, or an error after printing every diagnostic on stderr.
+fn report<T>(path: &Path, checked: Result<T, Vec<Diagnostic>>) -> Result<T> {
+    match checked {
+        Ok(value) => Ok(value),
         Err(problems) => {
             let mut err = std::io::stderr().lock();
             for p in &problems {
