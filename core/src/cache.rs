@@ -12,7 +12,7 @@
 
 use crate::kv::KeyRecord;
 use crate::timestamp::Millis;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -40,6 +40,9 @@ pub enum Cached {
 #[derive(Debug)]
 pub struct VerifyCache {
     entries: RefCell<HashMap<String, Entry>>,
+    /// Bumped by every [`VerifyCache::forget`]: a store read that started before a forget
+    /// must not cache its (possibly stale) answer.
+    generation: Cell<u64>,
     ttl_ms: Millis,
     capacity: usize,
 }
@@ -50,6 +53,7 @@ impl VerifyCache {
     pub fn new(ttl_seconds: u32, capacity: usize) -> Self {
         VerifyCache {
             entries: RefCell::new(HashMap::new()),
+            generation: Cell::new(0),
             ttl_ms: Millis::from(ttl_seconds) * 1000,
             capacity: capacity.max(1),
         }
@@ -90,9 +94,29 @@ impl VerifyCache {
         );
     }
 
+    /// The current generation; pass it to [`VerifyCache::put_if_current`] after a store read.
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    /// Like [`VerifyCache::put`], unless something was forgotten since `generation` was read:
+    /// a delete or roll that ran while the store read was in flight wins over its answer.
+    pub fn put_if_current(
+        &self,
+        kv_key: &str,
+        record: Option<KeyRecord>,
+        now: Millis,
+        generation: u64,
+    ) {
+        if self.generation.get() == generation {
+            self.put(kv_key, record, now);
+        }
+    }
+
     /// Drops what is known about `kv_key` (after a delete, roll or metadata change).
     pub fn forget(&self, kv_key: &str) {
         self.entries.borrow_mut().remove(kv_key);
+        self.generation.set(self.generation.get() + 1);
     }
 
     /// Number of entries, fresh or not.
@@ -138,6 +162,17 @@ mod tests {
         }
         assert_eq!(c.len(), 3);
         assert_eq!(c.get("h9", 1), Cached::Absent);
+    }
+
+    #[test]
+    fn a_read_that_overlaps_a_forget_is_not_cached() {
+        let c = VerifyCache::new(60, 10);
+        let before_read = c.generation();
+        c.forget("k:b:h"); // a delete in the same isolate while the read was in flight
+        c.put_if_current("k:b:h", Some(rec()), 0, before_read);
+        assert_eq!(c.get("k:b:h", 1), Cached::Miss);
+        c.put_if_current("k:b:h", None, 0, c.generation());
+        assert_eq!(c.get("k:b:h", 1), Cached::Absent);
     }
 
     #[test]

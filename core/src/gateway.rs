@@ -113,6 +113,52 @@ pub fn identity_response(record: &KeyRecord) -> ApiResponse {
     )
 }
 
+/// The answer when no upstream is configured: the identity, or nulls for a request let
+/// through without one (`ALLOW_UNAUTHENTICATED`).
+pub fn local_response(identity: Option<&KeyRecord>) -> ApiResponse {
+    match identity {
+        Some(record) => identity_response(record),
+        None => ApiResponse::json(
+            200,
+            &serde_json::json!({"consumer": null, "keyId": null, "metadata": null}),
+        ),
+    }
+}
+
+/// The query string to forward: without the credential when it came in the query.
+pub fn forward_query(config: &Config, credential: Option<Location>, query: &str) -> String {
+    match (&config.auth_query_param, credential) {
+        (Some(param), Some(Location::Query)) => strip_query_param(query, param),
+        _ => query.to_owned(),
+    }
+}
+
+/// The headers to forward upstream: the incoming ones without the credential, without any
+/// `x-keyward-*` (no spoofing) and without `host`, plus the identity headers when verified.
+pub fn forward_headers(
+    config: &Config,
+    credential: Option<Location>,
+    incoming: impl IntoIterator<Item = (String, String)>,
+    identity: Option<&KeyRecord>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = incoming
+        .into_iter()
+        .filter(|(name, _)| {
+            let is_credential = credential == Some(Location::Header)
+                && name.eq_ignore_ascii_case(&config.auth_header);
+            !(is_credential || is_identity_header(name) || name.eq_ignore_ascii_case("host"))
+        })
+        .collect();
+    if let Some(record) = identity {
+        out.extend(
+            identity_headers(record)
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v)),
+        );
+    }
+    out
+}
+
 /// The one 401 for every failure: missing, wrong scheme, malformed, unknown, expired.
 pub fn unauthorized(config: &Config) -> ApiResponse {
     let mut r = problem::response(401, None);
@@ -207,6 +253,39 @@ mod tests {
     fn strips_the_credential_parameter() {
         assert_eq!(strip_query_param("a=1&api_key=k&b=2", "api_key"), "a=1&b=2");
         assert_eq!(strip_query_param("", "api_key"), "");
+    }
+
+    #[test]
+    fn forwarding_drops_the_credential_spoofed_identity_and_host() {
+        let c = Config::default();
+        let record = KeyRecord {
+            v: 1,
+            consumer: "acme".into(),
+            key_id: "key_1".into(),
+            metadata: Default::default(),
+            expires_on: None,
+        };
+        let incoming = [
+            ("Authorization", "Bearer kw_x"),
+            ("X-Keyward-Consumer", "spoofed"),
+            ("Host", "edge.example"),
+            ("X-Trace", "t1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let out = forward_headers(&c, Some(Location::Header), incoming.clone(), Some(&record));
+        let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["X-Trace", HEADER_CONSUMER, HEADER_KEY_ID, HEADER_METADATA]
+        );
+        assert_eq!(out[1].1, "acme");
+        // Without identity (unauthenticated pass-through) nothing claims one.
+        let anonymous = forward_headers(&c, None, incoming, None);
+        assert!(anonymous.iter().all(|(n, _)| !is_identity_header(n)));
+        assert!(
+            anonymous.iter().any(|(n, _)| n == "Authorization"),
+            "not a credential when unused"
+        );
     }
 
     #[test]

@@ -523,7 +523,7 @@ pub struct VerifyOut {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckProblem {
-    /// The KV key concerned (hashes included; never a key).
+    /// The KV key concerned, a key hash cut to 8 characters (`kv::keys::redacted`).
     pub key: String,
     /// What is wrong.
     pub problem: String,

@@ -329,25 +329,25 @@ pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<Vec<Incon
         .collect();
     for k in present_keys.difference(&expected_keys) {
         problems.push(Inconsistency {
-            key: k.clone(),
+            key: kv::keys::redacted(k),
             problem: "verification record of a key no consumer lists".into(),
         });
     }
     for k in expected_keys.difference(&present_keys) {
         problems.push(Inconsistency {
-            key: k.clone(),
+            key: kv::keys::redacted(k),
             problem: "a listed key has no verification record (it cannot verify; delete it)".into(),
         });
     }
     for k in present_index.difference(&expected_index) {
         problems.push(Inconsistency {
-            key: k.clone(),
+            key: kv::keys::redacted(k),
             problem: "manager index entry without a matching manager".into(),
         });
     }
     for k in expected_index.difference(&present_index) {
         problems.push(Inconsistency {
-            key: k.clone(),
+            key: kv::keys::redacted(k),
             problem: "manager missing from the index".into(),
         });
     }
@@ -361,7 +361,7 @@ pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<Vec<Incon
             .and_then(|m| serde_json::from_value(m).ok());
         if index.as_ref() != Some(&c.index()) {
             problems.push(Inconsistency {
-                key: entry.name.clone(),
+                key: kv::keys::redacted(&entry.name),
                 problem: "KV metadata does not match the record".into(),
             });
         }

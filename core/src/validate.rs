@@ -25,8 +25,9 @@ pub const MAX_TAG_VALUE: usize = 64;
 pub const MAX_TAGS_BYTES: usize = 640;
 /// Longest description.
 pub const MAX_DESCRIPTION: usize = 1024;
-/// Longest e-mail address (RFC 5321 path limit).
-pub const MAX_EMAIL: usize = 254;
+/// Longest e-mail address: RFC 5321 allows 254, keyward 252 so that the manager index key
+/// `m:{bucket}:{email}:{consumer}` stays within KV's 512 bytes with the longest names.
+pub const MAX_EMAIL: usize = 252;
 /// Most managers on a consumer.
 pub const MAX_MANAGERS: usize = 50;
 /// Most keys on a consumer.

@@ -82,11 +82,13 @@ impl<S: Store> Verifier<'_, S> {
             Cached::Present(r) => Some(r),
             Cached::Absent => None,
             Cached::Miss => {
+                let generation = self.cache.generation();
                 let record = match self.store.get(&kv_key).await? {
                     Some(text) => Some(kv::decode::<KeyRecord>(&kv_key, &text)?),
                     None => None,
                 };
-                self.cache.put(&kv_key, record.clone(), now);
+                self.cache
+                    .put_if_current(&kv_key, record.clone(), now, generation);
                 record.map(Rc::new)
             }
         };

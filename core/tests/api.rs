@@ -732,3 +732,64 @@ fn manager_email_filters_before_paging() {
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["data"][0]["name"], "acme", "{list}");
 }
+
+/// A sync that lists a consumer created through the API updates it but never adopts it: its
+/// source stays `api`, so `sync --prune` (deleteOnlySource=file) can never delete it.
+#[test]
+fn bulk_upserts_never_adopt_api_consumers() {
+    let h = with_bucket();
+    assert_eq!(
+        h.call("POST", &consumers("default"), r#"{"name":"hand-made"}"#)
+            .status,
+        200
+    );
+    let bulk = format!("{}/$bulk", consumers("default"));
+    let r = h.call(
+        "POST",
+        &bulk,
+        r#"{"upsert":[{"name":"hand-made","description":"now in keys.yaml"},{"name":"from-file"}],"source":"file","commit":"abc123"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let statuses: Vec<Value> = r.json_body()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!("updated"), json!("created")]);
+    let got = h
+        .call("GET", &format!("{}/hand-made", consumers("default")), "")
+        .json_body();
+    assert_eq!(
+        (got["source"].clone(), got["description"].clone()),
+        (json!("api"), json!("now in keys.yaml"))
+    );
+    let r = h.call(
+        "POST",
+        &bulk,
+        r#"{"delete":["hand-made","from-file"],"deleteOnlySource":"file"}"#,
+    );
+    let statuses: Vec<Value> = r.json_body()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!("protected"), json!("deleted")]);
+}
+
+/// Too many managers in one item rejects the whole bulk request before anything is written.
+#[test]
+fn bulk_rejects_too_many_managers_before_writing() {
+    let h = with_bucket();
+    let before = h.state();
+    let managers: Vec<String> = (0..51).map(|i| format!("m{i}@example.com")).collect();
+    let body = json!({"upsert": [{"name": "fine"}, {"name": "crowded", "managers": managers}]});
+    let r = h.call(
+        "POST",
+        &format!("{}/$bulk", consumers("default")),
+        &body.to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.json_body());
+    assert_eq!(h.state(), before);
+}

@@ -8,7 +8,7 @@ use crate::random::WebCrypto;
 use keyward_core::api::Api;
 use keyward_core::cache::{VerifyCache, DEFAULT_CAPACITY};
 use keyward_core::config::{vars, Config};
-use keyward_core::gateway::{self, Decision, Location};
+use keyward_core::gateway::{self, Decision};
 use keyward_core::http::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use keyward_core::key_hash::KeyHasher;
 use keyward_core::token::Tokens;
@@ -155,7 +155,9 @@ async fn api(
         now: now(),
         openapi: OPENAPI,
     };
-    let response = api.handle(&api_req).await;
+    let response = api
+        .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
+        .await;
     respond(response).map_err(js)
 }
 
@@ -189,39 +191,20 @@ async fn edge(
         } => (identity, credential),
     };
     let Some(upstream) = &config.upstream_url else {
-        return respond(match &identity {
-            Some(record) => gateway::identity_response(record),
-            None => ApiResponse::json(
-                200,
-                &serde_json::json!({"consumer": null, "keyId": null, "metadata": null}),
-            ),
-        })
-        .map_err(js);
+        return respond(gateway::local_response(identity.as_deref())).map_err(js);
     };
     let mut target = worker::Url::parse(&format!("{upstream}{}", url.path()))
         .map_err(|e| Error::new(ErrorKind::Config, format!("UPSTREAM_URL: {e}")))?;
-    let query = match (&config.auth_query_param, credential) {
-        (Some(param), Some(Location::Query)) => {
-            gateway::strip_query_param(url.query().unwrap_or(""), param)
-        }
-        _ => url.query().unwrap_or("").to_owned(),
-    };
+    let query = gateway::forward_query(config, credential, url.query().unwrap_or(""));
     target.set_query((!query.is_empty()).then_some(query.as_str()));
-
     let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        let is_credential =
-            credential == Some(Location::Header) && name.eq_ignore_ascii_case(&config.auth_header);
-        if is_credential || gateway::is_identity_header(&name) || name.eq_ignore_ascii_case("host")
-        {
-            continue;
-        }
+    for (name, value) in gateway::forward_headers(
+        config,
+        credential,
+        req.headers().entries(),
+        identity.as_deref(),
+    ) {
         headers.append(&name, &value).map_err(js)?;
-    }
-    if let Some(record) = &identity {
-        for (name, value) in gateway::identity_headers(record) {
-            headers.set(name, &value).map_err(js)?;
-        }
     }
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(headers);

@@ -106,12 +106,17 @@ impl<S: Store> Api<'_, S> {
     /// for one invocation's KV budget answers 202: call DELETE again until it answers 204.
     pub(super) async fn delete_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
         records::bucket(self.store, name).await?;
-        let mut budget = KV_OPERATION_BUDGET - 1;
-        for prefix in [
+        let prefixes = [
             kv::keys::key_hash_prefix(name),
             kv::keys::manager_bucket_prefix(name),
             kv::keys::consumer_prefix(name),
-        ] {
+        ];
+        // The last 4 operations are kept for the final emptiness check and the bucket record.
+        let mut budget = KV_OPERATION_BUDGET - 1 - prefixes.len() - 1;
+        for prefix in &prefixes {
+            // Follow the cursor: KV lists are eventually consistent, and listing from the
+            // start again could return what was just deleted.
+            let mut cursor: Option<String> = None;
             loop {
                 if budget < 2 {
                     return Ok(in_progress(name));
@@ -119,16 +124,28 @@ impl<S: Store> Api<'_, S> {
                 budget -= 1;
                 let page = self
                     .store
-                    .list(&prefix, None, budget.min(crate::store::LIST_LIMIT))
+                    .list(
+                        prefix,
+                        cursor.as_deref(),
+                        budget.min(crate::store::LIST_LIMIT),
+                    )
                     .await?;
-                if page.entries.is_empty() {
-                    break;
-                }
                 for e in &page.entries {
                     self.store.delete(&e.name).await?;
                     self.cache.forget(&e.name);
                     budget -= 1;
                 }
+                cursor = page.cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        // The bucket record goes only when a fresh listing finds nothing left; otherwise the
+        // client calls again (a stale or partial listing must not orphan records).
+        for prefix in &prefixes {
+            if !self.store.list(prefix, None, 1).await?.entries.is_empty() {
+                return Ok(in_progress(name));
             }
         }
         self.store.delete(&kv::keys::bucket(name)).await?;

@@ -35,8 +35,18 @@ fn check_item(u: &UpsertConsumer) -> Result<(), Error> {
     }
     validate::metadata(&serde_json::Value::Object(u.metadata.clone()))?;
     validate::tags(&u.tags)?;
+    let mut emails = BTreeSet::new();
     for m in &u.managers {
-        validate::email(m)?;
+        emails.insert(validate::email(m)?);
+    }
+    // Checked here, not while applying, so that one bad item rejects the whole request.
+    if emails.len() > validate::MAX_MANAGERS {
+        return Err(Error::invalid(format!(
+            "consumer '{}': {} managers, at most {} are allowed",
+            u.name,
+            emails.len(),
+            validate::MAX_MANAGERS
+        )));
     }
     Ok(())
 }
@@ -111,9 +121,6 @@ impl<S: Store> Api<'_, S> {
         after.metadata = u.metadata.clone();
         after.tags = u.tags.clone();
         after.managers = managers;
-        if input.source == Source::File {
-            after.source = Source::File;
-        }
         Ok(after)
     }
 
@@ -141,7 +148,7 @@ impl<S: Store> Api<'_, S> {
             let mut after = self.upserted(u, before.as_ref(), &input)?;
             let unchanged = before
                 .as_ref()
-                .is_some_and(|b| b.digest() == after.digest() && b.source == after.source);
+                .is_some_and(|b| b.digest() == after.digest());
             let status = if unchanged {
                 BulkStatus::Unchanged
             } else {

@@ -219,12 +219,21 @@ impl<S: Store> Api<'_, S> {
             .into_iter()
             .filter_map(|e| {
                 let name = kv::keys::consumer_name_of(bucket, &e.name)?.to_owned();
-                let index: ConsumerIndex =
-                    e.metadata.and_then(|m| serde_json::from_value(m).ok())?;
-                Some(IndexEntryOut {
-                    name,
-                    digest: index.d,
-                    source: index.s,
+                // Unreadable metadata still lists the consumer: as one `plan` must fetch
+                // (no digest matches "") and must never prune (treated as created by the API).
+                let index: Option<ConsumerIndex> =
+                    e.metadata.and_then(|m| serde_json::from_value(m).ok());
+                Some(match index {
+                    Some(i) => IndexEntryOut {
+                        name,
+                        digest: i.d,
+                        source: i.s,
+                    },
+                    None => IndexEntryOut {
+                        name,
+                        digest: String::new(),
+                        source: Source::Api,
+                    },
                 })
             })
             .collect();

@@ -128,9 +128,20 @@ fn is_write(method: &str) -> bool {
 impl<S: Store> Api<'_, S> {
     /// Answers one request to keyward's own routes (prefix already removed).
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        self.handle_logged(req, |_| {}).await
+    }
+
+    /// Like [`Api::handle`], and hands every server-side error (5xx) to `log` before its
+    /// generic problem answer is made: the detail goes to the log, never to the client.
+    pub async fn handle_logged(&self, req: &ApiRequest, log: impl FnOnce(&Error)) -> ApiResponse {
         match self.route(req).await {
             Ok(r) => r,
-            Err(e) => problem::from_error(&e),
+            Err(e) => {
+                if problem::status_of(e.kind()) >= 500 {
+                    log(&e);
+                }
+                problem::from_error(&e)
+            }
         }
     }
 
