@@ -533,8 +533,10 @@ pub struct CheckProblem {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckOut {
-    /// True when nothing is wrong.
+    /// True when nothing was wrong.
     pub consistent: bool,
+    /// True when the problems below were repaired (`POST`).
+    pub repaired: bool,
     /// Each inconsistency.
     pub problems: Vec<CheckProblem>,
 }

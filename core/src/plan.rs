@@ -10,8 +10,10 @@
 //!
 //! The live side is read cheaply: the `$index` endpoint lists names, digests and sources from
 //! KV metadata, and only consumers whose digest differs from the file's
-//! ([`spec_digest`]) need their full record ([`LiveRecord`]) to say *what* differs. A no-op
-//! plan of 100,000 consumers is ~100 list calls and no record reads.
+//! ([`spec_digest`]) need their full record ([`LiveRecord`]) to say *what* differs, plus,
+//! with `prune`, those about to be deleted; [`records_needed`] names them, with the very
+//! test of "differs" that [`diff`] applies. A no-op plan of 100,000 consumers is ~100 list
+//! calls and no record reads.
 //!
 //! Rules the plan follows:
 //! - a consumer in the file and not in the Worker is created (`source: file`);
@@ -385,7 +387,7 @@ pub fn diff(desired: &BTreeMap<String, ConsumerSpec>, live: &LiveBucket, prune: 
             });
             continue;
         };
-        if current.digest == spec_digest(spec) {
+        if !differs(spec, current) {
             plan.unchanged += 1;
             continue;
         }
@@ -414,19 +416,73 @@ pub fn diff(desired: &BTreeMap<String, ConsumerSpec>, live: &LiveBucket, prune: 
         if desired.contains_key(name) {
             continue;
         }
-        match current.source {
-            Source::Api => plan.unmanaged += 1,
-            Source::File if prune => deletes.push(Change::Delete {
+        if !file_made(current) {
+            plan.unmanaged += 1;
+        } else if prune {
+            deletes.push(Change::Delete {
                 name: name.clone(),
                 last_sync: current.record.as_ref().and_then(|r| r.last_sync.clone()),
-            }),
-            Source::File => plan.pruneable += 1,
+            });
+        } else {
+            plan.pruneable += 1;
         }
     }
     plan.changes = creates;
     plan.changes.append(&mut updates);
     plan.changes.append(&mut deletes);
     plan
+}
+
+/// The consumers whose full record [`diff`] reads, by name: those of the file whose live
+/// digest differs (an update shows what differs), and with `prune` those created from the
+/// file that it no longer lists (a delete shows the last sync). `index` is the bucket as
+/// the `$index` pages show it; records need not be present. Every other consumer is
+/// decided by its digest and source alone, so its record is never needed.
+///
+/// The caller reads these records (however it likes) into the [`LiveBucket`] it passes to
+/// [`diff`]; one that was deleted meanwhile is left out of it and planned as absent.
+///
+/// ```
+/// use keyward_core::keys_file::check;
+/// use keyward_core::kv::Source;
+/// use keyward_core::plan::{records_needed, LiveConsumer};
+/// use std::collections::BTreeMap;
+///
+/// let file = check("version: 1\nbuckets:\n  default:\n    consumers:\n      acme: {}\n").unwrap();
+/// let entry = |digest: &str| LiveConsumer { source: Source::File, digest: digest.into(), record: None };
+/// let index = BTreeMap::from([("acme".to_owned(), entry("stale")), ("old".to_owned(), entry("x"))]);
+/// let desired = &file.buckets["default"].consumers;
+/// assert_eq!(Vec::from_iter(records_needed(desired, &index, false)), ["acme"]);
+/// assert_eq!(Vec::from_iter(records_needed(desired, &index, true)), ["acme", "old"]);
+/// ```
+pub fn records_needed(
+    desired: &BTreeMap<String, ConsumerSpec>,
+    index: &BTreeMap<String, LiveConsumer>,
+    prune: bool,
+) -> BTreeSet<String> {
+    let updates = desired
+        .iter()
+        .filter(|(name, spec)| index.get(*name).is_some_and(|c| differs(spec, c)));
+    let deletes = index
+        .iter()
+        .filter(|(name, c)| prune && file_made(c) && !desired.contains_key(*name));
+    updates
+        .map(|(name, _)| name.clone())
+        .chain(deletes.map(|(name, _)| name.clone()))
+        .collect()
+}
+
+/// Whether a live consumer's digest says a sync would change it: the one test of
+/// "differs" that [`diff`] and [`records_needed`] share. (A record read afterwards may
+/// still show no field changed, when only the stored digest was stale.)
+fn differs(spec: &ConsumerSpec, live: &LiveConsumer) -> bool {
+    live.digest != spec_digest(spec)
+}
+
+/// Whether a live consumer was created from `keys.yaml`, so `prune` may delete it once the
+/// file no longer lists it.
+fn file_made(live: &LiveConsumer) -> bool {
+    live.source == Source::File
 }
 
 /// What differs between a live record and the file's consumer, in field order.
@@ -1376,5 +1432,75 @@ globex:
         }
         .upsert()
         .is_none());
+    }
+
+    /// `live` as the `$index` pages show it: digests and sources, no records.
+    fn index(live: &LiveBucket) -> BTreeMap<String, LiveConsumer> {
+        let mut index = live.consumers.clone();
+        for c in index.values_mut() {
+            c.record = None;
+        }
+        index
+    }
+
+    #[test]
+    fn records_needed_are_differing_digests_and_with_prune_file_made_deletes() {
+        // acme-corp differs, globex matches, new-one is a create (nothing to read), legacy
+        // was made by the file and is gone from it, hooli was made through the API.
+        let desired = format!("{}new-one: {{}}\n", BASE.replace("plan: gold", "plan: platinum"));
+        let state = live(&format!("{BASE}hooli: {{}}\nlegacy: {{}}\n"), &["hooli"]);
+        let needed = |prune| Vec::from_iter(records_needed(&consumers(&desired), &index(&state), prune));
+        assert_eq!(needed(false), ["acme-corp"]);
+        assert_eq!(needed(true), ["acme-corp", "legacy"]);
+
+        // An API-made consumer that the file lists and changes is read like any other.
+        let state = live(BASE, &["acme-corp"]);
+        assert_eq!(
+            Vec::from_iter(records_needed(&consumers(&desired), &index(&state), true)),
+            ["acme-corp"]
+        );
+
+        // Nothing differs, nothing is read: a no-op plan makes no record reads.
+        let state = live(BASE, &[]);
+        assert!(records_needed(&consumers(BASE), &index(&state), true).is_empty());
+    }
+
+    /// `diff` given only the records that `records_needed` names plans exactly what it plans
+    /// with every record: the two agree on what differs and on what may be deleted.
+    #[test]
+    fn the_needed_records_are_all_that_diff_reads() {
+        let cases = [
+            (BASE.to_owned(), format!("{BASE}hooli: {{}}\n"), vec!["hooli"]),
+            (
+                BASE.replace("requestsPerMinute: 600", "requestsPerMinute: 900"),
+                BASE.to_owned(),
+                vec![],
+            ),
+            (
+                "z-kept: {description: z}\nm-kept: {description: m}\nc-api: {description: c}\nzz-new: {}\naa-new: {}\n".to_owned(),
+                "b-old: {}\na-old: {}\nz-kept: {}\nm-kept: {}\nc-api: {}\n".to_owned(),
+                vec!["c-api"],
+            ),
+            (String::new(), BASE.to_owned(), vec!["globex"]),
+            (BASE.to_owned(), String::new(), vec![]),
+        ];
+        for (desired, held, api) in cases {
+            let desired = consumers(&desired);
+            let full = live(&held, &api);
+            for prune in [false, true] {
+                let needed = records_needed(&desired, &index(&full), prune);
+                let mut partial = full.clone();
+                for (name, c) in &mut partial.consumers {
+                    if !needed.contains(name) {
+                        c.record = None;
+                    }
+                }
+                assert_eq!(
+                    diff(&desired, &partial, prune),
+                    diff(&desired, &full, prune),
+                    "prune {prune}, needed {needed:?}"
+                );
+            }
+        }
     }
 }

@@ -285,16 +285,27 @@ pub async fn managed_by<S: Store>(
 /// A consistency problem found by [`check_bucket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inconsistency {
-    /// The KV key concerned.
+    /// The KV key concerned, redacted ([`kv::keys::redacted`]).
     pub key: String,
     /// What is wrong.
     pub problem: String,
 }
 
-/// Checks that every derived entry of `bucket` matches a consumer record and that every
-/// consumer's keys and managers have their entries: no orphan verification record, no orphan
-/// or missing index entry. Costs list calls plus one bulk read per 100 consumers.
-pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<Vec<Inconsistency>, Error> {
+/// What [`check_bucket`] found, and the writes that would repair it.
+#[derive(Debug, Clone, Default)]
+pub struct BucketCheck {
+    /// Each inconsistency.
+    pub problems: Vec<Inconsistency>,
+    /// Writes that make every derived entry match its consumer record again (the records
+    /// are the source of truth): orphans deleted, missing or stale entries rewritten.
+    pub repairs: Vec<Write>,
+}
+
+/// Checks that every derived entry of `bucket` matches a consumer record: no orphan
+/// verification record or index entry, none missing, every verification record carrying its
+/// consumer's current metadata and expiry, and KV metadata matching each record. Reads every
+/// record of the bucket (list calls, one bulk read per 100 records): for tests and operators.
+pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<BucketCheck, Error> {
     let consumer_keys = list_all(store, &kv::keys::consumer_prefix(bucket)).await?;
     let names: Vec<String> = consumer_keys
         .iter()
@@ -306,17 +317,18 @@ pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<Vec<Incon
         .into_iter()
         .flatten()
         .collect();
-    let mut expected_keys = BTreeSet::new();
+    let mut expected_keys = std::collections::BTreeMap::new();
     let mut expected_index = BTreeSet::new();
     for c in &records {
-        expected_keys.extend(c.keys.iter().map(|k| kv::keys::key_hash(bucket, &k.hash)));
+        for k in &c.keys {
+            expected_keys.insert(kv::keys::key_hash(bucket, &k.hash), c.key_record(k));
+        }
         expected_index.extend(
             c.managers
                 .iter()
                 .map(|m| kv::keys::manager(bucket, &m.email, &c.name)),
         );
     }
-    let mut problems = Vec::new();
     let present_keys: BTreeSet<String> = list_all(store, &kv::keys::key_hash_prefix(bucket))
         .await?
         .into_iter()
@@ -327,29 +339,64 @@ pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<Vec<Incon
         .into_iter()
         .map(|e| e.name)
         .collect();
-    for k in present_keys.difference(&expected_keys) {
-        problems.push(Inconsistency {
-            key: kv::keys::redacted(k),
-            problem: "verification record of a key no consumer lists".into(),
+    let mut out = BucketCheck::default();
+    let mut report = |key: &str, problem: &str, repair: Write| {
+        out.problems.push(Inconsistency {
+            key: kv::keys::redacted(key),
+            problem: problem.to_owned(),
         });
+        out.repairs.push(repair);
+    };
+    for k in present_keys
+        .iter()
+        .filter(|k| !expected_keys.contains_key(*k))
+    {
+        report(
+            k,
+            "verification record of a key no consumer lists",
+            Write::Delete { key: k.clone() },
+        );
     }
-    for k in expected_keys.difference(&present_keys) {
-        problems.push(Inconsistency {
-            key: kv::keys::redacted(k),
-            problem: "a listed key has no verification record (it cannot verify; delete it)".into(),
-        });
+    let shared: Vec<String> = expected_keys
+        .keys()
+        .filter(|k| present_keys.contains(*k))
+        .cloned()
+        .collect();
+    let stored = store.get_many(&shared).await?;
+    for (key, record) in &expected_keys {
+        let repair = put(key.clone(), kv::encode(record), None);
+        if !present_keys.contains(key) {
+            report(
+                key,
+                "a listed key has no verification record (it cannot verify)",
+                repair,
+            );
+        } else if let Some(pos) = shared.iter().position(|s| s == key) {
+            let current = stored[pos]
+                .as_deref()
+                .and_then(|t| kv::decode::<kv::KeyRecord>(key, t).ok());
+            if current.as_ref() != Some(record) {
+                report(
+                    key,
+                    "verification record differs from its consumer (metadata or expiry)",
+                    repair,
+                );
+            }
+        }
     }
     for k in present_index.difference(&expected_index) {
-        problems.push(Inconsistency {
-            key: kv::keys::redacted(k),
-            problem: "manager index entry without a matching manager".into(),
-        });
+        report(
+            k,
+            "manager index entry without a matching manager",
+            Write::Delete { key: k.clone() },
+        );
     }
     for k in expected_index.difference(&present_index) {
-        problems.push(Inconsistency {
-            key: kv::keys::redacted(k),
-            problem: "manager missing from the index".into(),
-        });
+        report(
+            k,
+            "manager missing from the index",
+            put(k.clone(), String::new(), None),
+        );
     }
     for (entry, name) in consumer_keys.iter().zip(&names) {
         let Some(c) = records.iter().find(|c| &c.name == name) else {
@@ -360,11 +407,12 @@ pub async fn check_bucket<S: Store>(store: &S, bucket: &str) -> Result<Vec<Incon
             .clone()
             .and_then(|m| serde_json::from_value(m).ok());
         if index.as_ref() != Some(&c.index()) {
-            problems.push(Inconsistency {
-                key: kv::keys::redacted(&entry.name),
-                problem: "KV metadata does not match the record".into(),
-            });
+            report(
+                &entry.name,
+                "KV metadata does not match the record",
+                consumer_put(bucket, c),
+            );
         }
     }
-    Ok(problems)
+    Ok(out)
 }

@@ -793,3 +793,55 @@ fn bulk_rejects_too_many_managers_before_writing() {
     assert_eq!(r.status, 400, "{}", r.json_body());
     assert_eq!(h.state(), before);
 }
+
+/// `$check` finds a verification record that disagrees with its consumer (a change
+/// interrupted between its writes) and an orphan index entry; `POST $check` repairs both from
+/// the consumer records.
+#[test]
+fn check_finds_stale_and_orphan_entries_and_repairs_them() {
+    use keyward_core::store::Store;
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let check = format!("{BUCKETS}/default/$check");
+    assert_eq!(h.call("GET", &check, "").json_body()["consistent"], true);
+    let stale = h
+        .state()
+        .into_iter()
+        .find(|(k, _, _)| k.starts_with("k:default:"))
+        .map(|(k, _, _)| k)
+        .expect("a verification record");
+    pollster::block_on(async {
+        let store = &h.store;
+        store
+            .put(&stale, r#"{"v":1,"consumer":"acme","keyId":"key_x","metadata":{"plan":"free"},"expiresOn":null}"#, None)
+            .await
+            .unwrap();
+        store
+            .put("m:default:ghost@example.com:acme", "", None)
+            .await
+            .unwrap();
+    });
+    let found = h.call("GET", &check, "").json_body();
+    assert_eq!(found["consistent"], false);
+    let problems: Vec<&str> = found["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["problem"].as_str().unwrap())
+        .collect();
+    assert!(
+        problems.contains(&"verification record differs from its consumer (metadata or expiry)"),
+        "{found}"
+    );
+    assert!(
+        problems.contains(&"manager index entry without a matching manager"),
+        "{found}"
+    );
+    assert!(
+        !found.to_string().contains(&stale["k:default:".len()..]),
+        "a full hash in the report"
+    );
+    let repaired = h.call("POST", &check, "").json_body();
+    assert_eq!(repaired["repaired"], true);
+    assert_eq!(h.call("GET", &check, "").json_body()["consistent"], true);
+}

@@ -2,15 +2,14 @@
 //!
 //! The file is checked first (as `validate` does; nothing is sent when it has a problem).
 //! Then, per bucket of the file, [`live_bucket`] reads what the Worker holds the cheap way —
-//! `$index` pages of names, digests and sources, and full records only for consumers whose
-//! digest differs — and `keyward_core::plan::diff` decides. `sync` calls [`compute`] too,
+//! `$index` pages of names, digests and sources, and full records only for the consumers
+//! that `keyward_core::plan::records_needed` names — and `keyward_core::plan::diff` decides. `sync` calls [`compute`] too,
 //! so the preview and the apply share one path. Rendering lives in core (pure, snapshot
 //! tested); this module only prints it, coloured on a terminal.
 
 use crate::client::{describe, encode, Client, Remote};
 use anyhow::{bail, Context, Result};
 use keyward_core::keys_file::{ConsumerSpec, KeysFile};
-use keyward_core::kv::Source;
 use keyward_core::model::IndexPageOut;
 use keyward_core::plan::{self, LiveBucket, LiveConsumer, LiveRecord, Plan};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,8 +100,8 @@ pub fn compute(client: &Client, file: &KeysFile, prune: bool) -> Result<Vec<Plan
 }
 
 /// What the Worker holds for `bucket`: every consumer's digest and source from `$index`, and
-/// the full record of each consumer the plan will show in detail (a differing digest, or a
-/// delete with `prune`).
+/// the full record of each consumer that `keyward_core::plan::records_needed` names (the
+/// plan shows it in detail: a differing digest, or a delete with `prune`).
 pub fn live_bucket(
     client: &Client,
     bucket: &str,
@@ -147,23 +146,7 @@ pub fn live_bucket(
         }
     }
 
-    let mut wanted: BTreeSet<String> = desired
-        .iter()
-        .filter(|(name, spec)| {
-            consumers
-                .get(*name)
-                .is_some_and(|c| c.digest != plan::spec_digest(spec))
-        })
-        .map(|(name, _)| name.clone())
-        .collect();
-    if prune {
-        wanted.extend(
-            consumers
-                .iter()
-                .filter(|(name, c)| c.source == Source::File && !desired.contains_key(*name))
-                .map(|(name, _)| name.clone()),
-        );
-    }
+    let wanted = plan::records_needed(desired, &consumers, prune);
     if wanted.len() <= PER_CONSUMER_READS_MAX {
         for name in &wanted {
             let reply = client.send(

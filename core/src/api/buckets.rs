@@ -155,14 +155,24 @@ impl<S: Store> Api<'_, S> {
 
 impl<S: Store> Api<'_, S> {
     /// `GET …/key-buckets/{bucket}/$check`: consistency of the bucket's records (no orphan
-    /// verification records or index entries, nothing missing, KV metadata matching). Reads
-    /// every record of the bucket: meant for tests and operators, not hot paths.
-    pub(super) async fn check_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
+    /// verification records or index entries, nothing missing or stale, KV metadata
+    /// matching). `POST` also repairs what it finds, from the consumer records (the source of
+    /// truth). Reads every record of the bucket: meant for tests and operators.
+    pub(super) async fn check_bucket(
+        &self,
+        name: &str,
+        repair: bool,
+    ) -> Result<ApiResponse, Error> {
         records::bucket(self.store, name).await?;
-        let problems = records::check_bucket(self.store, name).await?;
+        let check = records::check_bucket(self.store, name).await?;
+        if repair {
+            records::apply(self.store, self.cache, &check.repairs).await?;
+        }
         let body = CheckOut {
-            consistent: problems.is_empty(),
-            problems: problems
+            consistent: check.problems.is_empty(),
+            repaired: repair && !check.problems.is_empty(),
+            problems: check
+                .problems
                 .into_iter()
                 .map(|p| CheckProblem {
                     key: p.key,

@@ -255,7 +255,8 @@ impl<S: Store> Api<'_, S> {
                 _ => Err(method_not_allowed()),
             },
             [b, "$check"] => match m {
-                "GET" => self.check_bucket(b).await,
+                "GET" => self.check_bucket(b, false).await,
+                "POST" => self.check_bucket(b, true).await,
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers"] => match m {
