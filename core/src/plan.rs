@@ -1447,9 +1447,13 @@ globex:
     fn records_needed_are_differing_digests_and_with_prune_file_made_deletes() {
         // acme-corp differs, globex matches, new-one is a create (nothing to read), legacy
         // was made by the file and is gone from it, hooli was made through the API.
-        let desired = format!("{}new-one: {{}}\n", BASE.replace("plan: gold", "plan: platinum"));
+        let desired = format!(
+            "{}new-one: {{}}\n",
+            BASE.replace("plan: gold", "plan: platinum")
+        );
         let state = live(&format!("{BASE}hooli: {{}}\nlegacy: {{}}\n"), &["hooli"]);
-        let needed = |prune| Vec::from_iter(records_needed(&consumers(&desired), &index(&state), prune));
+        let needed =
+            |prune| Vec::from_iter(records_needed(&consumers(&desired), &index(&state), prune));
         assert_eq!(needed(false), ["acme-corp"]);
         assert_eq!(needed(true), ["acme-corp", "legacy"]);
 
