@@ -688,13 +688,24 @@ pub fn render_text(plans: &[Plan]) -> String {
     if total.pruneable > 0 {
         let _ = writeln!(
             out,
-            "{} created from the file {} no longer in it; run with --prune to delete {}.",
-            consumers(total.pruneable),
-            if total.pruneable == 1 { "is" } else { "are" },
-            if total.pruneable == 1 { "it" } else { "them" },
+            "{}",
+            pruneable_note(total.pruneable, "run with --prune to delete")
         );
     }
     out
+}
+
+/// "N consumers created from the file are no longer in it; {action} them."
+fn pruneable_note(n: usize, action: &str) -> String {
+    let (verb, pronoun) = if n == 1 {
+        ("is", "it")
+    } else {
+        ("are", "them")
+    };
+    format!(
+        "{} created from the file {verb} no longer in it; {action} {pronoun}.",
+        consumers(n)
+    )
 }
 
 fn consumers(n: usize) -> String {
@@ -812,10 +823,8 @@ pub fn render_markdown(plans: &[Plan]) -> String {
     if total.pruneable > 0 {
         let _ = writeln!(
             out,
-            "\n{} created from the file {} no longer in it; `keyward sync --prune` would delete {}.",
-            consumers(total.pruneable),
-            if total.pruneable == 1 { "is" } else { "are" },
-            if total.pruneable == 1 { "it" } else { "them" },
+            "\n{}",
+            pruneable_note(total.pruneable, "`keyward sync --prune` would delete")
         );
     }
     out
