@@ -576,3 +576,55 @@ fn an_interrupted_sync_of_5000_consumers_converges_when_run_again() {
         started.elapsed()
     );
 }
+
+/// `sync --prune` also prunes a bucket removed from the file: the consumers the file created
+/// there go, the ones created through the API stay, and so does the bucket.
+#[test]
+fn prune_covers_buckets_removed_from_the_file() {
+    let w = Worker::start(&[]);
+    let (dir, file) = workdir();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let extra = "  partners:\n    consumers:\n      partner-one:\n        description: a partner\n";
+    std::fs::write(&file, format!("{text}{extra}")).unwrap();
+    let r = keyward(&w, dir.path(), &["sync", "--prune"], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let hand_made = admin(
+        "POST",
+        &format!("{}/key-buckets/partners/consumers", w.account()),
+        Some(r#"{"name":"partner-two"}"#),
+    );
+    assert_eq!(hand_made.status, 200, "{hand_made:?}");
+    std::fs::write(&file, &text).unwrap();
+
+    let r = keyward(&w, dir.path(), &["plan", "--exit-code"], &[]);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "without --prune a removed bucket is not looked at: {r:?}"
+    );
+    let r = keyward(&w, dir.path(), &["plan", "--prune", "--exit-code"], &[]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.out.contains("- consumer partners/partner-one"),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("partner-two"), "{}", r.out);
+    let r = keyward(&w, dir.path(), &["sync", "--prune"], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let left = admin(
+        "GET",
+        &format!("{}/key-buckets/partners/consumers", w.account()),
+        None,
+    )
+    .json();
+    let names: Vec<&str> = left["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["partner-two"]);
+    let r = keyward(&w, dir.path(), &["plan", "--prune", "--exit-code"], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+}

@@ -96,6 +96,24 @@ pub fn compute(client: &Client, file: &KeysFile, prune: bool) -> Result<Vec<Plan
             .with_context(|| format!("reading bucket '{bucket}'"))?;
         plans.push(plan::diff(&spec.consumers, &live, prune));
     }
+    if prune {
+        // A bucket removed from the file: the consumers the file created there are missing
+        // from it too. Its API-made consumers are none of the file's business (not counted);
+        // the bucket itself stays.
+        let none = BTreeMap::new();
+        for bucket in client.bucket_names()? {
+            if file.buckets.contains_key(&bucket) {
+                continue;
+            }
+            let live = live_bucket(client, &bucket, &none, prune)
+                .with_context(|| format!("reading bucket '{bucket}'"))?;
+            let mut removed = plan::diff(&none, &live, prune);
+            removed.unmanaged = 0;
+            if !removed.changes.is_empty() {
+                plans.push(removed);
+            }
+        }
+    }
     Ok(plans)
 }
 
