@@ -28,6 +28,27 @@ pub const BULK_MAX_ITEMS: usize = 1000;
 /// the rest is headroom).
 pub const KV_OPERATION_BUDGET: usize = 990;
 
+/// The KV operations left to this request. Once an item does not fit, every later item is
+/// deferred too, so the client resends a contiguous tail.
+struct Budget {
+    left: usize,
+    exhausted: bool,
+    spent: usize,
+}
+
+impl Budget {
+    /// Takes `n` operations if they fit.
+    fn take(&mut self, n: usize) -> bool {
+        if self.exhausted || n > self.left {
+            self.exhausted = true;
+            return false;
+        }
+        self.left -= n;
+        self.spent += n;
+        true
+    }
+}
+
 fn check_item(u: &UpsertConsumer) -> Result<(), Error> {
     validate::consumer_name(&u.name)?;
     if let Some(d) = &u.description {
@@ -136,13 +157,12 @@ impl<S: Store> Api<'_, S> {
         let current = records::consumers(self.store, bucket, &upsert_names).await?;
         let doomed = records::consumers(self.store, bucket, &input.delete).await?;
         let reads = 1 + upsert_names.len().div_ceil(100) + input.delete.len().div_ceil(100);
-        let mut budget = KV_OPERATION_BUDGET.saturating_sub(reads);
-        let mut out = BulkOut {
-            results: Vec::new(),
-            writes: 0,
-            deferred: 0,
+        let mut budget = Budget {
+            left: KV_OPERATION_BUDGET.saturating_sub(reads),
+            exhausted: false,
+            spent: 0,
         };
-        let mut exhausted = false;
+        let mut results = Vec::new();
 
         for (u, before) in input.upsert.iter().zip(&current) {
             let mut after = self.upserted(u, before.as_ref(), &input)?;
@@ -160,13 +180,10 @@ impl<S: Store> Api<'_, S> {
                     });
                 }
                 let writes = records::consumer_writes(bucket, before.as_ref(), &after);
-                if exhausted || writes.len() > budget {
-                    exhausted = true;
+                if !budget.take(writes.len()) {
                     BulkStatus::Deferred
                 } else {
                     records::apply(self.store, self.cache, &writes).await?;
-                    budget -= writes.len();
-                    out.writes += writes.len();
                     if before.is_some() {
                         BulkStatus::Updated
                     } else {
@@ -174,7 +191,7 @@ impl<S: Store> Api<'_, S> {
                     }
                 }
             };
-            out.results.push(BulkItem {
+            results.push(BulkItem {
                 name: u.name.clone(),
                 op: "upsert".into(),
                 status,
@@ -189,28 +206,29 @@ impl<S: Store> Api<'_, S> {
                 }
                 Some(c) => {
                     let writes = records::consumer_delete_writes(bucket, c);
-                    if exhausted || writes.len() > budget {
-                        exhausted = true;
+                    if !budget.take(writes.len()) {
                         BulkStatus::Deferred
                     } else {
                         records::apply(self.store, self.cache, &writes).await?;
-                        budget -= writes.len();
-                        out.writes += writes.len();
                         BulkStatus::Deleted
                     }
                 }
             };
-            out.results.push(BulkItem {
+            results.push(BulkItem {
                 name: name.clone(),
                 op: "delete".into(),
                 status,
             });
         }
-        out.deferred = out
-            .results
+        let deferred = results
             .iter()
             .filter(|r| r.status == BulkStatus::Deferred)
             .count();
+        let out = BulkOut {
+            results,
+            writes: budget.spent,
+            deferred,
+        };
         Ok(ApiResponse::json(200, &out))
     }
 }
