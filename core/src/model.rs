@@ -305,6 +305,21 @@ pub struct ListOut<T> {
 }
 
 impl<T: Serialize> ListOut<T> {
+    /// The page of `items` (all of them, in order) the query asks for, each shown with `show`.
+    pub fn page_of<I>(
+        items: &[I],
+        q: &crate::api::Query,
+        show: impl Fn(&I) -> T,
+    ) -> crate::http::ApiResponse {
+        let data = items
+            .iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .map(show)
+            .collect();
+        Self::page(data, q, items.len())
+    }
+
     /// The answer for one page: `data` already cut to `limit` from `offset`, of `total`.
     pub fn page(data: Vec<T>, q: &crate::api::Query, total: usize) -> crate::http::ApiResponse {
         crate::http::ApiResponse::json(

@@ -168,14 +168,7 @@ impl<S: Store> Api<'_, S> {
             .flatten()
             .filter(|c| c.managers.iter().any(|m| m.email == email) && q.tags_match(&c.tags))
             .collect();
-        let total = matching.len();
-        let data = matching
-            .iter()
-            .skip(q.offset)
-            .take(q.limit)
-            .map(|c| render(c, q))
-            .collect();
-        Ok(ListOut::page(data, q, total))
+        Ok(ListOut::page_of(&matching, q, |c| render(c, q)))
     }
 
     /// `GET …/consumers/$index?cursor=…&limit=…`: one KV list page of names, digests and

@@ -51,14 +51,9 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q).await?;
-        let data = c
-            .keys
-            .iter()
-            .skip(q.offset)
-            .take(q.limit)
-            .map(|k| KeyOut::stored(k, q.key_format))
-            .collect();
-        Ok(ListOut::page(data, q, c.keys.len()))
+        Ok(ListOut::page_of(&c.keys, q, |k| {
+            KeyOut::stored(k, q.key_format)
+        }))
     }
 
     /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.

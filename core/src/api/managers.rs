@@ -18,14 +18,7 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q).await?;
-        let data = c
-            .managers
-            .iter()
-            .skip(q.offset)
-            .take(q.limit)
-            .map(ManagerOut::from)
-            .collect();
-        Ok(ListOut::page(data, q, c.managers.len()))
+        Ok(ListOut::page_of(&c.managers, q, |m| ManagerOut::from(m)))
     }
 
     pub(super) async fn add_manager(
