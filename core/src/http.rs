@@ -22,6 +22,15 @@ pub struct ApiRequest {
 /// Largest request body the developer API accepts; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The error for a body over [`MAX_BODY_BYTES`]: the adapter raises it from
+/// `Content-Length` before reading, the API after reading a body sent without one.
+pub fn body_too_large() -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::TooLarge,
+        format!("request body is over {MAX_BODY_BYTES} bytes"),
+    )
+}
+
 /// A response to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {

@@ -9,7 +9,7 @@ use keyward_core::api::Api;
 use keyward_core::cache::{VerifyCache, DEFAULT_CAPACITY};
 use keyward_core::config::{vars, Config};
 use keyward_core::gateway::{self, Decision};
-use keyward_core::http::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use keyward_core::http::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use keyward_core::key_hash::KeyHasher;
 use keyward_core::token::Tokens;
 use keyward_core::verify::Verifier;
@@ -127,11 +127,7 @@ async fn api(
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES);
     if too_large {
-        return respond(problem::response(
-            413,
-            Some(format!("request body is over {MAX_BODY_BYTES} bytes")),
-        ))
-        .map_err(js);
+        return respond(problem::from_error(&http::body_too_large())).map_err(js);
     }
     let body = match req.method() {
         Method::Get | Method::Head | Method::Delete => Vec::new(),

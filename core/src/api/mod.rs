@@ -70,10 +70,7 @@ fn segments(path: &str) -> Vec<String> {
 
 fn check_size(req: &ApiRequest) -> Result<(), Error> {
     if req.body.len() > MAX_BODY_BYTES {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            format!("request body is over {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(crate::http::body_too_large());
     }
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid(
