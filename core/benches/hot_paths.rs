@@ -9,13 +9,13 @@
 //! well under a minute; pass `-- --quick` for a faster, rougher run.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use keyward_core::cache::VerifyCache;
+use keyward_core::edge::verify::{Verdict, Verifier};
 use keyward_core::entropy::Entropy;
-use keyward_core::key_format;
-use keyward_core::key_hash::KeyHasher;
-use keyward_core::kv::{self, KeyRecord, SCHEMA_VERSION};
-use keyward_core::store::{MemoryStore, Store};
-use keyward_core::verify::{Verdict, Verifier};
+use keyward_core::key::format as key_format;
+use keyward_core::key::hash::KeyHasher;
+use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
+use keyward_core::storage::store::{MemoryStore, Store};
 use keyward_core::{Error, ErrorKind};
 use pollster::block_on;
 use std::cell::Cell;

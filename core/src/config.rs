@@ -5,7 +5,7 @@
 //! error naming the variable.
 
 use crate::error::{Error, ErrorKind};
-use crate::key_format;
+use crate::key;
 
 /// Names of the variables and secrets the Worker reads.
 pub mod vars {
@@ -74,7 +74,7 @@ impl Default for Config {
             upstream_url: None,
             account_name: "local".into(),
             api_prefix: "/_keyward".into(),
-            key_prefix: key_format::DEFAULT_PREFIX.into(),
+            key_prefix: key::format::DEFAULT_PREFIX.into(),
         }
     }
 }
@@ -145,7 +145,7 @@ impl Config {
             c.api_prefix = v.trim_end_matches('/').to_owned();
         }
         if let Some(v) = get(vars::KEY_PREFIX) {
-            key_format::validate_prefix(&v).map_err(|e| bad(vars::KEY_PREFIX, e))?;
+            key::format::validate_prefix(&v).map_err(|e| bad(vars::KEY_PREFIX, e))?;
             c.key_prefix = v;
         }
         Ok(c)

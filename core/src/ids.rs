@@ -1,9 +1,9 @@
 //! Resource ids: a type prefix and 20 random base62 digits (`csmr_…`, `key_…`, `eusr_…`,
 //! `bckt_…`), shaped like Zuplo's so clients that look at the prefix keep working.
 
-use crate::base62;
 use crate::entropy::Entropy;
 use crate::error::Error;
+use crate::key::base62;
 
 /// Random digits in an id: ~119 bits, enough never to collide.
 const ID_DIGITS: usize = 20;

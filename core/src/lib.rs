@@ -1,37 +1,38 @@
 //! keyward-core: everything keyward does that is not I/O.
 //!
 //! The Worker (`keyward-worker`) and the CLI (`keyward`) are thin adapters around this crate.
-//! It holds the key format and its checksum, key hashing, the data model, input validation,
-//! the KV layout, edge verification with its in-isolate cache, and the developer API's
-//! handlers. Storage is reached only through the [`store::Store`] trait; time and random
-//! bytes come in as arguments ([`entropy::Entropy`], `now_ms`), so every path here runs
-//! natively under `cargo test` and compiles unchanged to wasm32.
+//! Storage is reached only through the [`storage::store::Store`] trait; time and random bytes
+//! come in as arguments ([`entropy::Entropy`], `now_ms`), so every path here runs natively
+//! under `cargo test` and compiles unchanged to wasm32.
+//!
+//! The crate is grouped by subsystem, and imports only point down this list (a test,
+//! `tests/layers.rs`, fails on any import circle between modules):
+//!
+//! | subsystem | owns |
+//! | --- | --- |
+//! | [`keys_file`] | `keys.yaml`: model, positioned YAML, checker, writer, plan engine and renderers |
+//! | [`api`] | the developer API: routing, handlers, tokens, wire model, OpenAPI |
+//! | [`edge`] | verification and the gateway decision |
+//! | [`storage`] | KV layout, the `Store` trait, the write path, digests, the verification cache |
+//! | [`key`] | the key format, base62, the key hash |
+//! | shared | [`config`], [`validate`], [`problem`], [`http`], [`ids`], [`timestamp`], [`entropy`], [`error`] |
+//!
+//! The shared modules are small and usable from every subsystem; of them only [`config`]
+//! and [`ids`] reach into [`key`] (the default prefix, base62).
 
 pub mod api;
-pub mod base62;
-pub mod cache;
+pub mod edge;
+pub mod key;
+pub mod keys_file;
+pub mod storage;
+
 pub mod config;
-pub mod digest;
 pub mod entropy;
 pub mod error;
-pub mod gateway;
 pub mod http;
 pub mod ids;
-pub mod key_format;
-pub mod key_hash;
-pub mod keys_file;
-pub mod kv;
-pub mod model;
-#[cfg(feature = "schema")]
-pub mod openapi;
-pub mod plan;
 pub mod problem;
-pub mod records;
-pub mod store;
 pub mod timestamp;
-pub mod token;
 pub mod validate;
-pub mod verify;
-pub mod yaml_tree;
 
 pub use error::{Error, ErrorKind};

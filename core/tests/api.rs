@@ -3,17 +3,17 @@
 //! plaintext key), input rejection that writes nothing, and `POST /v1/verify`.
 //!
 //! [`Api::handle`]: keyward_core::api::Api::handle
-//! [`MemoryStore`]: keyward_core::store::MemoryStore
+//! [`MemoryStore`]: keyward_core::storage::store::MemoryStore
 
 mod support;
 
 use expect_test::{expect, Expect};
+use keyward_core::api::token::Tokens;
+use keyward_core::edge::verify::Verdict;
 use keyward_core::http::MAX_BODY_BYTES;
-use keyward_core::key_format;
-use keyward_core::kv;
+use keyward_core::key::format as key_format;
+use keyward_core::storage::kv;
 use keyward_core::timestamp;
-use keyward_core::token::Tokens;
-use keyward_core::verify::Verdict;
 use serde_json::{json, Value};
 use support::{problem_detail, request, Harness, BUCKETS, TOKEN};
 
@@ -799,7 +799,7 @@ fn bulk_rejects_too_many_managers_before_writing() {
 /// the consumer records.
 #[test]
 fn check_finds_stale_and_orphan_entries_and_repairs_them() {
-    use keyward_core::store::Store;
+    use keyward_core::storage::store::Store;
     let h = with_bucket();
     h.create_consumer_with_key("default", &acme());
     let check = format!("{BUCKETS}/default/$check");

@@ -7,8 +7,10 @@
 
 mod support;
 
-use keyward_core::base62;
-use keyward_core::key_format::{self, FormatError, BODY_LEN, CHECK_LEN, KEY_PATTERN};
+use keyward_core::key::base62;
+use keyward_core::key::format::{
+    self as key_format, FormatError, BODY_LEN, CHECK_LEN, KEY_PATTERN,
+};
 use proptest::prelude::*;
 use regex::Regex;
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use keyward_core::openapi;
+use keyward_core::api::openapi;
 use support::Harness;
 
 #[test]

@@ -1,21 +1,21 @@
 //! Edge verification, counted: how many store reads each path makes, what the cache
 //! answers within and after its TTL, and what [`gateway::decide`] does with the verdict.
 //!
-//! The contract (core/src/verify.rs): garbage and bad checksums cost no read, a cache miss
+//! The contract (core/src/edge/verify.rs): garbage and bad checksums cost no read, a cache miss
 //! costs exactly one, a hit costs none, and unknown keys are cached too.
 
 mod support;
 
-use keyward_core::cache::VerifyCache;
 use keyward_core::config::Config;
-use keyward_core::gateway::{self, Decision, Location};
-use keyward_core::key_format;
-use keyward_core::key_hash::KeyHasher;
-use keyward_core::kv::{self, KeyRecord, SCHEMA_VERSION};
+use keyward_core::edge::gateway::{self, Decision, Location};
+use keyward_core::edge::verify::{Code, Verdict, Verifier};
+use keyward_core::key::format as key_format;
+use keyward_core::key::hash::KeyHasher;
 use keyward_core::problem;
-use keyward_core::store::{CountingStore, Counts, MemoryStore, Store};
+use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
+use keyward_core::storage::store::{CountingStore, Counts, MemoryStore, Store};
 use keyward_core::timestamp::Millis;
-use keyward_core::verify::{Code, Verdict, Verifier};
 use pollster::block_on;
 use support::{OsEntropy, HASH_SECRET, T0};
 

@@ -5,14 +5,14 @@
 use crate::bindings;
 use crate::kv_store::Kv;
 use crate::random::WebCrypto;
+use keyward_core::api::token::Tokens;
 use keyward_core::api::Api;
-use keyward_core::cache::{VerifyCache, DEFAULT_CAPACITY};
 use keyward_core::config::{vars, Config};
-use keyward_core::gateway::{self, Decision};
+use keyward_core::edge::gateway::{self, Decision};
+use keyward_core::edge::verify::Verifier;
 use keyward_core::http::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
-use keyward_core::key_hash::KeyHasher;
-use keyward_core::token::Tokens;
-use keyward_core::verify::Verifier;
+use keyward_core::key::hash::KeyHasher;
+use keyward_core::storage::cache::{VerifyCache, DEFAULT_CAPACITY};
 use keyward_core::{problem, Error, ErrorKind};
 use std::cell::OnceCell;
 use worker::{

@@ -1,6 +1,6 @@
 //! keyward-core's [`Store`] over a Workers KV namespace.
 
-use keyward_core::store::{ListEntry, ListPage, Store};
+use keyward_core::storage::store::{ListEntry, ListPage, Store};
 use keyward_core::Error;
 use serde_json::Value;
 use worker::kv::KvStore;
@@ -14,7 +14,7 @@ pub struct Kv(pub KvStore);
 fn storage(op: &str, key: &str, e: impl std::fmt::Display) -> Error {
     Error::storage(format!(
         "kv {op} '{}': {e}",
-        keyward_core::kv::keys::redacted(key)
+        keyward_core::storage::kv::keys::redacted(key)
     ))
 }
 

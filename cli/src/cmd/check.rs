@@ -9,7 +9,7 @@
 use super::plural;
 use crate::client::{Client, Remote};
 use anyhow::{bail, Context, Result};
-use keyward_core::model::CheckOut;
+use keyward_core::api::model::CheckOut;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             writeln!(
                 out,
                 "{bucket}: {}: {}{}",
-                keyward_core::kv::keys::redacted(&p.key),
+                keyward_core::storage::kv::keys::redacted(&p.key),
                 p.problem,
                 if answer.repaired { " (repaired)" } else { "" }
             )?;

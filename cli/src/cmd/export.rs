@@ -11,8 +11,8 @@
 
 use crate::client::{describe, Client, Remote};
 use anyhow::{bail, Context, Result};
+use keyward_core::keys_file::plan::LiveRecord;
 use keyward_core::keys_file::{self, BucketSpec, KeysFile, FORMAT_VERSION};
-use keyward_core::plan::LiveRecord;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;

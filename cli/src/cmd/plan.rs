@@ -3,15 +3,15 @@
 //! The file is checked first (as `validate` does; nothing is sent when it has a problem).
 //! Then, per bucket of the file, [`live_bucket`] reads what the Worker holds the cheap way —
 //! `$index` pages of names, digests and sources, and full records only for the consumers
-//! that `keyward_core::plan::records_needed` names — and `keyward_core::plan::diff` decides. `sync` calls [`compute`] too,
+//! that `keyward_core::keys_file::plan::records_needed` names — and `keyward_core::keys_file::plan::diff` decides. `sync` calls [`compute`] too,
 //! so the preview and the apply share one path. Rendering lives in core (pure, snapshot
 //! tested); this module only prints it, coloured on a terminal.
 
 use crate::client::{describe, encode, Client, Remote};
 use anyhow::{bail, Context, Result};
+use keyward_core::api::model::IndexPageOut;
+use keyward_core::keys_file::plan::{self, LiveBucket, LiveConsumer, LiveRecord, Plan};
 use keyward_core::keys_file::{ConsumerSpec, KeysFile};
-use keyward_core::model::IndexPageOut;
-use keyward_core::plan::{self, LiveBucket, LiveConsumer, LiveRecord, Plan};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -118,7 +118,7 @@ pub fn compute(client: &Client, file: &KeysFile, prune: bool) -> Result<Vec<Plan
 }
 
 /// What the Worker holds for `bucket`: every consumer's digest and source from `$index`, and
-/// the full record of each consumer that `keyward_core::plan::records_needed` names (the
+/// the full record of each consumer that `keyward_core::keys_file::plan::records_needed` names (the
 /// plan shows it in detail: a differing digest, or a delete with `prune`).
 pub fn live_bucket(
     client: &Client,

@@ -1,13 +1,16 @@
 //! Bucket handlers: list, create, get, patch, delete.
 
-use super::{body, Api, Query, KV_OPERATION_BUDGET};
+use super::bulk::KV_OPERATION_BUDGET;
+use super::query::Query;
+use super::router::{body, Api};
+use crate::api::model::{BucketOut, CheckOut, CheckProblem, CreateBucket, PatchBucket};
+use crate::api::token::Grant;
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::kv::{self, BucketRecord, SCHEMA_VERSION};
-use crate::model::{BucketOut, CheckOut, CheckProblem, CreateBucket, ListOut, PatchBucket};
-use crate::store::Store;
-use crate::token::Grant;
-use crate::{ids, records, validate};
+use crate::storage::kv::{self, BucketRecord, SCHEMA_VERSION};
+use crate::storage::records;
+use crate::storage::store::Store;
+use crate::{ids, validate};
 
 impl<S: Store> Api<'_, S> {
     pub(super) async fn list_buckets(
@@ -29,7 +32,7 @@ impl<S: Store> Api<'_, S> {
                 data.push(BucketOut::from(&kv::decode::<BucketRecord>(key, &text)?));
             }
         }
-        Ok(ListOut::page(data, q, total))
+        Ok(q.page(data, total))
     }
 
     pub(super) async fn create_bucket(
@@ -127,7 +130,7 @@ impl<S: Store> Api<'_, S> {
                     .list(
                         prefix,
                         cursor.as_deref(),
-                        budget.min(crate::store::LIST_LIMIT),
+                        budget.min(crate::storage::store::LIST_LIMIT),
                     )
                     .await?;
                 for e in &page.entries {

@@ -13,13 +13,14 @@
 //! with 400 and changes nothing. Unchanged items cost no write.
 
 use super::consumers::managers_from;
-use super::{body, Api};
+use super::router::{body, Api};
+use crate::api::model::{BulkConsumers, BulkItem, BulkOut, BulkStatus, UpsertConsumer};
 use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::kv::{ConsumerRecord, Source, SyncStamp, SCHEMA_VERSION};
-use crate::model::{BulkConsumers, BulkItem, BulkOut, BulkStatus, UpsertConsumer};
-use crate::store::Store;
-use crate::{ids, records, validate};
+use crate::storage::kv::{ConsumerRecord, Source, SyncStamp, SCHEMA_VERSION};
+use crate::storage::records;
+use crate::storage::store::Store;
+use crate::{ids, validate};
 use std::collections::BTreeSet;
 
 /// Most items (upserts plus deletes) in one bulk request.

@@ -1,16 +1,20 @@
 //! Consumer handlers: list (and the digest index for `plan`), create (optionally with keys),
 //! get, patch, delete, roll-key.
 
-use super::{body, Api, Query};
+use super::query::Query;
+use super::router::{body, Api};
+use crate::api::model::{
+    ConsumerOut, CreateConsumer, CreateKey, IndexEntryOut, IndexPageOut, KeyOut, ManagerOut,
+    PatchConsumer, RollKey,
+};
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::kv::{self, ConsumerIndex, ConsumerRecord, ManagerRecord, Source, SCHEMA_VERSION};
-use crate::model::{
-    ConsumerOut, CreateConsumer, CreateKey, IndexEntryOut, IndexPageOut, KeyOut, ListOut,
-    ManagerOut, PatchConsumer, RollKey,
+use crate::storage::kv::{
+    self, ConsumerIndex, ConsumerRecord, ManagerRecord, Source, SCHEMA_VERSION,
 };
-use crate::store::{Store, LIST_LIMIT};
-use crate::{ids, records, timestamp, validate};
+use crate::storage::records;
+use crate::storage::store::{Store, LIST_LIMIT};
+use crate::{ids, timestamp, validate};
 
 /// A consumer as a list or get shows it, per the query's include flags.
 pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
@@ -150,7 +154,7 @@ impl<S: Store> Api<'_, S> {
                 data.push(render(&kv::decode::<ConsumerRecord>(key, &text)?, q));
             }
         }
-        Ok(ListOut::page(data, q, total))
+        Ok(q.page(data, total))
     }
 
     /// `manager-email=…`: candidates from the manager index, confirmed on their records,
@@ -168,7 +172,7 @@ impl<S: Store> Api<'_, S> {
             .flatten()
             .filter(|c| c.managers.iter().any(|m| m.email == email) && q.tags_match(&c.tags))
             .collect();
-        Ok(ListOut::page_of(&matching, q, |c| render(c, q)))
+        Ok(q.page_of(&matching, |c| render(c, q)))
     }
 
     /// `GET …/consumers/$index?cursor=…&limit=…`: one KV list page of names, digests and

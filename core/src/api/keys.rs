@@ -1,13 +1,15 @@
 //! Key handlers: list, create, `$bulk`, get, patch, delete — and key generation for every
 //! path that creates one.
 
-use super::{array_body, body, Api, Query};
+use super::query::Query;
+use super::router::{array_body, body, Api};
+use crate::api::model::{self, CreateKey, KeyOut, PatchKey};
 use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::kv::StoredKey;
-use crate::model::{self, CreateKey, KeyOut, ListOut, PatchKey};
-use crate::store::Store;
-use crate::{ids, key_format, timestamp, validate};
+use crate::key;
+use crate::storage::kv::StoredKey;
+use crate::storage::store::Store;
+use crate::{ids, timestamp, validate};
 
 fn key_not_found(consumer: &str, id: &str) -> Error {
     Error::not_found(format!(
@@ -31,7 +33,7 @@ impl<S: Store> Api<'_, S> {
             .as_deref()
             .map(timestamp::parse)
             .transpose()?;
-        let plaintext = key_format::generate(&self.config.key_prefix, self.entropy)?;
+        let plaintext = key::format::generate(&self.config.key_prefix, self.entropy)?;
         let stored = StoredKey {
             id: ids::new_id(ids::KEY, self.entropy)?,
             hash: self.hasher.hash(&plaintext),
@@ -51,9 +53,7 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q).await?;
-        Ok(ListOut::page_of(&c.keys, q, |k| {
-            KeyOut::stored(k, q.key_format)
-        }))
+        Ok(q.page_of(&c.keys, |k| KeyOut::stored(k, q.key_format)))
     }
 
     /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.

@@ -3,11 +3,12 @@
 //! a manager's consumers without reading every record.
 
 use super::consumers::managers_from;
-use super::{body, Api, Query};
+use super::query::Query;
+use super::router::{body, Api};
+use crate::api::model::{ManagerOut, NewManager};
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::model::{ListOut, ManagerOut, NewManager};
-use crate::store::Store;
+use crate::storage::store::Store;
 use crate::validate;
 
 impl<S: Store> Api<'_, S> {
@@ -18,7 +19,7 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q).await?;
-        Ok(ListOut::page_of(&c.managers, q, |m| ManagerOut::from(m)))
+        Ok(q.page_of(&c.managers, |m| ManagerOut::from(m)))
     }
 
     pub(super) async fn add_manager(

@@ -1,7 +1,9 @@
 //! Query parameters of the developer API, parsed once per request.
 
+use super::model::{KeyFormat, ListOut};
 use crate::error::Error;
-use crate::model::KeyFormat;
+use crate::http::ApiResponse;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Largest page (KV's list limit, and Zuplo's).
@@ -100,6 +102,33 @@ impl Query {
     /// Whether `tags` satisfy every `tag.<k>=<v>` filter.
     pub fn tags_match(&self, tags: &BTreeMap<String, String>) -> bool {
         self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+    }
+}
+
+impl Query {
+    /// The page of `items` (all of them, in order) this query asks for, each shown with
+    /// `show`, in the list envelope.
+    pub fn page_of<I, T: Serialize>(&self, items: &[I], show: impl Fn(&I) -> T) -> ApiResponse {
+        let data = items
+            .iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .map(show)
+            .collect();
+        self.page(data, items.len())
+    }
+
+    /// The answer for one page: `data` already cut to `limit` from `offset`, of `total`.
+    pub fn page<T: Serialize>(&self, data: Vec<T>, total: usize) -> ApiResponse {
+        ApiResponse::json(
+            200,
+            &ListOut {
+                data,
+                limit: self.limit,
+                offset: self.offset,
+                total,
+            },
+        )
     }
 }
 

@@ -9,17 +9,17 @@
 
 #![allow(dead_code)]
 
+use keyward_core::api::token::Tokens;
 use keyward_core::api::Api;
-use keyward_core::cache::VerifyCache;
 use keyward_core::config::Config;
+use keyward_core::edge::verify::{Verdict, Verifier};
 use keyward_core::entropy::Entropy;
 use keyward_core::http::{ApiRequest, ApiResponse};
-use keyward_core::key_hash::KeyHasher;
+use keyward_core::key::hash::KeyHasher;
 use keyward_core::problem;
-use keyward_core::store::MemoryStore;
+use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::store::MemoryStore;
 use keyward_core::timestamp::Millis;
-use keyward_core::token::Tokens;
-use keyward_core::verify::{Verdict, Verifier};
 use keyward_core::{Error, ErrorKind};
 use serde_json::Value;
 use std::cell::Cell;

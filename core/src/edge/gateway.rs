@@ -5,13 +5,13 @@
 //! [`identity_headers`]) or answers with the response it was given.
 
 use crate::config::Config;
+use crate::edge::verify::{Verdict, Verifier};
 use crate::error::Error;
 use crate::http::ApiResponse;
-use crate::kv::KeyRecord;
 use crate::problem;
-use crate::store::Store;
+use crate::storage::kv::KeyRecord;
+use crate::storage::store::Store;
 use crate::timestamp::Millis;
-use crate::verify::{Verdict, Verifier};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use std::rc::Rc;

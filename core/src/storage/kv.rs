@@ -12,7 +12,7 @@
 //! | `m:{bucket}:{email}:{consumer}` | empty: `email` manages `consumer` | consumer create/delete, manager add/remove |
 //!
 //! [`BucketRecord`]s, [`ConsumerRecord`]s and the entries derived from them are written through
-//! [`crate::records`], which orders the writes so that an interrupted change converges when
+//! [`crate::storage::records`], which orders the writes so that an interrupted change converges when
 //! it is run again.
 //!
 //! Names of buckets and consumers are `[a-z0-9-]`, hashes base64url and e-mails exclude `:`,
@@ -77,7 +77,7 @@ pub mod keys {
     /// are unchanged.
     ///
     /// ```
-    /// use keyward_core::kv::keys;
+    /// use keyward_core::storage::kv::keys;
     /// assert_eq!(keys::redacted("k:default:AbCdEfGhIjKlMnOp"), "k:default:AbCdEfGh…");
     /// assert_eq!(keys::redacted("c:default:acme"), "c:default:acme");
     /// ```
@@ -222,7 +222,7 @@ pub struct ConsumerIndex {
     /// Tags, for `tag.<k>=<v>` filters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub t: BTreeMap<String, String>,
-    /// [`crate::digest::consumer_digest`] of the file-managed state, for `plan` at scale.
+    /// [`crate::storage::digest::consumer_digest`] of the file-managed state, for `plan` at scale.
     #[serde(default)]
     pub d: String,
     /// Who created the consumer.
@@ -244,7 +244,7 @@ impl ConsumerRecord {
     /// The digest of the file-managed state (description, metadata, tags, managers).
     pub fn digest(&self) -> String {
         let emails: Vec<&str> = self.managers.iter().map(|m| m.email.as_str()).collect();
-        crate::digest::consumer_digest(
+        crate::storage::digest::consumer_digest(
             self.description.as_deref(),
             &self.metadata,
             &self.tags,

@@ -10,7 +10,7 @@
 //! Methods take `&self` and never hold a borrow across an `.await`: the Worker serves
 //! concurrent requests in one isolate, interleaved at await points.
 
-use crate::kv::KeyRecord;
+use crate::storage::kv::KeyRecord;
 use crate::timestamp::Millis;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

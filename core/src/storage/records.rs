@@ -14,10 +14,10 @@
 //! records missing — never a key that verifies but is listed by no consumer. Deleting a
 //! consumer removes everything derived first and the record last.
 
-use crate::cache::VerifyCache;
 use crate::error::Error;
-use crate::kv::{self, BucketRecord, ConsumerRecord};
-use crate::store::Store;
+use crate::storage::cache::VerifyCache;
+use crate::storage::kv::{self, BucketRecord, ConsumerRecord};
+use crate::storage::store::Store;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -252,12 +252,12 @@ pub async fn consumers<S: Store>(
 pub async fn list_all<S: Store>(
     store: &S,
     prefix: &str,
-) -> Result<Vec<crate::store::ListEntry>, Error> {
+) -> Result<Vec<crate::storage::store::ListEntry>, Error> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = store
-            .list(prefix, cursor.as_deref(), crate::store::LIST_LIMIT)
+            .list(prefix, cursor.as_deref(), crate::storage::store::LIST_LIMIT)
             .await?;
         out.extend(page.entries);
         cursor = page.cursor;

@@ -29,8 +29,8 @@ pub fn is_base62(s: &str) -> bool {
 /// `width` must be large enough for `value` (6 digits hold any `u32`).
 ///
 /// ```
-/// assert_eq!(keyward_core::base62::encode_u32(61, 3), "00z");
-/// assert_eq!(keyward_core::base62::encode_u32(u32::MAX, 6), "4gfFC3");
+/// assert_eq!(keyward_core::key::base62::encode_u32(61, 3), "00z");
+/// assert_eq!(keyward_core::key::base62::encode_u32(u32::MAX, 6), "4gfFC3");
 /// ```
 pub fn encode_u32(mut value: u32, width: usize) -> String {
     let mut digits = vec![b'0'; width];

@@ -1,12 +1,12 @@
 //! The OpenAPI 3.1 description of the developer API, generated from the code.
 //!
-//! Schemas come from the wire types in [`crate::model`] (schemars, request bodies with the
+//! Schemas come from the wire types in [`crate::api::model`] (schemars, request bodies with the
 //! deserialize contract, responses with the serialize contract); the operations are declared
 //! in [`operations`], next to the router's own table, and a test checks that every declared
 //! operation is routed. `keyward openapi` prints the document; `schemas/openapi.json` is the
 //! committed copy the Worker serves, and a test fails when it is stale.
 
-use crate::model;
+use crate::api::model;
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};

@@ -3,7 +3,7 @@
 //! `keyward validate` must point at the exact place of every problem in `keys.yaml`, and
 //! report all of them at once. A serde deserializer stops at the first error and forgets
 //! where each value came from, so this module builds a small tree from saphyr-parser's
-//! positioned events instead, and [`crate::keys_file::check`] walks it.
+//! positioned events instead, and [`check()`](crate::keys_file::check()) walks it.
 //!
 //! The tree keeps what a checker needs and nothing more: mappings keep every entry in source
 //! order, **duplicate keys included** (the caller decides what a duplicate means and names

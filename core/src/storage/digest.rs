@@ -15,7 +15,7 @@ const DIGEST_HEX: usize = 16;
 /// e-mails; an absent description equals an empty one.
 ///
 /// ```
-/// use keyward_core::digest::consumer_digest;
+/// use keyward_core::storage::digest::consumer_digest;
 /// let a = consumer_digest(None, &Default::default(), &Default::default(), &["b@x.io", "a@x.io"]);
 /// let b = consumer_digest(Some(""), &Default::default(), &Default::default(), &["a@x.io", "b@x.io"]);
 /// assert_eq!(a, b);

@@ -11,15 +11,15 @@
 //! confirms them.
 //!
 //! ```
-//! use keyward_core::key_format;
+//! use keyward_core::key::format as key_format;
 //! let key = key_format::parse("kw_00000000000000000000000000000000_1vXtxm").unwrap();
 //! assert_eq!(key.prefix(), "kw");
 //! assert!(key_format::parse("kw_00000000000000000000000000000000_1vXtxn").is_err());
 //! ```
 
-use crate::base62;
 use crate::entropy::Entropy;
 use crate::error::Error;
+use crate::key::base62;
 use std::fmt;
 
 /// Number of base62 digits in a key body.
@@ -172,7 +172,7 @@ pub fn generate(prefix: &str, entropy: &dyn Entropy) -> Result<String, Error> {
 /// The masked form of a key for lists and logs: the prefix and the last 6 characters.
 ///
 /// ```
-/// let masked = keyward_core::key_format::mask("kw_00000000000000000000000000000000_1vXtxm");
+/// let masked = keyward_core::key::format::mask("kw_00000000000000000000000000000000_1vXtxm");
 /// assert_eq!(masked, "kw_****1vXtxm");
 /// ```
 pub fn mask(key: &str) -> String {

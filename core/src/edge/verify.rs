@@ -4,12 +4,12 @@
 //! or a bad checksum never reaches the store, and a cache miss costs exactly one read of
 //! `k:{bucket}:{hash}`, whose record carries everything the edge forwards.
 
-use crate::cache::{Cached, VerifyCache};
 use crate::error::Error;
-use crate::key_format;
-use crate::key_hash::KeyHasher;
-use crate::kv::{self, KeyRecord};
-use crate::store::Store;
+use crate::key;
+use crate::key::hash::KeyHasher;
+use crate::storage::cache::{Cached, VerifyCache};
+use crate::storage::kv::{self, KeyRecord};
+use crate::storage::store::Store;
 use crate::timestamp::Millis;
 use serde::Serialize;
 use std::rc::Rc;
@@ -71,7 +71,7 @@ pub struct Verifier<'a, S> {
 impl<S: Store> Verifier<'_, S> {
     /// Verifies `key` at time `now`.
     pub async fn verify(&self, key: &str, now: Millis) -> Result<Verdict, Error> {
-        let Ok(parsed) = key_format::parse(key) else {
+        let Ok(parsed) = key::format::parse(key) else {
             return Ok(Verdict::Malformed);
         };
         if parsed.prefix() != self.prefix {

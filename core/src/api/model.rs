@@ -1,8 +1,10 @@
 //! The developer API's wire shapes: request bodies (strict: unknown fields are rejected) and
 //! responses, named and shaped like Zuplo's so its clients work unchanged.
 
-use crate::key_format;
-use crate::kv::{BucketRecord, ConsumerRecord, ManagerRecord, Source, StoredKey, SyncStamp};
+use crate::key;
+use crate::storage::kv::{
+    BucketRecord, ConsumerRecord, ManagerRecord, Source, StoredKey, SyncStamp,
+};
 use crate::timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -304,39 +306,9 @@ pub struct ListOut<T> {
     pub total: usize,
 }
 
-impl<T: Serialize> ListOut<T> {
-    /// The page of `items` (all of them, in order) the query asks for, each shown with `show`.
-    pub fn page_of<I>(
-        items: &[I],
-        q: &crate::api::Query,
-        show: impl Fn(&I) -> T,
-    ) -> crate::http::ApiResponse {
-        let data = items
-            .iter()
-            .skip(q.offset)
-            .take(q.limit)
-            .map(show)
-            .collect();
-        Self::page(data, q, items.len())
-    }
-
-    /// The answer for one page: `data` already cut to `limit` from `offset`, of `total`.
-    pub fn page(data: Vec<T>, q: &crate::api::Query, total: usize) -> crate::http::ApiResponse {
-        crate::http::ApiResponse::json(
-            200,
-            &ListOut {
-                data,
-                limit: q.limit,
-                offset: q.offset,
-                total,
-            },
-        )
-    }
-}
-
 /// Masked form of a new key, as stored.
 pub fn masked(key: &str) -> String {
-    key_format::mask(key)
+    key::format::mask(key)
 }
 
 /// Deserializes a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
@@ -523,7 +495,7 @@ pub struct VerifyOut {
     /// Whether the key is valid now.
     pub valid: bool,
     /// `VALID`, `MALFORMED`, `NOT_FOUND` or `EXPIRED`.
-    pub code: crate::verify::Code,
+    pub code: crate::edge::verify::Code,
     /// The consumer, for valid and expired keys.
     pub consumer: Option<String>,
     /// The key id, for valid and expired keys.

@@ -1,0 +1,321 @@
+//! Routing and authentication: a request's path and token to one handler, and every error
+//! through [`crate::problem`] as `application/problem+json`. The handlers are methods of
+//! [`Api`] in the sibling modules, one per resource.
+
+use super::query::Query;
+use crate::api::model::{VerifyOut, VerifyRequest};
+use crate::api::token::{self, Grant, Tokens};
+use crate::config::Config;
+use crate::edge::verify::{Verdict, Verifier};
+use crate::entropy::Entropy;
+use crate::error::{Error, ErrorKind};
+use crate::http::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use crate::key::hash::KeyHasher;
+use crate::problem;
+use crate::storage::cache::VerifyCache;
+use crate::storage::store::Store;
+use crate::timestamp::{self, Millis};
+use serde::de::DeserializeOwned;
+
+/// Everything a developer-API request needs, borrowed from the adapter for one request.
+pub struct Api<'a, S> {
+    /// Storage.
+    pub store: &'a S,
+    /// Random bytes for keys and ids.
+    pub entropy: &'a dyn Entropy,
+    /// Hashes keys.
+    pub hasher: &'a KeyHasher,
+    /// This isolate's verification cache (entries are dropped on every change).
+    pub cache: &'a VerifyCache,
+    /// Settings.
+    pub config: &'a Config,
+    /// Management tokens.
+    pub tokens: &'a Tokens,
+    /// The time of the request.
+    pub now: Millis,
+    /// The OpenAPI document served at `/openapi.json` (the adapter embeds the committed file).
+    pub openapi: &'a str,
+}
+
+/// Splits a path into percent-decoded segments.
+fn segments(path: &str) -> Vec<String> {
+    path.trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+fn check_size(req: &ApiRequest) -> Result<(), Error> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(crate::http::body_too_large());
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid(
+            "request body is empty; send a JSON document",
+        ));
+    }
+    Ok(())
+}
+
+fn parse<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+    serde_json::from_slice(&req.body).map_err(|e| Error::invalid(format!("request body: {e}")))
+}
+
+fn first_byte(req: &ApiRequest) -> Option<u8> {
+    req.body.iter().find(|b| !b.is_ascii_whitespace()).copied()
+}
+
+/// Parses a JSON object body strictly into `T`; a bad body is a 400 that says what is wrong.
+pub(crate) fn body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+    check_size(req)?;
+    // Derived Deserialize also accepts an array of fields in order; bodies must be objects.
+    if first_byte(req) != Some(b'{') {
+        return Err(Error::invalid("request body must be a JSON object"));
+    }
+    parse(req)
+}
+
+/// Parses a JSON array body (the `$bulk` endpoints) strictly.
+pub(crate) fn array_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<Vec<T>, Error> {
+    check_size(req)?;
+    if first_byte(req) != Some(b'[') {
+        return Err(Error::invalid("request body must be a JSON array"));
+    }
+    parse(req)
+}
+
+fn method_not_allowed() -> Error {
+    Error::new(
+        ErrorKind::MethodNotAllowed,
+        "method not allowed on this path",
+    )
+}
+
+fn not_found() -> Error {
+    Error::not_found("no such route; see /openapi.json")
+}
+
+fn is_write(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD")
+}
+
+impl<S: Store> Api<'_, S> {
+    /// Answers one request to keyward's own routes (prefix already removed).
+    pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        self.handle_logged(req, |_| {}).await
+    }
+
+    /// Like [`Api::handle`], and hands every server-side error (5xx) to `log` before its
+    /// generic problem answer is made: the detail goes to the log, never to the client.
+    pub async fn handle_logged(&self, req: &ApiRequest, log: impl FnOnce(&Error)) -> ApiResponse {
+        match self.route(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                if problem::status_of(e.kind()) >= 500 {
+                    log(&e);
+                }
+                problem::from_error(&e)
+            }
+        }
+    }
+
+    fn authenticate(&self, req: &ApiRequest) -> Result<&Grant, Error> {
+        token::bearer(req.authorization.as_deref())
+            .and_then(|t| self.tokens.authenticate(t))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unauthorized,
+                    "a valid management token is required: Authorization: Bearer <token>",
+                )
+            })
+    }
+
+    async fn route(&self, req: &ApiRequest) -> Result<ApiResponse, Error> {
+        let segs = segments(&req.path);
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let m = req.method.as_str();
+        match segs.as_slice() {
+            ["health"] => match m {
+                "GET" | "HEAD" => Ok(ApiResponse::json(200, &serde_json::json!({"status": "ok"}))),
+                _ => Err(method_not_allowed()),
+            },
+            ["openapi.json"] => match m {
+                "GET" | "HEAD" => Ok(ApiResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    content_type: Some("application/json"),
+                    body: self.openapi.as_bytes().to_vec(),
+                }),
+                _ => Err(method_not_allowed()),
+            },
+            ["v1", rest @ ..] => {
+                let grant = self.authenticate(req)?;
+                match rest {
+                    ["verify"] => match m {
+                        "POST" => self.verify(req, grant).await,
+                        _ => Err(method_not_allowed()),
+                    },
+                    ["info"] => match m {
+                        "GET" => Ok(ApiResponse::json(
+                            200,
+                            &serde_json::json!({
+                                "account": self.config.account_name,
+                                "bucket": self.config.bucket,
+                                "keyPrefix": self.config.key_prefix,
+                                "token": {
+                                    "name": grant.name,
+                                    "access": if grant.access == token::Access::Write { "write" } else { "read" },
+                                },
+                            }),
+                        )),
+                        _ => Err(method_not_allowed()),
+                    },
+                    ["accounts", account, "key-buckets", rest @ ..] => {
+                        if *account != self.config.account_name {
+                            return Err(Error::not_found(format!(
+                                "account '{account}' does not exist"
+                            )));
+                        }
+                        if let [bucket, ..] = rest {
+                            grant.check(Some(bucket), is_write(m))?;
+                        } else {
+                            grant.check(None, is_write(m))?;
+                        }
+                        self.buckets_route(req, grant, rest).await
+                    }
+                    _ => Err(not_found()),
+                }
+            }
+            _ => Err(not_found()),
+        }
+    }
+
+    async fn buckets_route(
+        &self,
+        req: &ApiRequest,
+        grant: &Grant,
+        rest: &[&str],
+    ) -> Result<ApiResponse, Error> {
+        // Names in the path become KV keys: one that breaks the naming rules cannot exist
+        // (and must not reach KV, whose keys are limited to 512 bytes).
+        if let [b, tail @ ..] = rest {
+            if crate::validate::bucket_name(b).is_err() {
+                return Err(Error::not_found(format!(
+                    "bucket '{}' does not exist",
+                    b.chars().take(64).collect::<String>()
+                )));
+            }
+            if let ["consumers", c, ..] = tail {
+                if !matches!(*c, "$bulk" | "$index") && crate::validate::consumer_name(c).is_err() {
+                    return Err(Error::not_found(format!(
+                        "consumer '{}' does not exist in bucket '{b}'",
+                        c.chars().take(64).collect::<String>()
+                    )));
+                }
+            }
+        }
+        let q = Query::parse(&req.query)?;
+        let m = req.method.as_str();
+        match rest {
+            [] => match m {
+                "GET" => self.list_buckets(grant, &q).await,
+                "POST" => self.create_bucket(grant, req).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b] => match m {
+                "GET" => self.get_bucket(b).await,
+                "PATCH" => self.patch_bucket(b, req).await,
+                "DELETE" => self.delete_bucket(b).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "$check"] => match m {
+                "GET" => self.check_bucket(b, false).await,
+                "POST" => self.check_bucket(b, true).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers"] => match m {
+                "GET" => self.list_consumers(b, &q).await,
+                "POST" => self.create_consumer(b, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", "$bulk"] => match m {
+                "POST" => self.bulk_consumers(b, req).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", "$index"] => match m {
+                "GET" => self.consumer_index(b, &req.query).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c] => match m {
+                "GET" => self.get_consumer(b, c, &q).await,
+                "PATCH" => self.patch_consumer(b, c, req, &q).await,
+                "DELETE" => self.delete_consumer(b, c, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "roll-key"] => match m {
+                "POST" => self.roll_key(b, c, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "keys"] => match m {
+                "GET" => self.list_keys(b, c, &q).await,
+                "POST" => self.create_key(b, c, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "keys", "$bulk"] => match m {
+                "POST" => self.bulk_keys(b, c, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "keys", id] => match m {
+                "GET" => self.get_key(b, c, id, &q).await,
+                "PATCH" => self.patch_key(b, c, id, req, &q).await,
+                "DELETE" => self.delete_key(b, c, id, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "managers"] => match m {
+                "GET" => self.list_managers(b, c, &q).await,
+                "POST" => self.add_manager(b, c, req, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            [b, "consumers", c, "managers", id] => match m {
+                "DELETE" => self.delete_manager(b, c, id, &q).await,
+                _ => Err(method_not_allowed()),
+            },
+            _ => Err(not_found()),
+        }
+    }
+
+    async fn verify(&self, req: &ApiRequest, grant: &Grant) -> Result<ApiResponse, Error> {
+        let body: VerifyRequest = body(req)?;
+        let bucket = body.bucket.as_deref().unwrap_or(&self.config.bucket);
+        crate::validate::bucket_name(bucket)?;
+        grant.check(Some(bucket), false)?;
+        let verifier = Verifier {
+            store: self.store,
+            hasher: self.hasher,
+            cache: self.cache,
+            bucket,
+            prefix: &self.config.key_prefix,
+        };
+        let verdict = verifier.verify(&body.key, self.now).await?;
+        let record = match &verdict {
+            Verdict::Valid(r) | Verdict::Expired(r) => Some(r),
+            _ => None,
+        };
+        Ok(ApiResponse::json(
+            200,
+            &VerifyOut {
+                valid: matches!(verdict, Verdict::Valid(_)),
+                code: verdict.code(),
+                consumer: record.map(|r| r.consumer.clone()),
+                key_id: record.map(|r| r.key_id.clone()),
+                metadata: record.map(|r| r.metadata.clone()),
+                expires_on: record.and_then(|r| r.expires_on).map(timestamp::format),
+            },
+        ))
+    }
+}

@@ -1,0 +1,365 @@
+//! The way back from the model to text, for `keyward export`: a [`KeysFile`] as `keys.yaml`
+//! that [`check`] reads as the same file (tested here; [`to_yaml_checked`] verifies it each
+//! time).
+
+use super::check::check;
+use super::model::{ConsumerSpec, KeysFile};
+use crate::Error;
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+/// `file` as the text of a `keys.yaml` (what `keyward export` writes), each line of
+/// `header` a comment at the top.
+///
+/// A small emitter for exactly this shape rather than a general serializer: block mappings,
+/// flow sequences, and strings left plain only when they cannot be read as anything else
+/// (a number, a boolean, null, a date, an indicator), double-quoted with escapes otherwise.
+/// [`check`] reads the text back as `file` (tested here over tricky strings);
+/// [`to_yaml_checked`] also verifies it each time.
+///
+/// ```
+/// use keyward_core::keys_file::{check, to_yaml};
+///
+/// let file = check("version: 1\nbuckets:\n  default:\n    consumers:\n      acme: {tags: {tier: 'yes'}}\n").unwrap();
+/// let text = to_yaml(&file, &["exported".to_owned()]);
+/// assert_eq!(
+///     text,
+///     "# exported\nversion: 1\nbuckets:\n  default:\n    consumers:\n      acme:\n        tags:\n          tier: \"yes\"\n"
+/// );
+/// assert_eq!(check(&text).unwrap(), file);
+/// ```
+pub fn to_yaml(file: &KeysFile, header: &[String]) -> String {
+    let mut out = String::new();
+    for line in header {
+        let _ = writeln!(out, "# {line}");
+    }
+    let _ = writeln!(out, "version: {}", file.version);
+    if file.buckets.is_empty() {
+        out.push_str("buckets: {}\n");
+        return out;
+    }
+    out.push_str("buckets:\n");
+    for (name, bucket) in &file.buckets {
+        let _ = write!(out, "  {}:", scalar(name));
+        if bucket.description.is_none() && bucket.consumers.is_empty() {
+            out.push_str(" {}\n");
+            continue;
+        }
+        out.push('\n');
+        if let Some(d) = &bucket.description {
+            let _ = writeln!(out, "    description: {}", scalar(d));
+        }
+        if bucket.consumers.is_empty() {
+            out.push_str("    consumers: {}\n");
+            continue;
+        }
+        out.push_str("    consumers:\n");
+        for (name, c) in &bucket.consumers {
+            write_consumer(&mut out, name, c);
+        }
+    }
+    out
+}
+
+/// One consumer entry of a bucket's `consumers` mapping.
+fn write_consumer(out: &mut String, name: &str, c: &ConsumerSpec) {
+    let _ = write!(out, "      {}:", scalar(name));
+    if c.description.is_none()
+        && c.metadata.is_empty()
+        && c.tags.is_empty()
+        && c.managers.is_empty()
+    {
+        out.push_str(" {}\n");
+        return;
+    }
+    out.push('\n');
+    let indent = "        ";
+    if let Some(d) = &c.description {
+        let _ = writeln!(out, "{indent}description: {}", scalar(d));
+    }
+    if !c.metadata.is_empty() {
+        let _ = writeln!(out, "{indent}metadata:");
+        mapping(out, &c.metadata, 10);
+    }
+    if !c.tags.is_empty() {
+        let _ = writeln!(out, "{indent}tags:");
+        for (k, v) in &c.tags {
+            let _ = writeln!(out, "{indent}  {}: {}", scalar(k), scalar(v));
+        }
+    }
+    if !c.managers.is_empty() {
+        let _ = writeln!(out, "{indent}managers:");
+        for m in &c.managers {
+            let _ = writeln!(out, "{indent}  - {}", scalar(m));
+        }
+    }
+}
+
+/// A non-empty JSON object as a block mapping at `indent` spaces.
+fn mapping(out: &mut String, map: &Map<String, Value>, indent: usize) {
+    let pad = " ".repeat(indent);
+    for (k, v) in map {
+        let _ = write!(out, "{pad}{}:", scalar(k));
+        match v {
+            Value::Object(inner) if !inner.is_empty() => {
+                out.push('\n');
+                mapping(out, inner, indent + 2);
+            }
+            _ => {
+                out.push(' ');
+                out.push_str(&flow(v));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A JSON value in YAML flow style: strings double-quoted inside collections, plain when
+/// safe at the top.
+fn flow(v: &Value) -> String {
+    match v {
+        Value::String(s) => scalar(s),
+        other => inline(other),
+    }
+}
+
+/// A JSON value as a YAML flow node in which every string is double-quoted.
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => quoted(s),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", quoted(k), inline(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+/// A string as a YAML scalar in block context: plain when that reads back as the same
+/// string under YAML 1.2 (and 1.1, for other tools), double-quoted otherwise.
+fn scalar(s: &str) -> String {
+    if plain_is_safe(s) {
+        s.to_owned()
+    } else {
+        quoted(s)
+    }
+}
+
+fn plain_is_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || first == '_') || s.ends_with(' ') {
+        return false;
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || " _-.@/+'()!?;=%$&,".contains(c);
+    if !s.chars().all(allowed) || s.contains("  ") {
+        return false;
+    }
+    // Words that YAML 1.2 or 1.1 read as null or booleans.
+    const WORDS: &[&str] = &["null", "true", "false", "yes", "no", "on", "off", "y", "n"];
+    if WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+        return false;
+    }
+    // Anything that looks numeric (ints, floats, hex, octal, 1.1 dates and times).
+    if first.is_ascii_digit()
+        && s.chars()
+            .all(|c| c.is_ascii_hexdigit() || "xXoO._:+- ".contains(c))
+    {
+        return false;
+    }
+    true
+}
+
+/// A YAML double-quoted scalar: `"`, `\` and every character YAML does not allow raw
+/// (controls, DEL, C1, BOM, line separators, non-characters) escaped.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || matches!(
+                    c,
+                    '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// [`to_yaml`], read back with [`check`] before it is returned: a text that would not pass
+/// validation, or would read as anything but `file`, is an [`ErrorKind::Invalid`] error
+/// (a bug in the writer) rather than a surprise in the next plan.
+///
+/// [`ErrorKind::Invalid`]: crate::ErrorKind::Invalid
+pub fn to_yaml_checked(file: &KeysFile, header: &[String]) -> Result<String, Error> {
+    let text = to_yaml(file, header);
+    match check(&text) {
+        Ok(back) if back == *file => Ok(text),
+        Ok(_) => Err(Error::invalid(
+            "the exported text does not read back as the live state; this is a bug in keyward export",
+        )),
+        Err(problems) => Err(Error::invalid(format!(
+            "the exported text does not pass validation ({}); this is a bug in keyward export",
+            problems[0]
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys_file::model::{BucketSpec, FORMAT_VERSION};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn round_trip(file: &KeysFile) -> String {
+        let header = ["yaml-language-server: $schema=x".to_owned()];
+        let text = to_yaml(file, &header);
+        let back = check(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        assert_eq!(&back, file, "\n{text}");
+        assert_eq!(to_yaml_checked(file, &header), Ok(text.clone()));
+        text
+    }
+
+    #[test]
+    fn tricky_strings_survive_the_round_trip() {
+        let nasty = [
+            "plain words",
+            "yes",
+            "No",
+            "ON",
+            "null",
+            "~",
+            "true",
+            "123",
+            "0x1f",
+            "1e5",
+            "1.5",
+            "2024-01-01",
+            "12:30",
+            "-dash",
+            ".dot",
+            "#hash",
+            "a #b",
+            "a: b",
+            "a:b",
+            "trailing ",
+            " leading",
+            "",
+            "'quoted'",
+            "\"dq\"",
+            "back\\slash",
+            "line\nbreak",
+            "tab\there",
+            "\u{7f}del",
+            "\u{85}nel",
+            "\u{feff}bom",
+            "ünïcødé",
+            "emoji 🎉",
+            "[x]",
+            "{x}",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "%pct",
+            "@at",
+            "`tick`",
+            "|pipe",
+            ">fold",
+            "?q",
+            "a, b",
+            "<<",
+            "3m-corp",
+        ];
+        let metadata: Map<String, Value> = nasty
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("{s}{i}"), Value::from(*s)))
+            .chain([
+                (
+                    "nested".to_owned(),
+                    json!({"deep": {"deeper": [1, "two", null, true, {"k": "v"}], "e": {}}}),
+                ),
+                (
+                    "numbers".to_owned(),
+                    json!([0, -1, 1.5, 1e300, -2.5e-7, 18446744073709551615u64]),
+                ),
+                ("empty".to_owned(), json!([])),
+                (String::new(), json!("empty key")),
+            ])
+            .collect();
+        let consumer = ConsumerSpec {
+            description: Some("Acme's: \"orders\" # not a comment".into()),
+            metadata,
+            tags: BTreeMap::from([
+                ("team".into(), "600".into()),
+                ("tier".into(), "yes".into()),
+                ("a.b-c_d".into(), "".into()),
+            ]),
+            managers: vec![
+                "alice@acme.example".into(),
+                "o'neil+ops@acme.example".into(),
+            ],
+        };
+        let file = KeysFile {
+            version: FORMAT_VERSION,
+            buckets: BTreeMap::from([
+                (
+                    "default".to_owned(),
+                    BucketSpec {
+                        description: Some("yes".into()),
+                        consumers: BTreeMap::from([
+                            ("acme".to_owned(), consumer),
+                            ("123".to_owned(), ConsumerSpec::default()),
+                        ]),
+                    },
+                ),
+                ("empty".to_owned(), BucketSpec::default()),
+            ]),
+        };
+        round_trip(&file);
+    }
+
+    #[test]
+    fn the_output_reads_like_the_hand_written_file() {
+        let file = check(include_str!("../../../keys.yaml")).unwrap();
+        let out = round_trip(&file);
+        assert!(out
+            .starts_with("# yaml-language-server: $schema=x\nversion: 1\nbuckets:\n  default:\n"));
+        assert!(out.contains("\n      acme-corp:\n        description: Acme Corp's order integration\n        metadata:\n          plan: gold\n          rateLimit:\n            requestsPerMinute: 600\n"), "{out}");
+        assert!(
+            out.contains("        managers:\n          - alice@acme.example\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn empty_files_and_buckets() {
+        round_trip(&KeysFile {
+            version: FORMAT_VERSION,
+            buckets: BTreeMap::new(),
+        });
+    }
+}
