@@ -41,6 +41,7 @@ lint: setup
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p keyward-worker --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps
 	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps --features schema
 
 test-native: setup

@@ -1,12 +1,18 @@
 //! The layering rule of `keyward-core`: imports only point down, so no module imports one
 //! that imports it back — neither between files (`storage::records` → `storage::kv`) nor
-//! between the top-level subsystems (`api` → `edge` → `storage` → `key`).
+//! between the top-level subsystems (`keys_file` → `api` → `edge` → `storage`), and the
+//! arrows the crate documents hold ([`FORBIDDEN`]).
 //!
 //! The check reads `src/` as text: it drops comments and string literals, expands every
-//! `use` tree, resolves `crate::`, `super::`, `self::` and child-module paths to the file
-//! that defines them (following `pub use` re-exports to their source), and looks for
-//! circles in the resulting graph. A module's inline `mod tests { … }` counts as part of
-//! its file. Plain std, so it runs wherever `cargo test` does.
+//! `use` tree, resolves `crate::`, `super::`, `self::`, child-module paths and names bound by
+//! a `use` (`use crate::key;` then `key::format::parse`) to the file that defines them
+//! (following `pub use` re-exports to their source), and looks for circles in the resulting
+//! graph. A module's inline `mod tests { … }` counts as part of its file.
+//!
+//! What it reads is imports, not calls: a handler in `api/keys.rs` that implements
+//! `router::Api` imports `router`, and `router` calling that method through `self` is no
+//! import — that is the pattern by which a type's methods live beside it, one file per
+//! concern, and it is allowed. Plain std, so it runs wherever `cargo test` does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -75,20 +81,16 @@ fn strip(text: &str) -> String {
                 }
             }
             out.push(' ');
-        } else if c[i] == 'r' && (next == Some('"') || next == Some('#')) && !ident_before(&c, i) {
-            // Raw string r"…", r#"…"#: ends at a quote followed by as many hashes.
-            let mut j = i + 1;
+        } else if let Some(after_r) = raw_string_start(&c, i) {
+            // Raw strings r"…", r#"…"#, br"…", cr"…": end at a quote followed by as many
+            // hashes; nothing inside is an escape.
+            let mut j = after_r;
             let mut hashes = 0;
             while c.get(j) == Some(&'#') {
                 hashes += 1;
                 j += 1;
             }
-            if c.get(j) != Some(&'"') {
-                out.push(c[i]);
-                i += 1;
-                continue;
-            }
-            j += 1;
+            j += 1; // the opening quote
             while j < c.len() {
                 if c[j] == '"' && (0..hashes).all(|h| c.get(j + 1 + h) == Some(&'#')) {
                     j += 1 + hashes;
@@ -135,6 +137,24 @@ fn strip(text: &str) -> String {
     out
 }
 
+/// Where a raw string literal starting at `i` goes on after its `r` (`r"`, `r#"`, `br"`,
+/// `cr#"`, …), or `None` when no raw string starts there (`r#type` is a raw identifier).
+fn raw_string_start(c: &[char], i: usize) -> Option<usize> {
+    if ident_before(c, i) {
+        return None;
+    }
+    let after_r = match (c.get(i), c.get(i + 1)) {
+        (Some('r'), _) => i + 1,
+        (Some('b' | 'c'), Some('r')) => i + 2,
+        _ => return None,
+    };
+    let mut j = after_r;
+    while c.get(j) == Some(&'#') {
+        j += 1;
+    }
+    (c.get(j) == Some(&'"')).then_some(after_r)
+}
+
 fn ident_before(c: &[char], i: usize) -> bool {
     i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_')
 }
@@ -175,8 +195,10 @@ fn tokens(text: &str) -> Vec<Token> {
 struct Written {
     module: String,
     path: Vec<String>,
-    /// From a `pub use`: the name it re-exports under, in `module`.
-    reexport: Option<String>,
+    /// From a `use`: the name it binds in `module` (`*` for a glob).
+    binds: Option<String>,
+    /// From a `pub use` (a re-export).
+    public: bool,
 }
 
 /// Expands a `use` tree starting at `toks[*i]` (after `use`), appending full paths.
@@ -285,11 +307,15 @@ fn written_paths(file_module: &str, text: &str) -> Vec<Written> {
                     out.push(Written {
                         module: current(&inline),
                         path,
-                        reexport: is_pub.then_some(name),
+                        binds: Some(name),
+                        public: is_pub,
                     });
                 }
             }
-            Token::Ident(first) if matches!(first.as_str(), "crate" | "super" | "self") => {
+            Token::Ident(first) if toks.get(i + 1) == Some(&Token::PathSep) => {
+                // Any path written inline (`crate::x::y`, `super::Y`, `kv::keys::z`);
+                // `graph` keeps those that start inside the crate or with a name a `use`
+                // bound to something inside it.
                 let preceded_by_sep = i > 0 && toks[i - 1] == Token::PathSep;
                 let mut path = vec![first.clone()];
                 let mut j = i + 1;
@@ -306,7 +332,8 @@ fn written_paths(file_module: &str, text: &str) -> Vec<Written> {
                     out.push(Written {
                         module: current(&inline),
                         path,
-                        reexport: None,
+                        binds: None,
+                        public: false,
                     });
                 }
                 i = j;
@@ -330,44 +357,25 @@ fn graph(tree: &BTreeMap<String, String>) -> Graph {
         .flat_map(|(m, text)| written_paths(m, text))
         .collect();
 
-    // Absolute path of a written path, or None when it leaves the crate (std, serde, …).
-    let absolute = |w: &Written| -> Option<Vec<String>> {
-        let mut base: Vec<String> = w.module.split("::").map(str::to_owned).collect();
-        let mut rest = w.path.as_slice();
-        match rest.first().map(String::as_str) {
-            Some("crate") => {
-                base = vec!["crate".to_owned()];
-                rest = &rest[1..];
-            }
-            Some("self") => rest = &rest[1..],
-            Some("super") => {
-                while rest.first().map(String::as_str) == Some("super") {
-                    base.pop();
-                    rest = &rest[1..];
-                }
-            }
-            Some(child) => {
-                // A `use` of a child module, written without `self::` (2018 paths).
-                let candidate = format!("{}::{child}", base.join("::"));
-                let is_child = modules.contains(&candidate)
-                    || modules
-                        .iter()
-                        .any(|m| m.starts_with(&format!("{candidate}::")))
-                    || inline_module(tree, &w.module, child);
-                if !is_child {
-                    return None;
-                }
-            }
-            None => return None,
+    // Names that `use` binds, per module: `use crate::key;` makes `key::format::x` a path
+    // into the crate, `use crate::storage as s;` makes `s::records` one.
+    let mut bound: BTreeMap<(String, String), &Written> = BTreeMap::new();
+    for w in &written {
+        if let Some(name) = w.binds.as_ref().filter(|n| *n != "*") {
+            bound.insert((w.module.clone(), name.clone()), w);
         }
-        base.extend(rest.iter().cloned());
-        Some(base)
+    }
+    let ctx = Resolver {
+        tree,
+        modules: &modules,
+        bound: &bound,
     };
 
     // Re-exports: (module, name) → the absolute path it stands for.
     let mut reexports: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for w in &written {
-        if let (Some(name), Some(abs)) = (&w.reexport, absolute(w)) {
+        let reexport = w.binds.as_ref().filter(|_| w.public);
+        if let (Some(name), Some(abs)) = (reexport, ctx.absolute(w, 0)) {
             if name != "*" {
                 reexports.insert((file_of(&modules, &w.module), name.clone()), abs);
             }
@@ -403,7 +411,9 @@ fn graph(tree: &BTreeMap<String, String>) -> Graph {
 
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for w in &written {
-        let Some(abs) = absolute(w) else { continue };
+        let Some(abs) = ctx.absolute(w, 0) else {
+            continue;
+        };
         let from = file_of(&modules, &w.module);
         let to = resolve(&abs);
         if to != from {
@@ -411,6 +421,60 @@ fn graph(tree: &BTreeMap<String, String>) -> Graph {
         }
     }
     Graph { modules, edges }
+}
+
+struct Resolver<'a> {
+    tree: &'a BTreeMap<String, String>,
+    modules: &'a BTreeSet<String>,
+    bound: &'a BTreeMap<(String, String), &'a Written>,
+}
+
+impl Resolver<'_> {
+    /// The absolute path of a written path, or `None` when it leaves the crate (std,
+    /// serde, a local name).
+    fn absolute(&self, w: &Written, depth: usize) -> Option<Vec<String>> {
+        let mut base: Vec<String> = w.module.split("::").map(str::to_owned).collect();
+        let mut rest = w.path.as_slice();
+        match rest.first().map(String::as_str) {
+            Some("crate") => {
+                base = vec!["crate".to_owned()];
+                rest = &rest[1..];
+            }
+            Some("self") => rest = &rest[1..],
+            Some("super") => {
+                while rest.first().map(String::as_str) == Some("super") {
+                    base.pop();
+                    rest = &rest[1..];
+                }
+            }
+            Some(first) => {
+                let alias = self
+                    .bound
+                    .get(&(w.module.clone(), first.to_owned()))
+                    .filter(|a| !std::ptr::eq(**a, w) && depth < 8);
+                if let Some(alias) = alias {
+                    // A name a `use` bound: what it stands for, then the rest.
+                    base = self.absolute(alias, depth + 1)?;
+                    rest = &rest[1..];
+                } else {
+                    // A child module, written without `self::` (2018 paths).
+                    let candidate = format!("{}::{first}", base.join("::"));
+                    let is_child = self.modules.contains(&candidate)
+                        || self
+                            .modules
+                            .iter()
+                            .any(|m| m.starts_with(&format!("{candidate}::")))
+                        || inline_module(self.tree, &w.module, first);
+                    if !is_child {
+                        return None;
+                    }
+                }
+            }
+            None => return None,
+        }
+        base.extend(rest.iter().cloned());
+        Some(base)
+    }
 }
 
 /// Whether `module`'s file declares `mod child { … }` inline.
@@ -538,14 +602,58 @@ fn describe(circles: &[Vec<String>], edges: &BTreeMap<String, BTreeSet<String>>)
     out
 }
 
+/// The arrows between subsystems that the crate documents (lib.rs, ARCHITECTURE.md) and
+/// that no circle check would catch: `from` must not import any of these.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    ("edge", &["api", "keys_file"]),
+    ("storage", &["api", "edge", "keys_file", "key"]),
+    ("key", &["api", "edge", "keys_file", "storage"]),
+    ("api", &["keys_file"]),
+];
+
+/// Every import between subsystems that [`FORBIDDEN`] rules out, as `from → to`.
+fn forbidden(top: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (from, targets) in FORBIDDEN {
+        for to in *targets {
+            if top.get(*from).is_some_and(|t| t.contains(*to)) {
+                out.push(format!("{from} → {to}"));
+            }
+        }
+    }
+    out
+}
+
 fn core_tree() -> BTreeMap<String, String> {
     read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+}
+
+fn has_edge(edges: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
+    edges.get(from).is_some_and(|t| t.contains(to))
 }
 
 #[test]
 fn no_module_imports_one_that_imports_it_back() {
     let g = graph(&core_tree());
     assert!(g.modules.len() > 30, "read only {:?}", g.modules);
+    // Imports the tree is known to have, written each way the check must read: a `use`
+    // tree, a `super::` path, an inline `crate::` path, a module bound by `use crate::key;`
+    // then written as `key::format::…`, and a re-export followed to its source.
+    for (from, to) in [
+        ("crate::storage::records", "crate::storage::kv"),
+        ("crate::api::buckets", "crate::api::router"),
+        ("crate::storage::records", "crate::storage::store"),
+        ("crate::api::keys", "crate::key::format"),
+        ("crate::api::buckets", "crate::storage::records"),
+        ("crate::keys_file::plan::engine", "crate::api::model"),
+        ("crate::storage::store", "crate::error"),
+    ] {
+        assert!(
+            has_edge(&g.edges, from, to),
+            "the check no longer sees {from} → {to}: {:?}",
+            g.edges.get(from)
+        );
+    }
     let found = circles(&g.edges);
     assert!(
         found.is_empty(),
@@ -558,40 +666,33 @@ fn no_module_imports_one_that_imports_it_back() {
 fn no_subsystem_imports_one_that_imports_it_back() {
     let g = graph(&core_tree());
     let top = top_level(&g.edges);
+    for (from, to) in [("keys_file", "api"), ("api", "edge"), ("edge", "storage")] {
+        assert!(has_edge(&top, from, to), "{from} → {to} not seen: {top:?}");
+    }
     let found = circles(&top);
     assert!(
         found.is_empty(),
         "subsystems must only import downwards:\n{}",
         describe(&found, &top)
     );
-    // The layering the crate documents: the edge never reaches into the developer API or
-    // keys.yaml, storage and the key know nothing above them.
-    for (from, forbidden) in [
-        ("edge", &["api", "keys_file"][..]),
-        ("storage", &["api", "edge", "keys_file", "key"][..]),
-        ("key", &["api", "edge", "keys_file", "storage"][..]),
-        ("api", &["keys_file"][..]),
-    ] {
-        for to in forbidden {
-            assert!(
-                !top.get(from).is_some_and(|t| t.contains(*to)),
-                "{from} must not import {to}: {:?}",
-                top.get(from)
-            );
-        }
-    }
+    let wrong = forbidden(&top);
+    assert!(
+        wrong.is_empty(),
+        "imports against the documented layering: {wrong:?}"
+    );
 }
 
-/// The check itself finds circles, through `use` trees, inline paths, `super` and
-/// re-exports, and is not fooled by comments, strings or test modules.
+fn tree(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(m, t)| (m.to_string(), t.to_string()))
+        .collect()
+}
+
+/// The check itself finds circles, through `use` trees, inline paths, `super`, names bound
+/// by `use` and re-exports.
 #[test]
-fn the_check_finds_circles_and_only_circles() {
-    let tree = |files: &[(&str, &str)]| -> BTreeMap<String, String> {
-        files
-            .iter()
-            .map(|(m, t)| (m.to_string(), t.to_string()))
-            .collect()
-    };
+fn the_check_finds_circles() {
     let circled = tree(&[
         ("crate", "pub mod a;\npub mod b;\npub use a::Thing;"),
         (
@@ -619,6 +720,38 @@ fn the_check_finds_circles_and_only_circles() {
         vec![vec!["crate::p".to_owned(), "crate::p::c".to_owned()]]
     );
 
+    // `use crate::s;` then `s::inner::f()`, and `use crate::s as t; use t::inner::G;`.
+    let via_bound_names = tree(&[
+        ("crate", "pub mod s;\npub mod x;\npub mod y;"),
+        ("crate::s", "pub mod inner;"),
+        (
+            "crate::s::inner",
+            "pub fn f() { crate::x::g() }\npub struct G;",
+        ),
+        ("crate::x", "use crate::s;\npub fn g() { s::inner::f() }"),
+        ("crate::y", "use crate::s as t;\nuse t::inner::G;"),
+    ]);
+    let g = graph(&via_bound_names);
+    assert_eq!(
+        circles(&g.edges),
+        vec![vec!["crate::s::inner".to_owned(), "crate::x".to_owned()]]
+    );
+    assert!(has_edge(&g.edges, "crate::y", "crate::s::inner"));
+
+    // A documented arrow broken without a circle.
+    let upward = tree(&[
+        ("crate", "pub mod storage;\npub mod edge;"),
+        ("crate::edge", "pub struct Cache;"),
+        ("crate::storage", "use crate::edge::Cache;"),
+    ]);
+    let top = top_level(&graph(&upward).edges);
+    assert_eq!(circles(&top), Vec::<Vec<String>>::new());
+    assert_eq!(forbidden(&top), vec!["storage → edge".to_owned()]);
+}
+
+/// Comments, strings of every kind and test modules add no import, and hide none.
+#[test]
+fn comments_strings_and_tests_neither_add_nor_hide_imports() {
     let clean = tree(&[
         ("crate", "pub mod a;\npub mod b;\npub use a::Thing;"),
         (
@@ -627,14 +760,29 @@ fn the_check_finds_circles_and_only_circles() {
         ),
         (
             "crate::b",
-            "// crate::a::Thing is mentioned in a comment\n/// [`crate::a`]\nconst S: &str = \"crate::a::x\";\nconst R: &str = r#\"super::a\"#;\nfn f<'a>(c: char) -> bool { c == '\"' }\nuse crate::Thing;",
+            concat!(
+                "// crate::c::Thing is mentioned in a comment\n",
+                "/// [`crate::c`]\n/* outer /* crate::c */ still comment */\n",
+                "const S: &str = \"crate::c::x \\\" crate::c\";\n",
+                "const R: &str = r#\"super::c \"# ;\n",
+                "const B: &[u8] = br\"\\\";\n",
+                "const C: &[u8] = b\"crate::c\";\n",
+                "fn f<'a>(c: char, d: &'a str) -> bool { c == '\"' || c == '\\'' }\n",
+                "use crate::Thing;\n",
+            ),
         ),
+        ("crate::c", "use crate::b;"),
     ]);
     let g = graph(&clean);
-    assert_eq!(circles(&g.edges), Vec::<Vec<String>>::new());
+    assert_eq!(
+        circles(&g.edges),
+        Vec::<Vec<String>>::new(),
+        "{:?}",
+        g.edges
+    );
     assert_eq!(
         g.edges.get("crate::b"),
         Some(&BTreeSet::from(["crate::a".to_owned()])),
-        "crate::Thing resolves to its source, crate::a; comments and strings add nothing"
+        "crate::Thing resolves to its source, crate::a, after every literal and comment"
     );
 }

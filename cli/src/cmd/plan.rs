@@ -3,8 +3,9 @@
 //! The file is checked first (as `validate` does; nothing is sent when it has a problem).
 //! Then, per bucket of the file, [`live_bucket`] reads what the Worker holds the cheap way —
 //! `$index` pages of names, digests and sources, and full records only for the consumers
-//! that `keyward_core::keys_file::plan::records_needed` names — and `keyward_core::keys_file::plan::diff` decides. `sync` calls [`compute`] too,
-//! so the preview and the apply share one path. Rendering lives in core (pure, snapshot
+//! that `keyward_core::keys_file::plan::records_needed` names — and
+//! `keyward_core::keys_file::plan::diff` decides. `sync` calls [`compute`] too, so the
+//! preview and the apply share one path. Rendering lives in core (pure, snapshot
 //! tested); this module only prints it, coloured on a terminal.
 
 use crate::client::{describe, encode, Client, Remote};

@@ -11,9 +11,9 @@
 //! | `k:{bucket}:{hash}` | [`KeyRecord`]: what the edge forwards | key create/roll/delete, metadata change |
 //! | `m:{bucket}:{email}:{consumer}` | empty: `email` manages `consumer` | consumer create/delete, manager add/remove |
 //!
-//! [`BucketRecord`]s, [`ConsumerRecord`]s and the entries derived from them are written through
-//! [`crate::storage::records`], which orders the writes so that an interrupted change converges when
-//! it is run again.
+//! [`BucketRecord`]s, [`ConsumerRecord`]s and the entries derived from them are written
+//! through [`crate::storage::records`], which orders the writes so that an interrupted change
+//! converges when it is run again.
 //!
 //! Names of buckets and consumers are `[a-z0-9-]`, hashes base64url and e-mails exclude `:`,
 //! so `:` never occurs inside a component and prefixes list exactly one bucket (or manager).
@@ -222,7 +222,8 @@ pub struct ConsumerIndex {
     /// Tags, for `tag.<k>=<v>` filters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub t: BTreeMap<String, String>,
-    /// [`crate::storage::digest::consumer_digest`] of the file-managed state, for `plan` at scale.
+    /// [`consumer_digest`](crate::storage::digest::consumer_digest) of the file-managed
+    /// state, for `plan` at scale.
     #[serde(default)]
     pub d: String,
     /// Who created the consumer.

@@ -4,10 +4,11 @@
 //! [`check`] is the one entry point: `keyward validate` prints its diagnostics, and `plan`
 //! and `sync` call it before any network work. It reads the text into a positioned tree
 //! ([`super::yaml_tree`]) and walks it once, so it can report *every* problem at once. The
-//! walk is split by the kind of rule it applies:
+//! walk's steps are methods of one `Checker`, in files by the kind of rule they apply:
 //! - `shape`: YAML syntax and shape — tags, mappings, duplicate keys, unknown fields, types,
 //!   YAML values as JSON;
-//! - `limits`: names and limits — the format version, bucket and consumer names,
+//! - `limits`: the walk itself, from the file to its buckets and consumers, and the names
+//!   and limits it checks on the way — the format version, bucket and consumer names,
 //!   descriptions, metadata and tags, each by the developer API's own rule in
 //!   [`crate::validate`], so the file and the API can never disagree;
 //! - `managers`: the people a consumer refers to — e-mail addresses, each once after
