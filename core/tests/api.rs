@@ -794,9 +794,8 @@ fn bulk_rejects_too_many_managers_before_writing() {
     assert_eq!(h.state(), before);
 }
 
-/// `$check` finds a verification record that disagrees with its consumer (a change
-/// interrupted between its writes) and an orphan index entry; `POST $check` repairs both from
-/// the consumer records.
+/// `$check` finds a verification record that disagrees with its consumer, one no consumer
+/// lists and one missing; `POST $check` repairs all three from the bucket's tables.
 #[test]
 fn check_finds_stale_and_orphan_entries_and_repairs_them() {
     use keyward_core::storage::store::Store;
@@ -817,10 +816,13 @@ fn check_finds_stale_and_orphan_entries_and_repairs_them() {
             .await
             .unwrap();
         store
-            .put("m:default:ghost@example.com:acme", "", None)
+            .put("k:default:orphanHashOfAKeyNobodyLists", r#"{"v":1,"consumer":"ghost","keyId":"key_g","metadata":{},"expiresOn":null}"#, None)
             .await
             .unwrap();
     });
+    let (_, missing_key) = h.create_consumer_with_key("default", &json!({"name": "globex"}));
+    let missing = kv::keys::key_hash("default", &h.hasher.hash(&missing_key));
+    pollster::block_on(h.store.delete(&missing)).unwrap();
     let found = h.call("GET", &check, "").json_body();
     assert_eq!(found["consistent"], false);
     let problems: Vec<&str> = found["problems"]
@@ -834,7 +836,11 @@ fn check_finds_stale_and_orphan_entries_and_repairs_them() {
         "{found}"
     );
     assert!(
-        problems.contains(&"manager index entry without a matching manager"),
+        problems.contains(&"verification record of a key no consumer lists"),
+        "{found}"
+    );
+    assert!(
+        problems.contains(&"a listed key has no verification record (it cannot verify)"),
         "{found}"
     );
     assert!(
@@ -844,4 +850,6 @@ fn check_finds_stale_and_orphan_entries_and_repairs_them() {
     let repaired = h.call("POST", &check, "").json_body();
     assert_eq!(repaired["repaired"], true);
     assert_eq!(h.call("GET", &check, "").json_body()["consistent"], true);
+    assert!(matches!(h.verify(&missing_key), Verdict::Valid(_)));
+    assert!(!h.state().iter().any(|(k, _, _)| k.contains("orphanHash")));
 }

@@ -1,5 +1,5 @@
 //! The layering rule of `keyward-core`: imports only point down, so no module imports one
-//! that imports it back — neither between files (`storage::records` → `storage::kv`) nor
+//! that imports it back — neither between files (`storage::bucket::rows` → `storage::kv`) nor
 //! between the top-level subsystems (`keys_file` → `api` → `edge` → `storage`), and the
 //! arrows the crate documents hold ([`FORBIDDEN`]).
 //!
@@ -640,11 +640,11 @@ fn no_module_imports_one_that_imports_it_back() {
     // tree, a `super::` path, an inline `crate::` path, a module bound by `use crate::key;`
     // then written as `key::format::…`, and a re-export followed to its source.
     for (from, to) in [
-        ("crate::storage::records", "crate::storage::kv"),
+        ("crate::storage::bucket::rows", "crate::storage::kv"),
         ("crate::api::buckets", "crate::api::router"),
-        ("crate::storage::records", "crate::storage::store"),
+        ("crate::storage::bucket::check", "crate::storage::store"),
         ("crate::api::keys", "crate::key::format"),
-        ("crate::api::buckets", "crate::storage::records"),
+        ("crate::api::buckets", "crate::storage::bucket::rows"),
         ("crate::keys_file::plan::engine", "crate::api::model"),
         ("crate::storage::store", "crate::error"),
     ] {

@@ -1,45 +1,29 @@
 //! Bucket handlers: list, create, get, patch, delete.
 
-use super::bulk::KV_OPERATION_BUDGET;
 use super::query::Query;
 use super::router::{body, Api};
 use crate::api::model::{BucketOut, CheckOut, CheckProblem, CreateBucket, PatchBucket};
 use crate::api::token::Grant;
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::storage::kv::{self, BucketRecord, SCHEMA_VERSION};
-use crate::storage::records;
+use crate::storage::bucket::sql::Sql;
+use crate::storage::bucket::{check, rows};
+use crate::storage::kv::{BucketRecord, SCHEMA_VERSION};
 use crate::storage::store::Store;
 use crate::{ids, validate};
 
-impl<S: Store> Api<'_, S> {
-    pub(super) async fn list_buckets(
-        &self,
-        grant: &Grant,
-        q: &Query,
-    ) -> Result<ApiResponse, Error> {
-        let names: Vec<String> = records::list_all(self.store, kv::keys::BUCKET_PREFIX)
-            .await?
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
+    /// The buckets the grant may see, from the directory (the object the Worker routes
+    /// bucket listings to).
+    pub(super) fn list_buckets(&self, grant: &Grant, q: &Query) -> Result<ApiResponse, Error> {
+        let visible: Vec<BucketRecord> = rows::buckets(self.sql)?
             .into_iter()
-            .filter(|e| kv::keys::bucket_name_of(&e.name).is_some_and(|b| grant.sees(b)))
-            .map(|e| e.name)
+            .filter(|b| grant.sees(&b.name))
             .collect();
-        let total = names.len();
-        let window: Vec<String> = names.into_iter().skip(q.offset).take(q.limit).collect();
-        let mut data = Vec::with_capacity(window.len());
-        for (key, text) in window.iter().zip(self.store.get_many(&window).await?) {
-            if let Some(text) = text {
-                data.push(BucketOut::from(&kv::decode::<BucketRecord>(key, &text)?));
-            }
-        }
-        Ok(q.page(data, total))
+        Ok(q.page_of(&visible, |b| BucketOut::from(b)))
     }
 
-    pub(super) async fn create_bucket(
-        &self,
-        grant: &Grant,
-        req: &ApiRequest,
-    ) -> Result<ApiResponse, Error> {
+    pub(super) fn create_bucket(&self, grant: &Grant, req: &ApiRequest) -> Result<ApiResponse, Error> {
         let input: CreateBucket = body(req)?;
         validate::bucket_name(&input.name)?;
         grant.check(Some(&input.name), true)?;
@@ -48,17 +32,6 @@ impl<S: Store> Api<'_, S> {
         }
         let tags = input.tags.unwrap_or_default();
         validate::tags(&tags)?;
-        if self
-            .store
-            .get(&kv::keys::bucket(&input.name))
-            .await?
-            .is_some()
-        {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!("bucket '{}' already exists", input.name),
-            ));
-        }
         let record = BucketRecord {
             v: SCHEMA_VERSION,
             id: ids::new_id(ids::BUCKET, self.entropy)?,
@@ -68,20 +41,24 @@ impl<S: Store> Api<'_, S> {
             created_on: self.now,
             updated_on: self.now,
         };
-        records::put_bucket(self.store, &record).await?;
+        self.sql.atomically(|| {
+            if rows::find_bucket(self.sql, &record.name)?.is_some() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("bucket '{}' already exists", record.name),
+                ));
+            }
+            rows::put_bucket(self.sql, &record)
+        })?;
         Ok(ApiResponse::json(200, &BucketOut::from(&record)))
     }
 
-    pub(super) async fn get_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
-        let record = records::bucket(self.store, name).await?;
+    pub(super) fn get_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
+        let record = rows::bucket(self.sql, name)?;
         Ok(ApiResponse::json(200, &BucketOut::from(&record)))
     }
 
-    pub(super) async fn patch_bucket(
-        &self,
-        name: &str,
-        req: &ApiRequest,
-    ) -> Result<ApiResponse, Error> {
+    pub(super) fn patch_bucket(&self, name: &str, req: &ApiRequest) -> Result<ApiResponse, Error> {
         let patch: PatchBucket = body(req)?;
         if let Some(Some(d)) = &patch.description {
             validate::description(d)?;
@@ -89,92 +66,56 @@ impl<S: Store> Api<'_, S> {
         if let Some(tags) = &patch.tags {
             validate::tags(tags)?;
         }
-        let mut record = records::bucket(self.store, name).await?;
-        let before = record.clone();
-        if let Some(d) = patch.description {
-            record.description = d;
-        }
-        if let Some(tags) = patch.tags {
-            record.tags = tags;
-        }
-        if record != before {
-            record.updated_on = self.now;
-            records::put_bucket(self.store, &record).await?;
-        }
+        let record = self.sql.atomically(|| {
+            let mut record = rows::bucket(self.sql, name)?;
+            let before = record.clone();
+            if let Some(d) = patch.description {
+                record.description = d;
+            }
+            if let Some(tags) = patch.tags {
+                record.tags = tags;
+            }
+            if record != before {
+                record.updated_on = self.now;
+                rows::put_bucket(self.sql, &record)?;
+            }
+            Ok(record)
+        })?;
         Ok(ApiResponse::json(200, &BucketOut::from(&record)))
     }
 
-    /// Deletes the bucket and everything in it: verification records first (keys stop
-    /// working), then index entries, consumers, and the bucket record last. A bucket too large
-    /// for one invocation's KV budget answers 202: call DELETE again until it answers 204.
-    pub(super) async fn delete_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
-        records::bucket(self.store, name).await?;
-        let prefixes = [
-            kv::keys::key_hash_prefix(name),
-            kv::keys::manager_bucket_prefix(name),
-            kv::keys::consumer_prefix(name),
-        ];
-        // The last 4 operations are kept for the final emptiness check and the bucket record.
-        let mut budget = KV_OPERATION_BUDGET - 1 - prefixes.len() - 1;
-        for prefix in &prefixes {
-            // Follow the cursor: KV lists are eventually consistent, and listing from the
-            // start again could return what was just deleted.
-            let mut cursor: Option<String> = None;
-            loop {
-                if budget < 2 {
-                    return Ok(in_progress(name));
-                }
-                budget -= 1;
-                let page = self
-                    .store
-                    .list(
-                        prefix,
-                        cursor.as_deref(),
-                        budget.min(crate::storage::store::LIST_LIMIT),
-                    )
-                    .await?;
-                for e in &page.entries {
-                    self.store.delete(&e.name).await?;
-                    self.cache.forget(&e.name);
-                    budget -= 1;
-                }
-                cursor = page.cursor;
-                if cursor.is_none() {
-                    break;
-                }
-            }
-        }
-        // The bucket record goes only when a fresh listing finds nothing left; otherwise the
-        // client calls again (a stale or partial listing must not orphan records).
-        for prefix in &prefixes {
-            if !self.store.list(prefix, None, 1).await?.entries.is_empty() {
-                return Ok(in_progress(name));
-            }
-        }
-        self.store.delete(&kv::keys::bucket(name)).await?;
+    /// Deletes the bucket and everything in it in one transaction of its object; the KV
+    /// deletes of its verification records are owed in the outbox and applied after.
+    pub(super) fn delete_bucket(&self, name: &str) -> Result<ApiResponse, Error> {
+        self.sql.atomically(|| {
+            rows::bucket(self.sql, name)?;
+            rows::delete_bucket(self.sql, name)
+        })?;
         Ok(ApiResponse::empty(204))
     }
-}
 
-impl<S: Store> Api<'_, S> {
-    /// `GET …/key-buckets/{bucket}/$check`: consistency of the bucket's records (no orphan
-    /// verification records or index entries, nothing missing or stale, KV metadata
-    /// matching). `POST` also repairs what it finds, from the consumer records (the source of
-    /// truth). Reads every record of the bucket: meant for tests and operators.
+    /// `$check`: KV against the tables, one budget of KV operations per call; `cursor`
+    /// continues a previous call. `POST` enqueues a repair for each problem.
     pub(super) async fn check_bucket(
         &self,
         name: &str,
+        raw_query: &str,
         repair: bool,
     ) -> Result<ApiResponse, Error> {
-        records::bucket(self.store, name).await?;
-        let check = records::check_bucket(self.store, name).await?;
-        if repair {
-            records::apply(self.store, self.cache, &check.repairs).await?;
-        }
+        rows::bucket(self.sql, name)?;
+        let cursor = form_urlencoded::parse(raw_query.as_bytes())
+            .find(|(k, _)| k == "cursor")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty());
+        let page = check::check_keys(self.sql, self.store, name, cursor.as_deref(), repair).await?;
+        let legacy = match crate::storage::bucket::import::state(self.sql, name)? {
+            crate::storage::bucket::import::Legacy::Done(n) if n > 0 => Some(n),
+            _ => None,
+        };
         let body = CheckOut {
-            consistent: check.problems.is_empty(),
-            repaired: repair && !check.problems.is_empty(),
-            problems: check
+            consistent: page.problems.is_empty(),
+            repaired: repair && !page.problems.is_empty(),
+            problems: page
                 .problems
                 .into_iter()
                 .map(|p| CheckProblem {
@@ -182,19 +123,11 @@ impl<S: Store> Api<'_, S> {
                     problem: p.problem,
                 })
                 .collect(),
+            checked: page.checked,
+            cursor: page.cursor,
+            pending_writes: crate::storage::bucket::outbox::len(self.sql)?.max(0) as u64,
+            imported_consumers: legacy,
         };
         Ok(ApiResponse::json(200, &body))
     }
-}
-
-fn in_progress(name: &str) -> ApiResponse {
-    let mut r = ApiResponse::json(
-        202,
-        &serde_json::json!({
-            "status": "in-progress",
-            "detail": format!("bucket '{name}' is too large to delete in one request; send DELETE again until it answers 204"),
-        }),
-    );
-    r.headers.push(("retry-after".into(), "0".into()));
-    r
 }

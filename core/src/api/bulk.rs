@@ -1,13 +1,11 @@
 //! `POST /key-buckets/{bucket}/consumers/$bulk`: create, update and delete many consumers in
 //! one request — what `keyward sync` writes through.
 //!
-//! Sizing: a Worker invocation may make at most 1000 KV operations. A request holds at most
-//! [`BULK_MAX_ITEMS`] items and spends at most [`KV_OPERATION_BUDGET`] operations: one read
-//! of the bucket, one bulk read per 100 items, then each item's writes (a new consumer costs
-//! 1 + its managers; an update only what changed, plus one write per key when metadata
-//! changes; a delete 1 + keys + managers). Items that would overdraw the budget are answered
-//! `deferred` and written by nothing: the client sends them again. With typical consumers
-//! (1–2 managers, no keys yet) about 300–450 items fit; `keyward sync` sends 250 per request.
+//! A request holds at most [`BULK_MAX_ITEMS`] items and runs in the bucket's object as one
+//! transaction: consumers are rows there, so creating one costs no KV write at all; only
+//! verification records (keys whose consumer's metadata changed, keys of deleted consumers)
+//! are owed to KV, through the outbox. `deferred` stays in the answer for older clients and
+//! is always 0.
 //!
 //! Every item is validated before anything is written: one bad item rejects the request
 //! with 400 and changes nothing. Unchanged items cost no write.
@@ -17,39 +15,18 @@ use super::router::{body, Api};
 use crate::api::model::{BulkConsumers, BulkItem, BulkOut, BulkStatus, UpsertConsumer};
 use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::storage::bucket::rows;
+use crate::storage::bucket::sql::Sql;
 use crate::storage::kv::{ConsumerRecord, Source, SyncStamp, SCHEMA_VERSION};
-use crate::storage::records;
 use crate::storage::store::Store;
 use crate::{ids, validate};
 use std::collections::BTreeSet;
 
 /// Most items (upserts plus deletes) in one bulk request.
 pub const BULK_MAX_ITEMS: usize = 1000;
-/// KV operations one developer-API request may spend (Workers allow 1000 per invocation;
-/// the rest is headroom).
-pub const KV_OPERATION_BUDGET: usize = 990;
 
 /// The KV operations left to this request. Once an item does not fit, every later item is
 /// deferred too, so the client resends a contiguous tail.
-struct Budget {
-    left: usize,
-    exhausted: bool,
-    spent: usize,
-}
-
-impl Budget {
-    /// Takes `n` operations if they fit.
-    fn take(&mut self, n: usize) -> bool {
-        if self.exhausted || n > self.left {
-            self.exhausted = true;
-            return false;
-        }
-        self.left -= n;
-        self.spent += n;
-        true
-    }
-}
-
 fn check_item(u: &UpsertConsumer) -> Result<(), Error> {
     validate::consumer_name(&u.name)?;
     if let Some(d) = &u.description {
@@ -108,7 +85,7 @@ fn check_request(input: &BulkConsumers) -> Result<(), Error> {
     Err(Error::invalid(message))
 }
 
-impl<S: Store> Api<'_, S> {
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// The record an upsert asks for, given the current one.
     fn upserted(
         &self,
@@ -146,89 +123,72 @@ impl<S: Store> Api<'_, S> {
         Ok(after)
     }
 
-    pub(super) async fn bulk_consumers(
+    /// Applies every item in one transaction of the bucket's object: all of them or, on a
+    /// storage error, none. The KV writes they owe (verification records whose metadata
+    /// changed, keys of deleted consumers) are applied from the outbox afterwards.
+    pub(super) fn bulk_consumers(
         &self,
         bucket: &str,
         req: &ApiRequest,
     ) -> Result<ApiResponse, Error> {
         let input: BulkConsumers = body(req)?;
         check_request(&input)?;
-        records::bucket(self.store, bucket).await?;
-        let upsert_names: Vec<String> = input.upsert.iter().map(|u| u.name.clone()).collect();
-        let current = records::consumers(self.store, bucket, &upsert_names).await?;
-        let doomed = records::consumers(self.store, bucket, &input.delete).await?;
-        let reads = 1 + upsert_names.len().div_ceil(100) + input.delete.len().div_ceil(100);
-        let mut budget = Budget {
-            left: KV_OPERATION_BUDGET.saturating_sub(reads),
-            exhausted: false,
-            spent: 0,
-        };
-        let mut results = Vec::new();
-
-        for (u, before) in input.upsert.iter().zip(&current) {
-            let mut after = self.upserted(u, before.as_ref(), &input)?;
-            let unchanged = before
-                .as_ref()
-                .is_some_and(|b| b.digest() == after.digest());
-            let status = if unchanged {
-                BulkStatus::Unchanged
-            } else {
-                after.updated_on = self.now;
-                if input.commit.is_some() || input.source == Source::File {
-                    after.last_sync = Some(SyncStamp {
-                        commit: input.commit.clone(),
-                        at: self.now,
-                    });
-                }
-                let writes = records::consumer_writes(bucket, before.as_ref(), &after);
-                if !budget.take(writes.len()) {
-                    BulkStatus::Deferred
+        let (results, writes) = self.sql.atomically(|| {
+            rows::bucket(self.sql, bucket)?;
+            let mut results = Vec::with_capacity(input.upsert.len() + input.delete.len());
+            let mut writes = 0;
+            for u in &input.upsert {
+                let before = rows::find_consumer(self.sql, bucket, &u.name)?;
+                let mut after = self.upserted(u, before.as_ref(), &input)?;
+                let unchanged = before
+                    .as_ref()
+                    .is_some_and(|b| b.digest() == after.digest());
+                let status = if unchanged {
+                    BulkStatus::Unchanged
                 } else {
-                    records::apply(self.store, self.cache, &writes).await?;
+                    after.updated_on = self.now;
+                    if input.commit.is_some() || input.source == Source::File {
+                        after.last_sync = Some(SyncStamp {
+                            commit: input.commit.clone(),
+                            at: self.now,
+                        });
+                    }
+                    writes += rows::save_consumer(self.sql, bucket, before.as_ref(), &after)?;
                     if before.is_some() {
                         BulkStatus::Updated
                     } else {
                         BulkStatus::Created
                     }
-                }
-            };
-            results.push(BulkItem {
-                name: u.name.clone(),
-                op: "upsert".into(),
-                status,
-            });
-        }
-
-        for (name, c) in input.delete.iter().zip(&doomed) {
-            let status = match c {
-                None => BulkStatus::Absent,
-                Some(c) if input.delete_only_source.is_some_and(|s| s != c.source) => {
-                    BulkStatus::Protected
-                }
-                Some(c) => {
-                    let writes = records::consumer_delete_writes(bucket, c);
-                    if !budget.take(writes.len()) {
-                        BulkStatus::Deferred
-                    } else {
-                        records::apply(self.store, self.cache, &writes).await?;
+                };
+                results.push(BulkItem {
+                    name: u.name.clone(),
+                    op: "upsert".into(),
+                    status,
+                });
+            }
+            for name in &input.delete {
+                let status = match rows::find_consumer(self.sql, bucket, name)? {
+                    None => BulkStatus::Absent,
+                    Some(c) if input.delete_only_source.is_some_and(|s| s != c.source) => {
+                        BulkStatus::Protected
+                    }
+                    Some(c) => {
+                        writes += rows::delete_consumer(self.sql, bucket, &c)?;
                         BulkStatus::Deleted
                     }
-                }
-            };
-            results.push(BulkItem {
-                name: name.clone(),
-                op: "delete".into(),
-                status,
-            });
-        }
-        let deferred = results
-            .iter()
-            .filter(|r| r.status == BulkStatus::Deferred)
-            .count();
+                };
+                results.push(BulkItem {
+                    name: name.clone(),
+                    op: "delete".into(),
+                    status,
+                });
+            }
+            Ok((results, writes))
+        })?;
         let out = BulkOut {
             results,
-            writes: budget.spent,
-            deferred,
+            writes,
+            deferred: 0,
         };
         Ok(ApiResponse::json(200, &out))
     }

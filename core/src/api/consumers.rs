@@ -9,10 +9,9 @@ use crate::api::model::{
 };
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::storage::kv::{
-    self, ConsumerIndex, ConsumerRecord, ManagerRecord, Source, SCHEMA_VERSION,
-};
-use crate::storage::records;
+use crate::storage::bucket::rows;
+use crate::storage::bucket::sql::Sql;
+use crate::storage::kv::{ConsumerRecord, ManagerRecord, Source, SCHEMA_VERSION};
 use crate::storage::store::{Store, LIST_LIMIT};
 use crate::{ids, timestamp, validate};
 
@@ -36,7 +35,7 @@ pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
 /// Managers from e-mails (and subjects): validated, lower-cased, without duplicates. Managers
 /// already in `existing` keep their id and creation time.
 pub(super) fn managers_from(
-    api: &Api<'_, impl Store>,
+    api: &Api<'_, impl Store, impl Sql>,
     input: Vec<(String, Option<String>)>,
     existing: &[ManagerRecord],
 ) -> Result<Vec<ManagerRecord>, Error> {
@@ -74,15 +73,15 @@ fn consumer_not_found(bucket: &str, name: &str) -> Error {
     ))
 }
 
-impl<S: Store> Api<'_, S> {
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// The consumer, or 404 — also when a `tag.*` guard does not match (ownership check).
-    pub(super) async fn guarded_consumer(
+    pub(super) fn guarded_consumer(
         &self,
         bucket: &str,
         name: &str,
         q: &Query,
     ) -> Result<ConsumerRecord, Error> {
-        let c = records::consumer(self.store, bucket, name).await?;
+        let c = rows::consumer(self.sql, bucket, name)?;
         if !q.tags_match(&c.tags) {
             return Err(consumer_not_found(bucket, name));
         }
@@ -90,99 +89,63 @@ impl<S: Store> Api<'_, S> {
     }
 
     /// Loads consumer `name` (guarded by the query's tags), lets `change` edit a copy, and
-    /// saves it in crash-safe order when anything changed (see [`records`]). Returns what
-    /// `change` returned and the consumer as saved.
-    pub(super) async fn change_consumer<T>(
+    /// saves it when anything changed — read, decision and write in one transaction of the
+    /// bucket's object, so concurrent changes apply one after the other (see
+    /// [`rows`]). Returns what `change` returned and the consumer as saved.
+    pub(super) fn change_consumer<T>(
         &self,
         bucket: &str,
         name: &str,
         q: &Query,
         change: impl FnOnce(&mut ConsumerRecord) -> Result<T, Error>,
     ) -> Result<(T, ConsumerRecord), Error> {
-        let before = self.guarded_consumer(bucket, name, q).await?;
-        let mut after = before.clone();
-        let out = change(&mut after)?;
-        if after != before {
-            after.updated_on = self.now;
-            records::save_consumer(self.store, self.cache, bucket, Some(&before), &after).await?;
-        }
-        Ok((out, after))
+        self.sql.atomically(|| {
+            let before = self.guarded_consumer(bucket, name, q)?;
+            let mut after = before.clone();
+            let out = change(&mut after)?;
+            if after != before {
+                after.updated_on = self.now;
+                rows::save_consumer(self.sql, bucket, Some(&before), &after)?;
+            }
+            Ok((out, after))
+        })
     }
 
-    pub(super) async fn list_consumers(
+    /// A page of consumers by name, filtered by tags (an indexed query); `cursor` (the last
+    /// name of the previous page) pages without `offset`'s cost.
+    pub(super) fn list_consumers(
         &self,
         bucket: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        records::bucket(self.store, bucket).await?;
+        rows::bucket(self.sql, bucket)?;
         if let Some(email) = &q.manager_email {
-            return self.list_managed_consumers(bucket, email, q).await;
+            let matching: Vec<ConsumerRecord> = rows::managed_by(self.sql, bucket, email)?
+                .into_iter()
+                .filter(|c| q.tags_match(&c.tags))
+                .collect();
+            return Ok(q.page_of(&matching, |c| render(c, q)));
         }
-        // Tag filters run on the KV metadata of list pages; only the records of the page
-        // asked for are read (bulk reads of 100).
-        let prefix = kv::keys::consumer_prefix(bucket);
-        let mut window = Vec::new();
-        let mut total = 0usize;
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(&prefix, cursor.as_deref(), LIST_LIMIT)
-                .await?;
-            for entry in page.entries {
-                let tags = entry
-                    .metadata
-                    .and_then(|m| serde_json::from_value::<ConsumerIndex>(m).ok())
-                    .map(|i| i.t)
-                    .unwrap_or_default();
-                if !q.tags_match(&tags) {
-                    continue;
-                }
-                if total >= q.offset && window.len() < q.limit {
-                    window.push(entry.name);
-                }
-                total += 1;
-            }
-            cursor = page.cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-        let mut data = Vec::with_capacity(window.len());
-        for (key, text) in window.iter().zip(self.store.get_many(&window).await?) {
-            if let Some(text) = text {
-                data.push(render(&kv::decode::<ConsumerRecord>(key, &text)?, q));
-            }
-        }
-        Ok(q.page(data, total))
+        let page = rows::list_consumers(
+            self.sql,
+            bucket,
+            &q.tags,
+            q.cursor.as_deref(),
+            q.offset,
+            q.limit,
+        )?;
+        let data = page.data.iter().map(|c| render(c, q)).collect();
+        Ok(q.page_with_cursor(data, page.total, page.next))
     }
 
-    /// `manager-email=…`: candidates from the manager index, confirmed on their records,
-    /// filtered by tags, then paged.
-    async fn list_managed_consumers(
-        &self,
-        bucket: &str,
-        email: &str,
-        q: &Query,
-    ) -> Result<ApiResponse, Error> {
-        let names = records::managed_by(self.store, bucket, email).await?;
-        let matching: Vec<ConsumerRecord> = records::consumers(self.store, bucket, &names)
-            .await?
-            .into_iter()
-            .flatten()
-            .filter(|c| c.managers.iter().any(|m| m.email == email) && q.tags_match(&c.tags))
-            .collect();
-        Ok(q.page_of(&matching, |c| render(c, q)))
-    }
-
-    /// `GET …/consumers/$index?cursor=…&limit=…`: one KV list page of names, digests and
-    /// sources, read from KV metadata only (no record reads). `plan` diffs with it.
-    pub(super) async fn consumer_index(
+    /// `GET …/consumers/$index?cursor=…&limit=…`: names, digests and sources by name, from
+    /// the consumers table's columns (no record is decoded). `plan` diffs with it.
+    pub(super) fn consumer_index(
         &self,
         bucket: &str,
         raw_query: &str,
     ) -> Result<ApiResponse, Error> {
-        records::bucket(self.store, bucket).await?;
+        rows::bucket(self.sql, bucket)?;
         let mut cursor = None;
         let mut limit = LIST_LIMIT;
         for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
@@ -200,50 +163,19 @@ impl<S: Store> Api<'_, S> {
                 _ => {}
             }
         }
-        let page = self
-            .store
-            .list(&kv::keys::consumer_prefix(bucket), cursor.as_deref(), limit)
-            .await
-            .map_err(|e| match cursor {
-                // KV refuses cursors it did not issue; that is the client's mistake.
-                Some(_) => Error::invalid(
-                    "query parameter cursor: not a cursor from a previous page; start without one",
-                ),
-                None => e,
-            })?;
-        let data = page
-            .entries
+        let (entries, next) = rows::index_page(self.sql, bucket, cursor.as_deref(), limit)?;
+        let data = entries
             .into_iter()
-            .filter_map(|e| {
-                let name = kv::keys::consumer_name_of(bucket, &e.name)?.to_owned();
-                // Unreadable metadata still lists the consumer: as one `plan` must fetch
-                // (no digest matches "") and must never prune (treated as created by the API).
-                let index: Option<ConsumerIndex> =
-                    e.metadata.and_then(|m| serde_json::from_value(m).ok());
-                Some(match index {
-                    Some(i) => IndexEntryOut {
-                        name,
-                        digest: i.d,
-                        source: i.s,
-                    },
-                    None => IndexEntryOut {
-                        name,
-                        digest: String::new(),
-                        source: Source::Api,
-                    },
-                })
+            .map(|e| IndexEntryOut {
+                name: e.name,
+                digest: e.digest,
+                source: e.source,
             })
             .collect();
-        Ok(ApiResponse::json(
-            200,
-            &IndexPageOut {
-                data,
-                cursor: page.cursor,
-            },
-        ))
+        Ok(ApiResponse::json(200, &IndexPageOut { data, cursor: next }))
     }
 
-    pub(super) async fn create_consumer(
+    pub(super) fn create_consumer(
         &self,
         bucket: &str,
         req: &ApiRequest,
@@ -281,19 +213,6 @@ impl<S: Store> Api<'_, S> {
         for k in &key_inputs {
             new_keys.push(self.new_key(k)?);
         }
-        records::bucket(self.store, bucket).await?;
-        if records::find_consumer(self.store, bucket, &input.name)
-            .await?
-            .is_some()
-        {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "consumer '{}' already exists in bucket '{bucket}'",
-                    input.name
-                ),
-            ));
-        }
         let record = ConsumerRecord {
             v: SCHEMA_VERSION,
             id: ids::new_id(ids::CONSUMER, self.entropy)?,
@@ -308,7 +227,19 @@ impl<S: Store> Api<'_, S> {
             source: Source::Api,
             last_sync: None,
         };
-        records::save_consumer(self.store, self.cache, bucket, None, &record).await?;
+        self.sql.atomically(|| {
+            rows::bucket(self.sql, bucket)?;
+            if rows::find_consumer(self.sql, bucket, &record.name)?.is_some() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "consumer '{}' already exists in bucket '{bucket}'",
+                        record.name
+                    ),
+                ));
+            }
+            rows::save_consumer(self.sql, bucket, None, &record)
+        })?;
         let mut out = ConsumerOut::from_record(&record);
         out.api_keys = Some(
             new_keys
@@ -320,19 +251,19 @@ impl<S: Store> Api<'_, S> {
         Ok(ApiResponse::json(200, &out))
     }
 
-    pub(super) async fn get_consumer(
+    pub(super) fn get_consumer(
         &self,
         bucket: &str,
         name: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let c = self.guarded_consumer(bucket, name, q).await?;
+        let c = self.guarded_consumer(bucket, name, q)?;
         Ok(ApiResponse::json(200, &render(&c, q)))
     }
 
     /// Replaces the fields given. A metadata change rewrites the consumer's verification
     /// records, so the next verified request forwards the new metadata.
-    pub(super) async fn patch_consumer(
+    pub(super) fn patch_consumer(
         &self,
         bucket: &str,
         name: &str,
@@ -362,8 +293,7 @@ impl<S: Store> Api<'_, S> {
                     c.metadata = m;
                 }
                 Ok(())
-            })
-            .await?;
+            })?;
         Ok(ApiResponse::json(
             200,
             &render(
@@ -376,14 +306,16 @@ impl<S: Store> Api<'_, S> {
         ))
     }
 
-    pub(super) async fn delete_consumer(
+    pub(super) fn delete_consumer(
         &self,
         bucket: &str,
         name: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let c = self.guarded_consumer(bucket, name, q).await?;
-        records::delete_consumer(self.store, self.cache, bucket, &c).await?;
+        self.sql.atomically(|| {
+            let c = self.guarded_consumer(bucket, name, q)?;
+            rows::delete_consumer(self.sql, bucket, &c)
+        })?;
         Ok(ApiResponse::empty(204))
     }
 
@@ -392,7 +324,7 @@ impl<S: Store> Api<'_, S> {
     /// A past `expiresOn` revokes them at once. Answers 204 like Zuplo; with
     /// `Prefer: return=representation` it answers 200 with the new key, which keyward can show
     /// only in this response.
-    pub(super) async fn roll_key(
+    pub(super) fn roll_key(
         &self,
         bucket: &str,
         name: &str,
@@ -417,8 +349,7 @@ impl<S: Store> Api<'_, S> {
             }
             c.keys.push(new_key.clone());
             Ok(())
-        })
-        .await?;
+        })?;
         let wants_key = req
             .prefer
             .as_deref()

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::key;
 use crate::storage::kv::StoredKey;
+use crate::storage::bucket::sql::Sql;
 use crate::storage::store::Store;
 use crate::{ids, timestamp, validate};
 
@@ -17,7 +18,7 @@ fn key_not_found(consumer: &str, id: &str) -> Error {
     ))
 }
 
-impl<S: Store> Api<'_, S> {
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// Validates a key request and makes the key: the stored form and the plaintext.
     pub(super) fn new_key(&self, input: &CreateKey) -> Result<(StoredKey, String), Error> {
         if input.key.is_some() {
@@ -46,18 +47,18 @@ impl<S: Store> Api<'_, S> {
         Ok((stored, plaintext))
     }
 
-    pub(super) async fn list_keys(
+    pub(super) fn list_keys(
         &self,
         bucket: &str,
         consumer: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let c = self.guarded_consumer(bucket, consumer, q).await?;
+        let c = self.guarded_consumer(bucket, consumer, q)?;
         Ok(q.page_of(&c.keys, |k| KeyOut::stored(k, q.key_format)))
     }
 
     /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.
-    async fn create_keys(
+    fn create_keys(
         &self,
         bucket: &str,
         consumer: &str,
@@ -77,15 +78,14 @@ impl<S: Store> Api<'_, S> {
             }
             c.keys.extend(created.iter().map(|(k, _)| k.clone()));
             Ok(())
-        })
-        .await?;
+        })?;
         Ok(created
             .into_iter()
             .map(|(k, plain)| KeyOut::created(&k, plain))
             .collect())
     }
 
-    pub(super) async fn create_key(
+    pub(super) fn create_key(
         &self,
         bucket: &str,
         consumer: &str,
@@ -93,11 +93,11 @@ impl<S: Store> Api<'_, S> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let input: CreateKey = body(req)?;
-        let mut out = self.create_keys(bucket, consumer, &[input], q).await?;
+        let mut out = self.create_keys(bucket, consumer, &[input], q)?;
         Ok(ApiResponse::json(200, &out.remove(0)))
     }
 
-    pub(super) async fn bulk_keys(
+    pub(super) fn bulk_keys(
         &self,
         bucket: &str,
         consumer: &str,
@@ -110,18 +110,18 @@ impl<S: Store> Api<'_, S> {
                 "request body is an empty array; send at least one key",
             ));
         }
-        let out = self.create_keys(bucket, consumer, &inputs, q).await?;
+        let out = self.create_keys(bucket, consumer, &inputs, q)?;
         Ok(ApiResponse::json(200, &out))
     }
 
-    pub(super) async fn get_key(
+    pub(super) fn get_key(
         &self,
         bucket: &str,
         consumer: &str,
         id: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let c = self.guarded_consumer(bucket, consumer, q).await?;
+        let c = self.guarded_consumer(bucket, consumer, q)?;
         let k = c
             .keys
             .iter()
@@ -131,7 +131,7 @@ impl<S: Store> Api<'_, S> {
     }
 
     /// Changes a key's description or expiry; the expiry reaches its verification record.
-    pub(super) async fn patch_key(
+    pub(super) fn patch_key(
         &self,
         bucket: &str,
         consumer: &str,
@@ -166,12 +166,11 @@ impl<S: Store> Api<'_, S> {
                     k.updated_on = self.now;
                 }
                 Ok(k.clone())
-            })
-            .await?;
+            })?;
         Ok(ApiResponse::json(200, &KeyOut::stored(&key, q.key_format)))
     }
 
-    pub(super) async fn delete_key(
+    pub(super) fn delete_key(
         &self,
         bucket: &str,
         consumer: &str,
@@ -186,8 +185,7 @@ impl<S: Store> Api<'_, S> {
                 .ok_or_else(|| key_not_found(consumer, id))?;
             c.keys.remove(pos);
             Ok(())
-        })
-        .await?;
+        })?;
         Ok(ApiResponse::empty(204))
     }
 }

@@ -8,21 +8,22 @@ use super::router::{body, Api};
 use crate::api::model::{ManagerOut, NewManager};
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::storage::bucket::sql::Sql;
 use crate::storage::store::Store;
 use crate::validate;
 
-impl<S: Store> Api<'_, S> {
-    pub(super) async fn list_managers(
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
+    pub(super) fn list_managers(
         &self,
         bucket: &str,
         consumer: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
-        let c = self.guarded_consumer(bucket, consumer, q).await?;
+        let c = self.guarded_consumer(bucket, consumer, q)?;
         Ok(q.page_of(&c.managers, |m| ManagerOut::from(m)))
     }
 
-    pub(super) async fn add_manager(
+    pub(super) fn add_manager(
         &self,
         bucket: &str,
         consumer: &str,
@@ -46,12 +47,11 @@ impl<S: Store> Api<'_, S> {
             }
             c.managers.push(added.clone());
             Ok(())
-        })
-        .await?;
+        })?;
         Ok(ApiResponse::json(200, &ManagerOut::from(&added)))
     }
 
-    pub(super) async fn delete_manager(
+    pub(super) fn delete_manager(
         &self,
         bucket: &str,
         consumer: &str,
@@ -66,8 +66,7 @@ impl<S: Store> Api<'_, S> {
             })?;
             c.managers.remove(pos);
             Ok(())
-        })
-        .await?;
+        })?;
         Ok(ApiResponse::empty(204))
     }
 }

@@ -28,6 +28,6 @@ mod query;
 mod router;
 pub mod token;
 
-pub use bulk::{BULK_MAX_ITEMS, KV_OPERATION_BUDGET};
+pub use bulk::BULK_MAX_ITEMS;
 pub use query::Query;
 pub use router::Api;

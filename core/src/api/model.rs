@@ -304,6 +304,9 @@ pub struct ListOut<T> {
     pub offset: usize,
     /// Items matching in all.
     pub total: usize,
+    /// Pass as `cursor` for the next page (consumer lists); absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// Masked form of a new key, as stored.
@@ -516,14 +519,29 @@ pub struct CheckProblem {
     pub problem: String,
 }
 
-/// Answer of `GET …/key-buckets/{bucket}/$check`.
+/// Answer of `GET …/key-buckets/{bucket}/$check`: one page of the comparison of the
+/// bucket's tables with KV.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct CheckOut {
-    /// True when nothing was wrong.
+    /// True when nothing was wrong in the range checked.
     pub consistent: bool,
-    /// True when the problems below were repaired (`POST`).
+    /// True when the problems below were repaired (`POST`: the fixes are queued and applied
+    /// by the bucket's object).
     pub repaired: bool,
     /// Each inconsistency.
     pub problems: Vec<CheckProblem>,
+    /// Verification records compared in this call.
+    #[serde(default)]
+    pub checked: usize,
+    /// Send it back as `?cursor=` to check the rest; absent when the bucket is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// KV writes committed but not applied yet (they are not problems: they are on their way).
+    #[serde(default)]
+    pub pending_writes: u64,
+    /// Consumers imported from the old KV-only layout, when this bucket had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_consumers: Option<u64>,
 }

@@ -28,6 +28,9 @@ pub struct Query {
     pub manager_email: Option<String>,
     /// `tag.<k>=<v>` filters; all must match.
     pub tags: BTreeMap<String, String>,
+    /// `cursor`: where a page of consumers starts (the `cursor` of the previous page);
+    /// `offset` is ignored with it.
+    pub cursor: Option<String>,
 }
 
 impl Default for Query {
@@ -41,6 +44,7 @@ impl Default for Query {
             with_api_key: false,
             manager_email: None,
             tags: BTreeMap::new(),
+            cursor: None,
         }
     }
 }
@@ -88,6 +92,12 @@ impl Query {
                         _ => return Err(Error::invalid("query parameter key-format: use none or masked")),
                     }
                 }
+                "cursor" if !v.is_empty() => {
+                    crate::validate::consumer_name(&v).map_err(|_| {
+                        Error::invalid("query parameter cursor: not a cursor from a previous page; start without one")
+                    })?;
+                    q.cursor = Some(v.into_owned());
+                }
                 "manager-email" => q.manager_email = Some(crate::validate::email(&v)?),
                 other => {
                     if let Some(tag) = other.strip_prefix("tag.") {
@@ -120,13 +130,24 @@ impl Query {
 
     /// The answer for one page: `data` already cut to `limit` from `offset`, of `total`.
     pub fn page<T: Serialize>(&self, data: Vec<T>, total: usize) -> ApiResponse {
+        self.page_with_cursor(data, total, None)
+    }
+
+    /// The list envelope of a page, with the cursor of the next page when there is one.
+    pub fn page_with_cursor<T: Serialize>(
+        &self,
+        data: Vec<T>,
+        total: usize,
+        cursor: Option<String>,
+    ) -> ApiResponse {
         ApiResponse::json(
             200,
             &ListOut {
                 data,
                 limit: self.limit,
-                offset: self.offset,
+                offset: if self.cursor.is_some() { 0 } else { self.offset },
                 total,
+                cursor,
             },
         )
     }

@@ -13,14 +13,21 @@ use crate::http::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::key::hash::KeyHasher;
 use crate::problem;
 use crate::storage::cache::VerifyCache;
+use crate::storage::bucket::sql::Sql;
 use crate::storage::store::Store;
 use crate::timestamp::{self, Millis};
 use serde::de::DeserializeOwned;
 
 /// Everything a developer-API request needs, borrowed from the adapter for one request.
-pub struct Api<'a, S> {
-    /// Storage.
+///
+/// `S` is KV (the edge's verification records); `Q` the SQL of the bucket's object the
+/// request runs in ([`NoSql`](crate::storage::bucket::sql::NoSql) in the Worker's front,
+/// which answers what needs no bucket and routes the rest to the objects).
+pub struct Api<'a, S, Q> {
+    /// KV: verification records.
     pub store: &'a S,
+    /// The bucket's tables.
+    pub sql: &'a Q,
     /// Random bytes for keys and ids.
     pub entropy: &'a dyn Entropy,
     /// Hashes keys.
@@ -104,7 +111,7 @@ fn is_write(method: &str) -> bool {
     !matches!(method, "GET" | "HEAD")
 }
 
-impl<S: Store> Api<'_, S> {
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// Answers one request to keyward's own routes (prefix already removed).
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
         self.handle_logged(req, |_| {}).await
@@ -223,66 +230,66 @@ impl<S: Store> Api<'_, S> {
         let m = req.method.as_str();
         match rest {
             [] => match m {
-                "GET" => self.list_buckets(grant, &q).await,
-                "POST" => self.create_bucket(grant, req).await,
+                "GET" => self.list_buckets(grant, &q),
+                "POST" => self.create_bucket(grant, req),
                 _ => Err(method_not_allowed()),
             },
             [b] => match m {
-                "GET" => self.get_bucket(b).await,
-                "PATCH" => self.patch_bucket(b, req).await,
-                "DELETE" => self.delete_bucket(b).await,
+                "GET" => self.get_bucket(b),
+                "PATCH" => self.patch_bucket(b, req),
+                "DELETE" => self.delete_bucket(b),
                 _ => Err(method_not_allowed()),
             },
             [b, "$check"] => match m {
-                "GET" => self.check_bucket(b, false).await,
-                "POST" => self.check_bucket(b, true).await,
+                "GET" => self.check_bucket(b, &req.query, false).await,
+                "POST" => self.check_bucket(b, &req.query, true).await,
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers"] => match m {
-                "GET" => self.list_consumers(b, &q).await,
-                "POST" => self.create_consumer(b, req, &q).await,
+                "GET" => self.list_consumers(b, &q),
+                "POST" => self.create_consumer(b, req, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", "$bulk"] => match m {
-                "POST" => self.bulk_consumers(b, req).await,
+                "POST" => self.bulk_consumers(b, req),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", "$index"] => match m {
-                "GET" => self.consumer_index(b, &req.query).await,
+                "GET" => self.consumer_index(b, &req.query),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c] => match m {
-                "GET" => self.get_consumer(b, c, &q).await,
-                "PATCH" => self.patch_consumer(b, c, req, &q).await,
-                "DELETE" => self.delete_consumer(b, c, &q).await,
+                "GET" => self.get_consumer(b, c, &q),
+                "PATCH" => self.patch_consumer(b, c, req, &q),
+                "DELETE" => self.delete_consumer(b, c, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "roll-key"] => match m {
-                "POST" => self.roll_key(b, c, req, &q).await,
+                "POST" => self.roll_key(b, c, req, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "keys"] => match m {
-                "GET" => self.list_keys(b, c, &q).await,
-                "POST" => self.create_key(b, c, req, &q).await,
+                "GET" => self.list_keys(b, c, &q),
+                "POST" => self.create_key(b, c, req, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "keys", "$bulk"] => match m {
-                "POST" => self.bulk_keys(b, c, req, &q).await,
+                "POST" => self.bulk_keys(b, c, req, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "keys", id] => match m {
-                "GET" => self.get_key(b, c, id, &q).await,
-                "PATCH" => self.patch_key(b, c, id, req, &q).await,
-                "DELETE" => self.delete_key(b, c, id, &q).await,
+                "GET" => self.get_key(b, c, id, &q),
+                "PATCH" => self.patch_key(b, c, id, req, &q),
+                "DELETE" => self.delete_key(b, c, id, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "managers"] => match m {
-                "GET" => self.list_managers(b, c, &q).await,
-                "POST" => self.add_manager(b, c, req, &q).await,
+                "GET" => self.list_managers(b, c, &q),
+                "POST" => self.add_manager(b, c, req, &q),
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "managers", id] => match m {
-                "DELETE" => self.delete_manager(b, c, id, &q).await,
+                "DELETE" => self.delete_manager(b, c, id, &q),
                 _ => Err(method_not_allowed()),
             },
             _ => Err(not_found()),

@@ -17,6 +17,9 @@ use keyward_core::entropy::Entropy;
 use keyward_core::http::{ApiRequest, ApiResponse};
 use keyward_core::key::hash::KeyHasher;
 use keyward_core::problem;
+use keyward_core::storage::bucket::outbox::{self, DirectorySink, KvSink};
+use keyward_core::storage::bucket::schema;
+use keyward_core::storage::bucket::sqlite::Sqlite;
 use keyward_core::storage::cache::VerifyCache;
 use keyward_core::storage::store::MemoryStore;
 use keyward_core::timestamp::Millis;
@@ -79,9 +82,14 @@ impl Entropy for StreamEntropy {
 }
 
 /// A developer API over an in-memory store, with a clock the test moves.
+///
+/// Like the Worker, every request runs against the bucket tables (one native SQLite here,
+/// holding every bucket and the directory) and then drains the outbox into KV.
 pub struct Harness {
-    /// The store the API writes to.
+    /// KV: the verification records the outbox writes.
     pub store: MemoryStore,
+    /// The buckets' tables.
+    pub sql: Sqlite,
     /// Hashes keys with [`HASH_SECRET`].
     pub hasher: KeyHasher,
     /// The verification cache shared by the API and [`Harness::verifier`].
@@ -105,8 +113,11 @@ impl Harness {
     /// An empty store, default settings, the clock at [`T0`].
     pub fn new() -> Self {
         let config = Config::default();
+        let sql = Sqlite::in_memory().expect("SQLite in memory");
+        schema::ensure(&sql).expect("schema");
         Harness {
             store: MemoryStore::new(),
+            sql,
             hasher: KeyHasher::new(HASH_SECRET),
             cache: VerifyCache::new(config.cache_ttl_seconds, 1000),
             config,
@@ -132,9 +143,10 @@ impl Harness {
     }
 
     /// The API as the adapter would build it for one request at the current time.
-    pub fn api(&self) -> Api<'_, MemoryStore> {
+    pub fn api(&self) -> Api<'_, MemoryStore, Sqlite> {
         Api {
             store: &self.store,
+            sql: &self.sql,
             entropy: &self.entropy,
             hasher: &self.hasher,
             cache: &self.cache,
@@ -145,9 +157,30 @@ impl Harness {
         }
     }
 
-    /// Sends `req` as is.
+    /// Sends `req` as is, then applies what the outbox owes (as the bucket's object does
+    /// after answering).
     pub fn send(&self, req: &ApiRequest) -> ApiResponse {
-        pollster::block_on(self.api().handle(req))
+        let response = pollster::block_on(self.api().handle(req));
+        self.drain();
+        response
+    }
+
+    /// Applies every outbox entry to KV (and directory entries to the same database),
+    /// asserting that none fails.
+    pub fn drain(&self) {
+        let drained = pollster::block_on(outbox::drain(&self.sql, &self.sink(), usize::MAX))
+            .expect("drain");
+        assert!(drained.failed.is_none(), "drain failed: {drained:?}");
+        assert_eq!(drained.left, 0);
+    }
+
+    /// Where the outbox delivers: KV with the shared cache; directory entries to `sql`.
+    pub fn sink(&self) -> KvSink<'_, MemoryStore, DirectorySink<'_, Sqlite>> {
+        KvSink {
+            kv: &self.store,
+            cache: &self.cache,
+            directory: DirectorySink(&self.sql),
+        }
     }
 
     /// Sends an authorized request; `target` may carry a `?query`.
