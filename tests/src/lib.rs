@@ -75,7 +75,9 @@ impl Worker {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut toml = format!(
             "name = \"keyward-e2e\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n\
-             [[kv_namespaces]]\nbinding = \"KEYWARD_KV\"\nid = \"keyward-e2e\"\n\n[vars]\n",
+             [[kv_namespaces]]\nbinding = \"KEYWARD_KV\"\nid = \"keyward-e2e\"\n\n\
+             [[durable_objects.bindings]]\nname = \"KEYWARD_BUCKETS\"\nclass_name = \"BucketObject\"\n\n\
+             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"BucketObject\"]\n\n[vars]\n",
             bundle.display().to_string()
         );
         for (k, v) in vars {

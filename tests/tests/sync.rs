@@ -350,9 +350,9 @@ fn plan_sync_prune_and_export_against_the_worker() {
         "a past expiresOn revokes the old key at once"
     );
     let r = keyward(&w, d, &["check"], &[]);
-    assert_eq!(
-        (r.code, r.out.as_str()),
-        (Some(0), "default: consistent\n"),
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.out.starts_with("default: consistent (") && r.out.contains("verification record"),
         "{r:?}"
     );
     eprintln!(

@@ -3,89 +3,19 @@
 //! keyward-core's, and forwards verified requests upstream.
 
 use crate::bindings;
-use crate::kv_store::Kv;
+use crate::bucket_object::{object_url, BUCKET_HEADER, DIRECTORY};
 use crate::random::WebCrypto;
-use keyward_core::api::token::Tokens;
-use keyward_core::api::Api;
-use keyward_core::config::{vars, Config};
+use crate::state::{cache, now, State};
+use keyward_core::api::{Api, Target};
 use keyward_core::edge::gateway::{self, Decision};
 use keyward_core::edge::verify::Verifier;
 use keyward_core::http::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
-use keyward_core::key::hash::KeyHasher;
-use keyward_core::storage::cache::{VerifyCache, DEFAULT_CAPACITY};
+use keyward_core::storage::bucket::sql::NoSql;
 use keyward_core::{problem, Error, ErrorKind};
-use std::cell::OnceCell;
-use worker::{
-    console_error, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
-};
+use worker::{console_error, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
 
 /// The developer API's description, served at `{API_PREFIX}/openapi.json`.
 const OPENAPI: &str = include_str!("../../schemas/openapi.json");
-
-thread_local! {
-    // One cache per isolate, alive across requests. Leaked once so that requests can hold a
-    // plain reference across awaits; the cache itself never borrows across an await.
-    static CACHE: OnceCell<&'static VerifyCache> = const { OnceCell::new() };
-}
-
-fn cache(config: &Config) -> &'static VerifyCache {
-    CACHE.with(|cell| {
-        *cell.get_or_init(|| {
-            Box::leak(Box::new(VerifyCache::new(
-                config.cache_ttl_seconds,
-                DEFAULT_CAPACITY,
-            )))
-        })
-    })
-}
-
-/// What every request needs from `env`.
-struct State {
-    config: Config,
-    hasher: KeyHasher,
-    tokens: Tokens,
-    kv: Kv,
-}
-
-fn lookup(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|s| s.to_string()))
-        .ok()
-}
-
-impl State {
-    fn from_env(env: &Env) -> std::result::Result<State, Error> {
-        let config = Config::from_lookup(|name| lookup(env, name))?;
-        let secret = lookup(env, vars::KEY_HASH_SECRET).filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "secret KEY_HASH_SECRET is not set; run `wrangler secret put KEY_HASH_SECRET` (or add it to .dev.vars)",
-            )
-        })?;
-        let tokens = Tokens::from_secrets(
-            lookup(env, vars::MANAGEMENT_TOKEN).as_deref(),
-            lookup(env, vars::MANAGEMENT_TOKENS).as_deref(),
-        )?;
-        let kv = env.kv(bindings::KV).map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("KV binding {}: {e}", bindings::KV),
-            )
-        })?;
-        Ok(State {
-            config,
-            hasher: KeyHasher::new(secret.as_bytes()),
-            tokens,
-            kv: Kv(kv),
-        })
-    }
-}
-
-/// Millisecond clock of the runtime.
-fn now() -> i64 {
-    Date::now().as_millis() as i64
-}
 
 /// Handles one request.
 pub async fn handle(req: Request, env: &Env) -> Result<Response> {
@@ -100,7 +30,7 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
     let result = match state.config.own_path(url.path()) {
         Some(rest) => {
             let rest = rest.to_owned();
-            api(req, &state, rest, url.query().unwrap_or("")).await
+            api(req, &state, env, rest, url.query().unwrap_or("")).await
         }
         None => edge(req, &state, &url).await,
     };
@@ -116,6 +46,7 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
 async fn api(
     mut req: Request,
     state: &State,
+    env: &Env,
     path: String,
     query: &str,
 ) -> std::result::Result<Response, Error> {
@@ -143,6 +74,7 @@ async fn api(
     };
     let api = Api {
         store: &state.kv,
+        sql: &NoSql,
         entropy: &WebCrypto,
         hasher: &state.hasher,
         cache: cache(&state.config),
@@ -151,10 +83,58 @@ async fn api(
         now: now(),
         openapi: OPENAPI,
     };
+    let object = match api.target(&api_req) {
+        Target::Here => None,
+        Target::Bucket(name) => Some(name),
+        Target::Directory => Some(DIRECTORY.to_owned()),
+    };
+    if let Some(name) = object {
+        return to_object(env, &name, &api_req).await;
+    }
     let response = api
         .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
         .await;
     respond(response).map_err(js)
+}
+
+/// Sends a developer-API request to the object named `name` (a bucket, or the directory)
+/// and answers with what it answers.
+async fn to_object(
+    env: &Env,
+    name: &str,
+    req: &ApiRequest,
+) -> std::result::Result<Response, Error> {
+    let stub = env
+        .durable_object(bindings::BUCKETS)
+        .and_then(|ns| ns.id_from_name(name)?.get_stub())
+        .map_err(js)?;
+    let headers = Headers::new();
+    if let Some(a) = &req.authorization {
+        headers.set("authorization", a).map_err(js)?;
+    }
+    if let Some(p) = &req.prefer {
+        headers.set("prefer", p).map_err(js)?;
+    }
+    if name != DIRECTORY {
+        headers.set(BUCKET_HEADER, name).map_err(js)?;
+    }
+    let method = Method::from(req.method.clone());
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if !req.body.is_empty() {
+        init.with_body(Some(js_sys_bytes(&req.body)));
+    }
+    let target = if req.query.is_empty() {
+        object_url(&req.path)
+    } else {
+        object_url(&format!("{}?{}", req.path, req.query))
+    };
+    let outbound = Request::new_with_init(&target, &init).map_err(js)?;
+    stub.fetch_with_request(outbound).await.map_err(js)
+}
+
+fn js_sys_bytes(bytes: &[u8]) -> worker::wasm_bindgen::JsValue {
+    worker::js_sys::Uint8Array::from(bytes).into()
 }
 
 async fn edge(
@@ -226,7 +206,7 @@ fn js(e: worker::Error) -> Error {
 }
 
 /// Turns core's response into a workers-rs one.
-fn respond(r: ApiResponse) -> Result<Response> {
+pub fn respond(r: ApiResponse) -> Result<Response> {
     let mut response = if r.body.is_empty() {
         Response::empty()?
     } else {

@@ -2,3 +2,6 @@
 
 /// The KV namespace holding every keyward record.
 pub const KV: &str = "KEYWARD_KV";
+
+/// The Durable Object namespace of the bucket objects (class `BucketObject`).
+pub const BUCKETS: &str = "KEYWARD_BUCKETS";

@@ -6,8 +6,11 @@
 
 mod app;
 mod bindings;
+mod bucket_object;
 mod kv_store;
 mod random;
+mod sql_storage;
+mod state;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

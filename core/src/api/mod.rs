@@ -30,4 +30,4 @@ pub mod token;
 
 pub use bulk::BULK_MAX_ITEMS;
 pub use query::Query;
-pub use router::Api;
+pub use router::{Api, Target};

@@ -107,6 +107,30 @@ fn not_found() -> Error {
     Error::not_found("no such route; see /openapi.json")
 }
 
+/// Where a developer-API request runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// In the Worker itself: health, the OpenAPI document, `/v1/verify`, `/v1/info`, and
+    /// every answer that needs no bucket (401, 404 for paths that cannot name a bucket).
+    Here,
+    /// In the object of this bucket: everything under `key-buckets/{bucket}`, and creating it.
+    Bucket(String),
+    /// In the directory object, which lists the buckets (and answers a create whose body names
+    /// no valid bucket: a 400 that changes nothing).
+    Directory,
+}
+
+/// The bucket a `POST …/key-buckets` body names, when it names a valid one.
+fn created_bucket(req: &ApiRequest) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+    let named: Named = serde_json::from_slice(&req.body).ok()?;
+    crate::validate::bucket_name(&named.name).ok()?;
+    Some(named.name)
+}
+
 fn is_write(method: &str) -> bool {
     !matches!(method, "GET" | "HEAD")
 }
@@ -129,6 +153,29 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 problem::from_error(&e)
             }
         }
+    }
+
+    /// Where `req` runs ([`Target`]). An object is only asked with a valid management token:
+    /// without one the answer is the 401 of [`Api::handle`], made here.
+    pub fn target(&self, req: &ApiRequest) -> Target {
+        let segs = segments(&req.path);
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let target = match segs.as_slice() {
+            ["v1", "accounts", _, "key-buckets"] if req.method == "POST" => {
+                created_bucket(req).map_or(Target::Directory, Target::Bucket)
+            }
+            ["v1", "accounts", _, "key-buckets"] => Target::Directory,
+            ["v1", "accounts", _, "key-buckets", b, ..]
+                if crate::validate::bucket_name(b).is_ok() =>
+            {
+                Target::Bucket((*b).to_owned())
+            }
+            _ => Target::Here,
+        };
+        if target != Target::Here && self.authenticate(req).is_err() {
+            return Target::Here;
+        }
+        target
     }
 
     fn authenticate(&self, req: &ApiRequest) -> Result<&Grant, Error> {

@@ -117,3 +117,52 @@ pub async fn import<Q: Sql, S: Store>(
         }
     }
 }
+
+const DIRECTORY_STATE: &str = "legacy-directory";
+
+/// Whether the directory has taken in the old layout's bucket list.
+pub fn directory_imported(sql: &impl Sql) -> Result<bool, Error> {
+    Ok(meta(sql, DIRECTORY_STATE)?.is_some_and(|v| v == "done"))
+}
+
+/// Copies the old layout's bucket records (`b:`) into the directory's `buckets` table,
+/// once; the bucket objects remove the `b:` entries when they import their buckets.
+/// Returns whether it finished within `budget` KV operations.
+pub async fn import_directory<Q: Sql, S: Store>(
+    sql: &Q,
+    kv_store: &S,
+    budget: usize,
+) -> Result<bool, Error> {
+    if directory_imported(sql)? {
+        return Ok(true);
+    }
+    let mut cursor = meta(sql, DIRECTORY_STATE)?.filter(|c| !c.is_empty());
+    let mut spent = 0;
+    loop {
+        if spent + 1 + LIST_LIMIT / 100 > budget {
+            return Ok(false);
+        }
+        let page = kv_store
+            .list(kv::keys::BUCKET_PREFIX, cursor.as_deref(), LIST_LIMIT)
+            .await?;
+        let names: Vec<String> = page.entries.iter().map(|e| e.name.clone()).collect();
+        let texts = kv_store.get_many(&names).await?;
+        spent += 1 + names.len().div_ceil(100);
+        for (key, text) in names.iter().zip(texts) {
+            let (Some(name), Some(text)) = (kv::keys::bucket_name_of(key), text) else {
+                continue;
+            };
+            if rows::find_bucket(sql, name)?.is_none() {
+                outbox::apply_directory(sql, name, Some(&text))?;
+            }
+        }
+        cursor = page.cursor;
+        match &cursor {
+            Some(c) => set_meta(sql, DIRECTORY_STATE, c)?,
+            None => {
+                set_meta(sql, DIRECTORY_STATE, "done")?;
+                return Ok(true);
+            }
+        }
+    }
+}

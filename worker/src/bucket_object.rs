@@ -1,0 +1,310 @@
+//! The bucket object: a SQLite-backed Durable Object per bucket, the single writer of its
+//! tables, plus one more instance (named [`DIRECTORY`]) that lists the buckets.
+//!
+//! Everything it decides is in keyward-core (`storage::bucket`, the developer API); this
+//! file runs a request against the object's SQL, then applies what the outbox owes KV,
+//! with one drain at a time and an alarm that retries with backoff until nothing is owed.
+
+use crate::app::respond;
+use crate::bindings;
+use crate::random::WebCrypto;
+use crate::sql_storage::ObjectSql;
+use crate::state::{cache, now, State};
+use keyward_core::api::Api;
+use keyward_core::http::ApiRequest;
+use keyward_core::problem;
+use keyward_core::storage::bucket::import::{self, Legacy};
+use keyward_core::storage::bucket::outbox::{self, Entry, KvSink, Sink};
+use keyward_core::storage::bucket::schema;
+use keyward_core::{Error, ErrorKind};
+use std::cell::Cell;
+use std::time::Duration;
+use worker::{
+    console_error, durable_object, Delay, Env, Headers, Method, Request, RequestInit, Response,
+    Result,
+};
+
+/// The name of the instance that lists the buckets (not a valid bucket name).
+pub const DIRECTORY: &str = "$directory";
+/// Request header by which the Worker names the bucket a request is for.
+pub const BUCKET_HEADER: &str = "x-keyward-bucket";
+/// Outbox entries one drain applies (KV allows 1000 operations per invocation).
+const DRAIN_BUDGET: usize = 500;
+/// KV operations one step of the old layout's import may spend.
+const IMPORT_BUDGET: usize = 800;
+/// How long a request waits for another's drain or import (in 10 ms steps).
+const WAIT_STEPS: u32 = 300;
+
+#[durable_object]
+pub struct BucketObject {
+    state: worker::State,
+    env: Env,
+    /// The tables exist (checked once per instance).
+    ready: Cell<bool>,
+    /// A drain is running: only one may, or an old put could land after a newer delete.
+    draining: Cell<bool>,
+    /// An import of the old layout is running; other requests wait for it.
+    importing: Cell<bool>,
+}
+
+/// The URL a request to an object is sent to (objects ignore the host).
+pub fn object_url(path_and_query: &str) -> String {
+    format!("https://keyward-object{path_and_query}")
+}
+
+fn unavailable(detail: &str) -> Result<Response> {
+    let mut r = problem::response(503, Some(detail.to_owned()));
+    r.headers.push(("retry-after".into(), "1".into()));
+    respond(r)
+}
+
+async fn pause() {
+    Delay::from(Duration::from_millis(10)).await;
+}
+
+impl BucketObject {
+    fn sql(&self) -> std::result::Result<ObjectSql, Error> {
+        let sql = ObjectSql(self.state.storage().sql());
+        if !self.ready.get() {
+            schema::ensure(&sql)?;
+            self.ready.set(true);
+        }
+        Ok(sql)
+    }
+
+    /// Imports the old KV layout (of `bucket`, or the bucket list for the directory) before
+    /// anything else touches the tables; `false` when it needs another call.
+    async fn imported(&self, sql: &ObjectSql, app: &State, bucket: Option<&str>) -> bool {
+        for _ in 0..WAIT_STEPS {
+            let done = match bucket {
+                Some(b) => matches!(import::state(sql, b), Ok(Legacy::Done(_))),
+                None => import::directory_imported(sql).unwrap_or(false),
+            };
+            if done {
+                return true;
+            }
+            if self.importing.get() {
+                pause().await;
+                continue;
+            }
+            self.importing.set(true);
+            let result = match bucket {
+                Some(b) => import::import(sql, &app.kv, b, IMPORT_BUDGET)
+                    .await
+                    .map(|s| matches!(s, Legacy::Done(_))),
+                None => import::import_directory(sql, &app.kv, IMPORT_BUDGET).await,
+            };
+            self.importing.set(false);
+            match result {
+                Ok(done) => {
+                    if !done {
+                        self.schedule(1).await;
+                    }
+                    return done;
+                }
+                Err(e) => {
+                    console_error!("keyward: importing the old KV layout: {e}");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// Applies what the outbox owes, one drain at a time; schedules the alarm for the rest.
+    async fn drain(&self, sql: &ObjectSql, app: &State) {
+        let mut waited = 0;
+        while self.draining.get() {
+            if waited == WAIT_STEPS {
+                self.schedule(1).await;
+                return;
+            }
+            waited += 1;
+            pause().await;
+        }
+        if outbox::len(sql).unwrap_or(1) == 0 {
+            return;
+        }
+        self.draining.set(true);
+        let sink = KvSink {
+            kv: &app.kv,
+            cache: cache(&app.config),
+            directory: DirectoryStub { env: &self.env },
+        };
+        let result = outbox::drain(sql, &sink, DRAIN_BUDGET).await;
+        self.draining.set(false);
+        match result {
+            Ok(d) => {
+                if let Some(e) = &d.failed {
+                    console_error!("keyward: outbox: {e} ({} still owed; retrying)", d.left);
+                }
+                if d.left > 0 {
+                    let backoff = match d.failed {
+                        None => 1,
+                        Some(_) => {
+                            let attempts = outbox::max_attempts(sql).unwrap_or(1).clamp(0, 8);
+                            (1_000i64 << attempts).min(300_000)
+                        }
+                    };
+                    self.schedule(backoff).await;
+                }
+            }
+            Err(e) => {
+                console_error!("keyward: outbox: {e}");
+                self.schedule(1_000).await;
+            }
+        }
+    }
+
+    /// Sets the alarm `ms` from now, unless one is due sooner.
+    async fn schedule(&self, ms: i64) {
+        let storage = self.state.storage();
+        let due = now() + ms;
+        if let Ok(Some(t)) = storage.get_alarm().await {
+            if t <= due {
+                return;
+            }
+        }
+        if let Err(e) = storage.set_alarm(ms).await {
+            console_error!("keyward: setting the outbox alarm: {e}");
+        }
+    }
+
+    /// `PUT|DELETE /directory/{bucket}`: the directory's copy of a bucket (from the bucket's
+    /// own object, through its outbox).
+    async fn directory_update(
+        &self,
+        sql: &ObjectSql,
+        mut req: Request,
+        name: &str,
+    ) -> std::result::Result<Response, Error> {
+        let record = match req.method() {
+            Method::Put => Some(req.text().await.map_err(runtime)?),
+            Method::Delete => None,
+            _ => return respond(problem::response(405, None)).map_err(runtime),
+        };
+        outbox::apply_directory(sql, name, record.as_deref())?;
+        Response::empty().map(|r| r.with_status(204)).map_err(runtime)
+    }
+
+    async fn serve(&self, mut req: Request) -> std::result::Result<Response, Error> {
+        let app = State::from_env(&self.env)?;
+        let sql = self.sql()?;
+        let url = req.url().map_err(runtime)?;
+        if let Some(name) = url.path().strip_prefix("/directory/") {
+            let name = name.to_owned();
+            return self.directory_update(&sql, req, &name).await;
+        }
+        let bucket = req.headers().get(BUCKET_HEADER).ok().flatten();
+        if !self.imported(&sql, &app, bucket.as_deref()).await {
+            return unavailable(
+                "the bucket is being imported from the old KV layout; try again in a moment",
+            )
+            .map_err(runtime);
+        }
+        let body = match req.method() {
+            Method::Get | Method::Head | Method::Delete => Vec::new(),
+            _ => req.bytes().await.map_err(runtime)?,
+        };
+        let api_req = ApiRequest {
+            method: req.method().to_string().to_ascii_uppercase(),
+            path: url.path().to_owned(),
+            query: url.query().unwrap_or("").to_owned(),
+            authorization: req.headers().get("authorization").ok().flatten(),
+            prefer: req.headers().get("prefer").ok().flatten(),
+            body,
+        };
+        let api = Api {
+            store: &app.kv,
+            sql: &sql,
+            entropy: &WebCrypto,
+            hasher: &app.hasher,
+            cache: cache(&app.config),
+            config: &app.config,
+            tokens: &app.tokens,
+            now: now(),
+            openapi: "",
+        };
+        let response = api
+            .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
+            .await;
+        // The change is committed; its KV writes go out before the answer, so the client
+        // reads its own writes at the edge (what fails is retried from the alarm).
+        self.drain(&sql, &app).await;
+        respond(response).map_err(runtime)
+    }
+}
+
+impl worker::DurableObject for BucketObject {
+    fn new(state: worker::State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            ready: Cell::new(false),
+            draining: Cell::new(false),
+            importing: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        match self.serve(req).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                console_error!("keyward: bucket object: {e}");
+                respond(problem::from_error(&e))
+            }
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let app = State::from_env(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let sql = self.sql().map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.drain(&sql, &app).await;
+        Response::empty()
+    }
+}
+
+fn runtime(e: worker::Error) -> Error {
+    Error::new(ErrorKind::Storage, format!("runtime: {e}"))
+}
+
+/// Delivers directory entries to the directory instance.
+struct DirectoryStub<'a> {
+    env: &'a Env,
+}
+
+impl Sink for DirectoryStub<'_> {
+    async fn deliver(&self, entry: &Entry) -> std::result::Result<(), Error> {
+        let stub = self
+            .env
+            .durable_object(bindings::BUCKETS)
+            .and_then(|ns| ns.id_from_name(DIRECTORY)?.get_stub())
+            .map_err(runtime)?;
+        let mut init = RequestInit::new();
+        match &entry.value {
+            Some(record) => {
+                init.with_method(Method::Put)
+                    .with_body(Some(record.as_str().into()));
+            }
+            None => {
+                init.with_method(Method::Delete);
+            }
+        }
+        init.with_headers(Headers::new());
+        let path = format!("/directory/{}", entry.name);
+        let req = Request::new_with_init(&object_url(&path), &init).map_err(runtime)?;
+        let response = stub.fetch_with_request(req).await.map_err(runtime)?;
+        if response.status_code() == 204 {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Storage,
+                format!(
+                    "directory answered {} for bucket '{}'",
+                    response.status_code(),
+                    entry.name
+                ),
+            ))
+        }
+    }
+}
