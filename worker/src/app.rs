@@ -3,7 +3,7 @@
 //! keyward-core's, and forwards verified requests upstream.
 
 use crate::bindings;
-use crate::bucket_object::{object_url, BUCKET_HEADER, DIRECTORY};
+use crate::bucket_object::{API_URL, BUCKET_HEADER, DIRECTORY, PATH_HEADER, WRITTEN_HEADER};
 use crate::random::WebCrypto;
 use crate::state::{cache, now, State};
 use keyward_core::api::{Api, Target};
@@ -89,7 +89,23 @@ async fn api(
         Target::Directory => Some(DIRECTORY.to_owned()),
     };
     if let Some(name) = object {
-        return to_object(env, &name, &api_req).await;
+        let mut response = to_object(env, &name, &api_req).await?;
+        // The object applied these KV writes (and forgot them in its isolate); this isolate
+        // may have cached the old answers.
+        let written = response.headers().get(WRITTEN_HEADER).ok().flatten();
+        if let Some(written) = written {
+            let cache = cache(&state.config);
+            if written == "*" {
+                cache.clear();
+            } else {
+                written.split(',').for_each(|k| cache.forget(k));
+            }
+            // A copy: the headers of a fetched response are immutable.
+            let headers = response.headers().clone();
+            headers.delete(WRITTEN_HEADER).map_err(js)?;
+            response = response.with_headers(headers);
+        }
+        return Ok(response);
     }
     let response = api
         .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
@@ -118,18 +134,19 @@ async fn to_object(
     if name != DIRECTORY {
         headers.set(BUCKET_HEADER, name).map_err(js)?;
     }
+    let target = if req.query.is_empty() {
+        req.path.clone()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    headers.set(PATH_HEADER, &target).map_err(js)?;
     let method = Method::from(req.method.clone());
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(headers);
     if !req.body.is_empty() {
         init.with_body(Some(js_sys_bytes(&req.body)));
     }
-    let target = if req.query.is_empty() {
-        object_url(&req.path)
-    } else {
-        object_url(&format!("{}?{}", req.path, req.query))
-    };
-    let outbound = Request::new_with_init(&target, &init).map_err(js)?;
+    let outbound = Request::new_with_init(API_URL, &init).map_err(js)?;
     stub.fetch_with_request(outbound).await.map_err(js)
 }
 

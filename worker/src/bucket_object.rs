@@ -17,7 +17,7 @@ use keyward_core::storage::bucket::import::{self, Legacy};
 use keyward_core::storage::bucket::outbox::{self, Entry, KvSink, Sink};
 use keyward_core::storage::bucket::schema;
 use keyward_core::{Error, ErrorKind};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use worker::{
     console_error, durable_object, Delay, Env, Headers, Method, Request, RequestInit, Response,
@@ -47,10 +47,17 @@ pub struct BucketObject {
     importing: Cell<bool>,
 }
 
-/// The URL a request to an object is sent to (objects ignore the host).
-pub fn object_url(path_and_query: &str) -> String {
-    format!("https://keyward-object{path_and_query}")
-}
+/// Request header carrying the developer-API path (and `?query`) to the object. The object's
+/// URL path is fixed ([`API_URL`]): a client's path never becomes a URL the runtime could
+/// normalize (`..`) into one of the object's internal routes.
+pub const PATH_HEADER: &str = "x-keyward-path";
+/// Response header naming the KV keys this request's drain wrote (or `*` for many), so the
+/// Worker's front drops them from its own isolate's cache too.
+pub const WRITTEN_HEADER: &str = "x-keyward-written";
+/// Where the front sends developer-API requests (objects ignore the host).
+pub const API_URL: &str = "https://keyward-object/api";
+/// Most KV keys named in [`WRITTEN_HEADER`]; beyond that it says `*`.
+const WRITTEN_MAX: usize = 64;
 
 fn unavailable(detail: &str) -> Result<Response> {
     let mut r = problem::response(503, Some(detail.to_owned()));
@@ -112,24 +119,28 @@ impl BucketObject {
     }
 
     /// Applies what the outbox owes, one drain at a time; schedules the alarm for the rest.
-    async fn drain(&self, sql: &ObjectSql, app: &State) {
+    /// Returns the KV keys it wrote.
+    async fn drain(&self, sql: &ObjectSql, app: &State) -> Vec<String> {
         let mut waited = 0;
         while self.draining.get() {
             if waited == WAIT_STEPS {
                 self.schedule(1).await;
-                return;
+                return Vec::new();
             }
             waited += 1;
             pause().await;
         }
         if outbox::len(sql).unwrap_or(1) == 0 {
-            return;
+            return Vec::new();
         }
         self.draining.set(true);
-        let sink = KvSink {
-            kv: &app.kv,
-            cache: cache(&app.config),
-            directory: DirectoryStub { env: &self.env },
+        let sink = Recording {
+            inner: KvSink {
+                kv: &app.kv,
+                cache: cache(&app.config),
+                directory: DirectoryStub { env: &self.env },
+            },
+            written: RefCell::new(Vec::new()),
         };
         let result = outbox::drain(sql, &sink, DRAIN_BUDGET).await;
         self.draining.set(false);
@@ -154,6 +165,7 @@ impl BucketObject {
                 self.schedule(1_000).await;
             }
         }
+        sink.written.into_inner()
     }
 
     /// Sets the alarm `ms` from now, unless one is due sooner.
@@ -195,6 +207,11 @@ impl BucketObject {
             let name = name.to_owned();
             return self.directory_update(&sql, req, &name).await;
         }
+        if url.path() != "/api" {
+            return respond(problem::response(404, None)).map_err(runtime);
+        }
+        let target = req.headers().get(PATH_HEADER).ok().flatten().unwrap_or_default();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let bucket = req.headers().get(BUCKET_HEADER).ok().flatten();
         if !self.imported(&sql, &app, bucket.as_deref()).await {
             return unavailable(
@@ -208,8 +225,8 @@ impl BucketObject {
         };
         let api_req = ApiRequest {
             method: req.method().to_string().to_ascii_uppercase(),
-            path: url.path().to_owned(),
-            query: url.query().unwrap_or("").to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
             authorization: req.headers().get("authorization").ok().flatten(),
             prefer: req.headers().get("prefer").ok().flatten(),
             body,
@@ -230,7 +247,16 @@ impl BucketObject {
             .await;
         // The change is committed; its KV writes go out before the answer, so the client
         // reads its own writes at the edge (what fails is retried from the alarm).
-        self.drain(&sql, &app).await;
+        let written = self.drain(&sql, &app).await;
+        let mut response = response;
+        if !written.is_empty() {
+            let names = if written.len() > WRITTEN_MAX {
+                "*".to_owned()
+            } else {
+                written.join(",")
+            };
+            response.headers.push((WRITTEN_HEADER.into(), names));
+        }
         respond(response).map_err(runtime)
     }
 }
@@ -268,6 +294,22 @@ fn runtime(e: worker::Error) -> Error {
     Error::new(ErrorKind::Storage, format!("runtime: {e}"))
 }
 
+/// Notes the KV key of each entry `inner` delivered.
+struct Recording<K> {
+    inner: K,
+    written: RefCell<Vec<String>>,
+}
+
+impl<K: Sink> Sink for Recording<K> {
+    async fn deliver(&self, entry: &Entry) -> std::result::Result<(), Error> {
+        self.inner.deliver(entry).await?;
+        if let Some(key) = entry.kv_key() {
+            self.written.borrow_mut().push(key);
+        }
+        Ok(())
+    }
+}
+
 /// Delivers directory entries to the directory instance.
 struct DirectoryStub<'a> {
     env: &'a Env,
@@ -291,8 +333,9 @@ impl Sink for DirectoryStub<'_> {
             }
         }
         init.with_headers(Headers::new());
-        let path = format!("/directory/{}", entry.name);
-        let req = Request::new_with_init(&object_url(&path), &init).map_err(runtime)?;
+        // Bucket names are `[a-z0-9-]`: nothing in them is special in a URL path.
+        let url = format!("https://keyward-object/directory/{}", entry.name);
+        let req = Request::new_with_init(&url, &init).map_err(runtime)?;
         let response = stub.fetch_with_request(req).await.map_err(runtime)?;
         if response.status_code() == 204 {
             Ok(())

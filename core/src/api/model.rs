@@ -479,7 +479,8 @@ pub struct IndexEntryOut {
     pub source: Source,
 }
 
-/// Answer of `GET …/consumers/$index`: a KV list page.
+/// Answer of `GET …/consumers/$index`: a page of the consumers table's names, digests and
+/// sources, by name.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IndexPageOut {

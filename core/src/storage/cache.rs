@@ -119,6 +119,12 @@ impl VerifyCache {
         self.generation.set(self.generation.get() + 1);
     }
 
+    /// Drops every entry (when more changed elsewhere than is worth naming one by one).
+    pub fn clear(&self) {
+        self.entries.borrow_mut().clear();
+        self.generation.set(self.generation.get() + 1);
+    }
+
     /// Number of entries, fresh or not.
     pub fn len(&self) -> usize {
         self.entries.borrow().len()

@@ -1,14 +1,14 @@
 //! The digest of a consumer's file-managed state: description, metadata, tags and managers.
 //!
-//! `keys.yaml` and the live consumer compute it the same way; the live one is kept in the
-//! consumer record's KV metadata, so `keyward plan` compares digests from KV `list` pages and
-//! reads full records only for consumers whose digest differs.
+//! `keys.yaml` and the live consumer compute it the same way; the live one is a column of the
+//! bucket's consumers table, so `keyward plan` compares digests from `$index` pages and reads
+//! full records only for consumers whose digest differs.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// Hex digits kept of the SHA-256 (64 bits: ample to detect a change, small in KV metadata).
+/// Hex digits kept of the SHA-256 (64 bits: ample to detect a change, small in every `$index` entry).
 const DIGEST_HEX: usize = 16;
 
 /// The digest of the four file-managed fields. Managers are compared as a set of lower-cased

@@ -1,4 +1,5 @@
-//! The KV layout: every key pattern keyward writes and the records stored there.
+//! The KV layout: every key pattern keyward reads or writes in KV, and the records — the same
+//! JSON the bucket tables keep (see [`crate::storage::bucket`]).
 //!
 //! This is the only module that builds KV key strings. ARCHITECTURE.md has the same table
 //! with examples. Every record carries `v` (the schema version); a reader refuses versions it
@@ -6,14 +7,10 @@
 //!
 //! | key | value | written by |
 //! | --- | --- | --- |
-//! | `b:{bucket}` | [`BucketRecord`] | bucket create/patch |
-//! | `c:{bucket}:{consumer}` | [`ConsumerRecord`], KV metadata [`ConsumerIndex`] | consumer and key changes |
-//! | `k:{bucket}:{hash}` | [`KeyRecord`]: what the edge forwards | key create/roll/delete, metadata change |
-//! | `m:{bucket}:{email}:{consumer}` | empty: `email` manages `consumer` | consumer create/delete, manager add/remove |
-//!
-//! [`BucketRecord`]s, [`ConsumerRecord`]s and the entries derived from them are written
-//! through [`crate::storage::records`], which orders the writes so that an interrupted change
-//! converges when it is run again.
+//! | `k:{bucket}:{hash}` | [`KeyRecord`]: what the edge forwards | the bucket object's outbox |
+//! | `b:{bucket}` | [`BucketRecord`] | the old KV-only layout: imported once, then deleted |
+//! | `c:{bucket}:{consumer}` | [`ConsumerRecord`], KV metadata [`ConsumerIndex`] | the old layout, likewise |
+//! | `m:{bucket}:{email}:{consumer}` | empty: `email` manages `consumer` | the old layout, likewise |
 //!
 //! Names of buckets and consumers are `[a-z0-9-]`, hashes base64url and e-mails exclude `:`,
 //! so `:` never occurs inside a component and prefixes list exactly one bucket (or manager).
