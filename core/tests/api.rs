@@ -816,7 +816,11 @@ fn check_finds_stale_and_orphan_entries_and_repairs_them() {
             .await
             .unwrap();
         store
-            .put("k:default:orphanHashOfAKeyNobodyLists", r#"{"v":1,"consumer":"ghost","keyId":"key_g","metadata":{},"expiresOn":null}"#, None)
+            .put(
+                "k:default:orphanHashOfAKeyNobodyLists",
+                r#"{"v":1,"consumer":"ghost","keyId":"key_g","metadata":{},"expiresOn":null}"#,
+                None,
+            )
             .await
             .unwrap();
     });

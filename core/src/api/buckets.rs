@@ -23,7 +23,11 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         Ok(q.page_of(&visible, |b| BucketOut::from(b)))
     }
 
-    pub(super) fn create_bucket(&self, grant: &Grant, req: &ApiRequest) -> Result<ApiResponse, Error> {
+    pub(super) fn create_bucket(
+        &self,
+        grant: &Grant,
+        req: &ApiRequest,
+    ) -> Result<ApiResponse, Error> {
         let input: CreateBucket = body(req)?;
         validate::bucket_name(&input.name)?;
         grant.check(Some(&input.name), true)?;
@@ -107,7 +111,15 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .find(|(k, _)| k == "cursor")
             .map(|(_, v)| v.into_owned())
             .filter(|v| !v.is_empty());
-        let page = check::check_keys(self.sql, self.store, name, cursor.as_deref(), repair).await?;
+        let page = check::check_keys(
+            self.sql,
+            self.store,
+            name,
+            cursor.as_deref(),
+            repair,
+            check::CHECK_OPERATION_BUDGET,
+        )
+        .await?;
         let legacy = match crate::storage::bucket::import::state(self.sql, name)? {
             crate::storage::bucket::import::Legacy::Done(n) if n > 0 => Some(n),
             _ => None,

@@ -113,11 +113,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
 
     /// A page of consumers by name, filtered by tags (an indexed query); `cursor` (the last
     /// name of the previous page) pages without `offset`'s cost.
-    pub(super) fn list_consumers(
-        &self,
-        bucket: &str,
-        q: &Query,
-    ) -> Result<ApiResponse, Error> {
+    pub(super) fn list_consumers(&self, bucket: &str, q: &Query) -> Result<ApiResponse, Error> {
         rows::bucket(self.sql, bucket)?;
         if let Some(email) = &q.manager_email {
             let matching: Vec<ConsumerRecord> = rows::managed_by(self.sql, bucket, email)?
@@ -281,19 +277,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .metadata
             .map(|m| validate::metadata_object(Some(m)))
             .transpose()?;
-        let ((), after) = self
-            .change_consumer(bucket, name, q, |c| {
-                if let Some(d) = patch.description {
-                    c.description = d;
-                }
-                if let Some(tags) = patch.tags {
-                    c.tags = tags;
-                }
-                if let Some(m) = metadata {
-                    c.metadata = m;
-                }
-                Ok(())
-            })?;
+        let ((), after) = self.change_consumer(bucket, name, q, |c| {
+            if let Some(d) = patch.description {
+                c.description = d;
+            }
+            if let Some(tags) = patch.tags {
+                c.tags = tags;
+            }
+            if let Some(m) = metadata {
+                c.metadata = m;
+            }
+            Ok(())
+        })?;
         Ok(ApiResponse::json(
             200,
             &render(

@@ -7,8 +7,8 @@ use crate::api::model::{self, CreateKey, KeyOut, PatchKey};
 use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::key;
-use crate::storage::kv::StoredKey;
 use crate::storage::bucket::sql::Sql;
+use crate::storage::kv::StoredKey;
 use crate::storage::store::Store;
 use crate::{ids, timestamp, validate};
 
@@ -148,25 +148,24 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             Some(None) => Some(None),
             None => None,
         };
-        let (key, _) = self
-            .change_consumer(bucket, consumer, q, |c| {
-                let k = c
-                    .keys
-                    .iter_mut()
-                    .find(|k| k.id == id)
-                    .ok_or_else(|| key_not_found(consumer, id))?;
-                let before = k.clone();
-                if let Some(d) = patch.description {
-                    k.description = d;
-                }
-                if let Some(t) = expires_on {
-                    k.expires_on = t;
-                }
-                if *k != before {
-                    k.updated_on = self.now;
-                }
-                Ok(k.clone())
-            })?;
+        let (key, _) = self.change_consumer(bucket, consumer, q, |c| {
+            let k = c
+                .keys
+                .iter_mut()
+                .find(|k| k.id == id)
+                .ok_or_else(|| key_not_found(consumer, id))?;
+            let before = k.clone();
+            if let Some(d) = patch.description {
+                k.description = d;
+            }
+            if let Some(t) = expires_on {
+                k.expires_on = t;
+            }
+            if *k != before {
+                k.updated_on = self.now;
+            }
+            Ok(k.clone())
+        })?;
         Ok(ApiResponse::json(200, &KeyOut::stored(&key, q.key_format)))
     }
 

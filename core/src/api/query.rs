@@ -145,7 +145,11 @@ impl Query {
             &ListOut {
                 data,
                 limit: self.limit,
-                offset: if self.cursor.is_some() { 0 } else { self.offset },
+                offset: if self.cursor.is_some() {
+                    0
+                } else {
+                    self.offset
+                },
                 total,
                 cursor,
             },

@@ -168,8 +168,8 @@ impl Harness {
     /// Applies every outbox entry to KV (and directory entries to the same database),
     /// asserting that none fails.
     pub fn drain(&self) {
-        let drained = pollster::block_on(outbox::drain(&self.sql, &self.sink(), usize::MAX))
-            .expect("drain");
+        let drained =
+            pollster::block_on(outbox::drain(&self.sql, &self.sink(), usize::MAX)).expect("drain");
         assert!(drained.failed.is_none(), "drain failed: {drained:?}");
         assert_eq!(drained.left, 0);
     }

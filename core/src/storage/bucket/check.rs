@@ -40,35 +40,52 @@ fn split_cursor(cursor: Option<&str>) -> Result<(String, Option<String>), Error>
     let Some(c) = cursor else {
         return Ok((String::new(), None));
     };
-    let bad = || Error::invalid("query parameter cursor: not a cursor from a previous $check; start without one");
+    let bad = || {
+        Error::invalid(
+            "query parameter cursor: not a cursor from a previous $check; start without one",
+        )
+    };
     let (hash, kv_cursor) = c.split_once('.').ok_or_else(bad)?;
-    if kv_cursor.is_empty() || !hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if kv_cursor.is_empty()
+        || !hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(bad());
     }
     Ok((hash.to_owned(), Some(kv_cursor.to_owned())))
 }
 
-/// Checks `bucket` from `cursor` on; with `repair`, enqueues a fix for each problem.
+/// Checks `bucket` from `cursor` on, spending at most `budget` KV operations (the API passes
+/// [`CHECK_OPERATION_BUDGET`]); with `repair`, enqueues a fix for each problem.
 pub async fn check_keys<Q: Sql, S: Store>(
     sql: &Q,
     kv_store: &S,
     bucket: &str,
     cursor: Option<&str>,
     repair: bool,
+    budget: usize,
 ) -> Result<CheckPage, Error> {
     let (mut after, mut kv_cursor) = split_cursor(cursor)?;
     let prefix = kv::keys::key_hash_prefix(bucket);
     let mut out = CheckPage::default();
-    let mut budget = CHECK_OPERATION_BUDGET;
+    let mut budget = budget;
     loop {
+        if budget < 1 + LIST_LIMIT / 100 {
+            // Out of budget: hand back where to continue (only reachable with a cursor).
+            out.cursor = kv_cursor.as_ref().map(|c| format!("{after}.{c}"));
+            return Ok(out);
+        }
         let page = kv_store
             .list(&prefix, kv_cursor.as_deref(), LIST_LIMIT)
             .await
             .map_err(|e| match kv_cursor {
-                Some(_) => Error::invalid("query parameter cursor: KV no longer accepts it; start without one"),
+                Some(_) => Error::invalid(
+                    "query parameter cursor: KV no longer accepts it; start without one",
+                ),
                 None => e,
             })?;
-        budget -= 1;
+        budget = budget.saturating_sub(1);
         let present: Vec<String> = page
             .entries
             .iter()
@@ -148,12 +165,167 @@ pub async fn check_keys<Q: Sql, S: Store>(
             (Some(c), Some(u)) => {
                 after = u;
                 kv_cursor = Some(c);
-                if budget < 1 + LIST_LIMIT / 100 {
-                    out.cursor = Some(format!("{after}.{}", kv_cursor.unwrap_or_default()));
-                    return Ok(out);
-                }
             }
             _ => return Ok(out),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use crate::storage::bucket::{rows, schema, sqlite::Sqlite};
+    use crate::storage::kv::{ConsumerRecord, StoredKey, SCHEMA_VERSION};
+    use crate::storage::store::{ListPage, MemoryStore};
+    use pollster::block_on;
+    use std::cell::Cell;
+
+    /// KV that answers `empties` empty pages with a cursor before its real listing.
+    struct Stuttering {
+        inner: MemoryStore,
+        empties: Cell<usize>,
+    }
+
+    impl Store for Stuttering {
+        async fn get(&self, key: &str) -> Result<Option<String>, Error> {
+            self.inner.get(key).await
+        }
+        async fn put(
+            &self,
+            key: &str,
+            value: &str,
+            m: Option<&serde_json::Value>,
+        ) -> Result<(), Error> {
+            self.inner.put(key, value, m).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), Error> {
+            self.inner.delete(key).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+            cursor: Option<&str>,
+            limit: usize,
+        ) -> Result<ListPage, Error> {
+            if self.empties.get() > 0 {
+                self.empties.set(self.empties.get() - 1);
+                return Ok(ListPage {
+                    entries: Vec::new(),
+                    cursor: Some(cursor.unwrap_or("").to_owned())
+                        .filter(|c| !c.is_empty())
+                        .or(Some("0".into())),
+                });
+            }
+            let cursor = cursor.filter(|c| *c != "0");
+            self.inner.list(prefix, cursor, limit).await
+        }
+    }
+
+    /// A bucket of `n` single-key consumers whose verification records KV holds.
+    fn bucket_of(n: usize) -> (Sqlite, MemoryStore) {
+        let sql = Sqlite::in_memory().unwrap();
+        schema::ensure(&sql).unwrap();
+        let kv_store = MemoryStore::new();
+        for i in 0..n {
+            let c = ConsumerRecord {
+                v: SCHEMA_VERSION,
+                id: format!("csmr_{i}"),
+                name: format!("c{i:05}"),
+                description: None,
+                metadata: Default::default(),
+                tags: Default::default(),
+                managers: Vec::new(),
+                keys: vec![StoredKey {
+                    id: format!("key_{i}"),
+                    hash: format!("h{i:05}"),
+                    masked: "kw_****".into(),
+                    description: None,
+                    expires_on: None,
+                    created_on: 0,
+                    updated_on: 0,
+                }],
+                created_on: 0,
+                updated_on: 0,
+                source: Default::default(),
+                last_sync: None,
+            };
+            rows::import_consumer(&sql, "b", &c).unwrap();
+            let record = kv::encode(&c.key_record(&c.keys[0]));
+            block_on(kv_store.put(&kv::keys::key_hash("b", &c.keys[0].hash), &record, None))
+                .unwrap();
+        }
+        (sql, kv_store)
+    }
+
+    #[test]
+    fn a_small_budget_pages_through_the_bucket_with_cursors() {
+        let (sql, kv_store) = bucket_of(2500);
+        block_on(kv_store.delete(&kv::keys::key_hash("b", "h01500"))).unwrap();
+        let mut cursor = None;
+        let mut calls = 0;
+        let mut problems = Vec::new();
+        let mut checked = 0;
+        loop {
+            let page = block_on(check_keys(
+                &sql,
+                &kv_store,
+                "b",
+                cursor.as_deref(),
+                false,
+                12,
+            ))
+            .unwrap();
+            calls += 1;
+            checked += page.checked;
+            problems.extend(page.problems);
+            cursor = page.cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(calls, 3, "one list page of 1000 per call");
+        assert_eq!(checked, 2500);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].problem.contains("no verification record"));
+    }
+
+    #[test]
+    fn empty_pages_with_a_cursor_spend_the_budget_and_hand_back_a_cursor() {
+        let (sql, inner) = bucket_of(3);
+        let kv_store = Stuttering {
+            inner,
+            empties: Cell::new(700),
+        };
+        let page = block_on(check_keys(
+            &sql,
+            &kv_store,
+            "b",
+            None,
+            false,
+            CHECK_OPERATION_BUDGET,
+        ))
+        .unwrap();
+        assert!(page.problems.is_empty(), "{:?}", page.problems);
+        assert!(
+            page.cursor.is_some(),
+            "the budget ran out: a cursor to continue"
+        );
+        let mut cursor = page.cursor;
+        let mut rounds = 0;
+        while let Some(c) = cursor {
+            rounds += 1;
+            assert!(rounds < 5);
+            let page = block_on(check_keys(
+                &sql,
+                &kv_store,
+                "b",
+                Some(&c),
+                false,
+                CHECK_OPERATION_BUDGET,
+            ))
+            .unwrap();
+            assert!(page.problems.is_empty(), "{:?}", page.problems);
+            cursor = page.cursor;
         }
     }
 }

@@ -86,7 +86,9 @@ pub async fn import<Q: Sql, S: Store>(
         } else {
             kv::keys::consumer_prefix(bucket)
         };
-        let page = kv_store.list(&prefix, cursor.as_deref(), LIST_LIMIT).await?;
+        let page = kv_store
+            .list(&prefix, cursor.as_deref(), LIST_LIMIT)
+            .await?;
         spent += 1;
         let names: Vec<String> = page.entries.iter().map(|e| e.name.clone()).collect();
         let mut count = imported;

@@ -89,7 +89,12 @@ pub fn enqueue(
 ) -> Result<(), Error> {
     sql.exec(
         UPSERT,
-        &[kind.as_str().into(), bucket.into(), name.into(), value.into()],
+        &[
+            kind.as_str().into(),
+            bucket.into(),
+            name.into(),
+            value.into(),
+        ],
     )?;
     Ok(())
 }

@@ -172,7 +172,12 @@ fn write_consumer(
         for (k, v) in &after.tags {
             sql.exec(
                 "INSERT INTO consumer_tags (bucket, consumer, tag, value) VALUES (?, ?, ?, ?)",
-                &[bucket.into(), name.into(), k.as_str().into(), v.as_str().into()],
+                &[
+                    bucket.into(),
+                    name.into(),
+                    k.as_str().into(),
+                    v.as_str().into(),
+                ],
             )?;
         }
     }
@@ -301,14 +306,19 @@ pub fn list_consumers(
         &params,
     )?;
     let mut page_params = params;
-    let mut statement = format!("SELECT c.name, c.record FROM consumers c WHERE c.bucket = ?{filter}");
+    let mut statement =
+        format!("SELECT c.name, c.record FROM consumers c WHERE c.bucket = ?{filter}");
     if let Some(a) = after {
         statement.push_str(" AND c.name > ?");
         page_params.push(a.into());
     }
     statement.push_str(" ORDER BY c.name LIMIT ? OFFSET ?");
     page_params.push(SqlValue::Integer(limit as i64 + 1));
-    page_params.push(SqlValue::Integer(if after.is_some() { 0 } else { offset as i64 }));
+    page_params.push(SqlValue::Integer(if after.is_some() {
+        0
+    } else {
+        offset as i64
+    }));
     let mut data = sql
         .exec(&statement, &page_params)?
         .iter()
