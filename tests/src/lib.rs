@@ -151,6 +151,20 @@ impl Worker {
         self.dir.path().join("state")
     }
 
+    /// The Worker's directory: its `wrangler.toml`, `.dev.vars`, `state/` and `wrangler.log`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `KEY_HASH_SECRET` this Worker was started with (from its `.dev.vars`).
+    pub fn hash_secret(&self) -> String {
+        let vars = std::fs::read_to_string(self.dir.path().join(".dev.vars")).expect(".dev.vars");
+        vars.lines()
+            .find_map(|l| l.strip_prefix("KEY_HASH_SECRET="))
+            .expect("KEY_HASH_SECRET in .dev.vars")
+            .to_owned()
+    }
+
     /// Stops wrangler and workerd.
     pub fn stop(&mut self) {
         let pgid = self.child.id();
