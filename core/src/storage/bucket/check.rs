@@ -70,6 +70,7 @@ pub async fn check_keys<Q: Sql, S: Store>(
     let prefix = kv::keys::key_hash_prefix(bucket);
     let mut out = CheckPage::default();
     let mut budget = budget;
+    let mut first = true;
     loop {
         if budget < 1 + LIST_LIMIT / 100 {
             // Out of budget: hand back where to continue (only reachable with a cursor).
@@ -79,12 +80,14 @@ pub async fn check_keys<Q: Sql, S: Store>(
         let page = kv_store
             .list(&prefix, kv_cursor.as_deref(), LIST_LIMIT)
             .await
-            .map_err(|e| match kv_cursor {
-                Some(_) => Error::invalid(
-                    "query parameter cursor: KV no longer accepts it; start without one",
+            .map_err(|e| match (&kv_cursor, first) {
+                // Only the client's cursor can be the client's mistake; a later failure is KV's.
+                (Some(_), true) => Error::invalid(
+                    "query parameter cursor: KV did not accept it; start without one",
                 ),
-                None => e,
+                _ => e,
             })?;
+        first = false;
         budget = budget.saturating_sub(1);
         let present: Vec<String> = page
             .entries
@@ -97,6 +100,17 @@ pub async fn check_keys<Q: Sql, S: Store>(
             continue;
         }
         let upper = page.cursor.as_ref().and_then(|_| present.last().cloned());
+        // KV first, the tables after: other requests run in the object while KV answers, so
+        // what the tables say is read after the last await and everything from here on is
+        // synchronous — a repair never writes back a record deleted meanwhile.
+        let keys: Vec<String> = present
+            .iter()
+            .map(|h| kv::keys::key_hash(bucket, h))
+            .collect();
+        let values = kv_store.get_many(&keys).await?;
+        budget = budget.saturating_sub(keys.len().div_ceil(100));
+        let stored: BTreeMap<&str, Option<String>> =
+            present.iter().map(String::as_str).zip(values).collect();
         let mut params = vec![SqlValue::from(bucket), after.as_str().into()];
         let mut statement =
             "SELECT hash, record FROM keys WHERE bucket = ? AND hash > ?".to_owned();
@@ -110,18 +124,6 @@ pub async fn check_keys<Q: Sql, S: Store>(
             .iter()
             .map(|r| Ok((r.text(0)?.to_owned(), r.text(1)?.to_owned())))
             .collect::<Result<_, Error>>()?;
-        let shared: Vec<String> = present
-            .iter()
-            .filter(|h| expected.contains_key(*h))
-            .map(|h| kv::keys::key_hash(bucket, h))
-            .collect();
-        let values = kv_store.get_many(&shared).await?;
-        budget = budget.saturating_sub(shared.len().div_ceil(100));
-        let stored: BTreeMap<&str, Option<String>> = shared
-            .iter()
-            .map(|k| &k[prefix.len()..])
-            .zip(values)
-            .collect();
         let mut report = |hash: &str, problem: &str, fix: Option<String>| -> Result<(), Error> {
             if outbox::owes_key(sql, bucket, hash)? {
                 return Ok(());
@@ -135,21 +137,23 @@ pub async fn check_keys<Q: Sql, S: Store>(
             }
             Ok(())
         };
-        for hash in present.iter().filter(|h| !expected.contains_key(*h)) {
+        // Listed but gone by the time its value was read: deleted meanwhile, not an orphan.
+        for hash in present.iter().filter(|h| {
+            !expected.contains_key(*h) && matches!(stored.get(h.as_str()), Some(Some(_)))
+        }) {
             report(hash, "verification record of a key no consumer lists", None)?;
         }
         for (hash, record) in &expected {
             match stored.get(hash.as_str()) {
-                None => report(
+                // Listed by KV, but its value gone by the time it was read: missing too.
+                None | Some(None) => report(
                     hash,
                     "a listed key has no verification record (it cannot verify)",
                     Some(record.clone()),
                 )?,
-                Some(value) => {
+                Some(Some(value)) => {
                     let want = kv::decode::<KeyRecord>("k", record).ok();
-                    let have = value
-                        .as_deref()
-                        .and_then(|t| kv::decode::<KeyRecord>("k", t).ok());
+                    let have = kv::decode::<KeyRecord>("k", value).ok();
                     if want.is_none() || want != have {
                         report(
                             hash,
@@ -327,5 +331,76 @@ mod tests {
             assert!(page.problems.is_empty(), "{:?}", page.problems);
             cursor = page.cursor;
         }
+    }
+
+    /// KV whose first bulk read lets another change run in the object first (what a Durable
+    /// Object does while a KV call is in flight).
+    struct Interleaving<'a> {
+        inner: &'a MemoryStore,
+        meanwhile: std::cell::RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+    }
+
+    impl Store for Interleaving<'_> {
+        async fn get(&self, key: &str) -> Result<Option<String>, Error> {
+            self.inner.get(key).await
+        }
+        async fn put(
+            &self,
+            key: &str,
+            value: &str,
+            m: Option<&serde_json::Value>,
+        ) -> Result<(), Error> {
+            self.inner.put(key, value, m).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), Error> {
+            self.inner.delete(key).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+            cursor: Option<&str>,
+            limit: usize,
+        ) -> Result<ListPage, Error> {
+            self.inner.list(prefix, cursor, limit).await
+        }
+        async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Error> {
+            if let Some(change) = self.meanwhile.borrow_mut().take() {
+                change();
+            }
+            self.inner.get_many(keys).await
+        }
+    }
+
+    /// A consumer deleted (and its key's record removed from KV) while a repairing check
+    /// waits for KV: the repair must not write the deleted key's record back.
+    #[test]
+    fn a_repair_never_writes_back_what_was_deleted_while_it_read_kv() {
+        let (sql, kv_store) = bucket_of(3);
+        let doomed = rows::find_consumer(&sql, "b", "c00001").unwrap().unwrap();
+        let kv_key = kv::keys::key_hash("b", &doomed.keys[0].hash);
+        let store = Interleaving {
+            inner: &kv_store,
+            meanwhile: std::cell::RefCell::new(Some(Box::new(|| {
+                rows::delete_consumer(&sql, "b", &doomed).unwrap();
+                // The other request's drain: the delete is applied and no longer owed.
+                block_on(kv_store.delete(&kv_key)).unwrap();
+                sql.exec("DELETE FROM outbox", &[]).unwrap();
+            }))),
+        };
+        let page = block_on(check_keys(
+            &sql,
+            &store,
+            "b",
+            None,
+            true,
+            CHECK_OPERATION_BUDGET,
+        ))
+        .unwrap();
+        assert!(page.problems.is_empty(), "{:?}", page.problems);
+        assert_eq!(
+            outbox::len(&sql).unwrap(),
+            0,
+            "no repair of the deleted key queued"
+        );
     }
 }

@@ -115,7 +115,15 @@ pub fn enqueue_key_deletes_of_bucket(sql: &impl Sql, bucket: &str) -> Result<(),
 
 fn entry(row: &Row) -> Result<Entry, Error> {
     Ok(Entry {
-        kind: Kind::parse(row.text(0)?).unwrap_or(Kind::Legacy),
+        kind: Kind::parse(row.text(0)?).ok_or_else(|| {
+            Error::new(
+                crate::error::ErrorKind::Corrupt,
+                format!(
+                    "outbox entry of unknown kind '{}'",
+                    row.text(0).unwrap_or("?")
+                ),
+            )
+        })?,
         bucket: row.text(1)?.to_owned(),
         name: row.text(2)?.to_owned(),
         value: row.opt_text(3)?.map(str::to_owned),
@@ -126,13 +134,33 @@ fn entry(row: &Row) -> Result<Entry, Error> {
 
 /// Up to `limit` entries, oldest first.
 pub fn pending(sql: &impl Sql, limit: usize) -> Result<Vec<Entry>, Error> {
+    pending_after(sql, 0, limit)
+}
+
+/// Up to `limit` entries with a version above `after`, oldest first.
+fn pending_after(sql: &impl Sql, after: i64, limit: usize) -> Result<Vec<Entry>, Error> {
     sql.exec(
-        "SELECT kind, bucket, name, value, version, attempts FROM outbox ORDER BY version LIMIT ?",
-        &[SqlValue::Integer(limit as i64)],
+        "SELECT kind, bucket, name, value, version, attempts FROM outbox \
+         WHERE version > ? ORDER BY version LIMIT ?",
+        &[after.into(), SqlValue::Integer(limit as i64)],
     )?
     .iter()
     .map(entry)
     .collect()
+}
+
+/// Whether `e` is still the entry owed at its target (not replaced, not applied).
+fn is_current(sql: &impl Sql, e: &Entry) -> Result<bool, Error> {
+    Ok(scalar(
+        sql,
+        "SELECT COUNT(*) FROM outbox WHERE kind = ? AND bucket = ? AND name = ? AND version = ?",
+        &[
+            e.kind.as_str().into(),
+            e.bucket.as_str().into(),
+            e.name.as_str().into(),
+            e.version.into(),
+        ],
+    )? > 0)
 }
 
 /// Number of entries still owed.
@@ -247,22 +275,38 @@ pub fn apply_directory(sql: &impl Sql, name: &str, record: Option<&str>) -> Resu
 pub struct Drained {
     /// Entries applied and removed.
     pub applied: usize,
-    /// Why the delivery that stopped the drain failed, if one did.
+    /// Why the first failed delivery failed, if one did.
     pub failed: Option<Error>,
+    /// Deliveries that failed (each counted in its entry's `attempts`).
+    pub failures: usize,
     /// Entries still owed afterwards.
     pub left: i64,
 }
 
-/// Applies up to `budget` entries, oldest first; stops at the first failed delivery (counted
-/// in its entry's `attempts`, for backoff). Only one drain may run at a time per database.
+/// Failed deliveries after which a drain gives up (KV is likely down; the alarm retries).
+pub const MAX_FAILURES_PER_DRAIN: usize = 3;
+
+/// Applies up to `budget` entries, oldest first. An entry whose delivery fails stays owed
+/// (its `attempts` counted, for backoff) and the drain goes on with the others — order only
+/// matters within one target, which has one entry — until [`MAX_FAILURES_PER_DRAIN`]
+/// deliveries failed. Each entry is checked to be still current just before delivery, so a
+/// put replaced by a newer delete meanwhile is never sent. Only one drain may run at a time
+/// per database.
 pub async fn drain<Q: Sql, K: Sink>(sql: &Q, sink: &K, budget: usize) -> Result<Drained, Error> {
     let mut out = Drained::default();
-    while out.applied < budget {
-        let batch = pending(sql, (budget - out.applied).min(100))?;
+    let mut after = 0;
+    let mut tried = 0;
+    'batches: while tried < budget {
+        let batch = pending_after(sql, after, (budget - tried).min(100))?;
         if batch.is_empty() {
             break;
         }
         for e in &batch {
+            after = e.version;
+            if !is_current(sql, e)? {
+                continue;
+            }
+            tried += 1;
             match sink.deliver(e).await {
                 Ok(()) => {
                     done(sql, e)?;
@@ -270,9 +314,11 @@ pub async fn drain<Q: Sql, K: Sink>(sql: &Q, sink: &K, budget: usize) -> Result<
                 }
                 Err(err) => {
                     failed(sql, e)?;
-                    out.failed = Some(err);
-                    out.left = len(sql)?;
-                    return Ok(out);
+                    out.failures += 1;
+                    out.failed.get_or_insert(err);
+                    if out.failures >= MAX_FAILURES_PER_DRAIN {
+                        break 'batches;
+                    }
                 }
             }
         }
