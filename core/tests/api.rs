@@ -857,3 +857,94 @@ fn check_finds_stale_and_orphan_entries_and_repairs_them() {
     assert!(matches!(h.verify(&missing_key), Verdict::Valid(_)));
     assert!(!h.state().iter().any(|(k, _, _)| k.contains("orphanHash")));
 }
+
+/// The front asks an object only for what the token may do there; everything else is
+/// answered in the front, so no token wakes (or creates) an object outside its scope.
+#[test]
+fn only_permitted_requests_are_routed_to_an_object() {
+    use keyward_core::api::Target;
+    use sha2::{Digest, Sha256};
+    let hex = |t: &str| {
+        Sha256::digest(t.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let mut h = Harness::new();
+    let scoped = format!(
+        r#"[{{"name":"ro","sha256":"{}","access":"read"}},{{"name":"a-only","sha256":"{}","access":"write","buckets":["bucket-a"]}}]"#,
+        hex("read-token"),
+        hex("a-token")
+    );
+    h.tokens = Tokens::from_secrets(Some(TOKEN), Some(&scoped)).unwrap();
+    let target = |method: &str, path: &str, token: Option<&str>, body: &str| {
+        h.api()
+            .target(&request(method, path, token, body.as_bytes()))
+    };
+    let bucket = |b: &str| Target::Bucket(b.to_owned());
+    let a = format!("{BUCKETS}/bucket-a/consumers");
+    let b = format!("{BUCKETS}/bucket-b/consumers");
+    assert_eq!(target("GET", &a, Some(TOKEN), ""), bucket("bucket-a"));
+    assert_eq!(target("GET", &a, Some("a-token"), ""), bucket("bucket-a"));
+    assert_eq!(target("GET", &b, Some("a-token"), ""), Target::Here);
+    assert_eq!(target("GET", &b, Some("read-token"), ""), bucket("bucket-b"));
+    assert_eq!(target("POST", &b, Some("read-token"), "{}"), Target::Here);
+    assert_eq!(target("GET", &a, None, ""), Target::Here);
+    assert_eq!(target("GET", &a, Some("nope"), ""), Target::Here);
+    let other_account = "/v1/accounts/elsewhere/key-buckets/bucket-a/consumers";
+    assert_eq!(target("GET", other_account, Some(TOKEN), ""), Target::Here);
+    assert_eq!(target("GET", BUCKETS, Some("a-token"), ""), Target::Directory);
+    let create = r#"{"name":"bucket-a"}"#;
+    assert_eq!(target("POST", BUCKETS, Some("a-token"), create), bucket("bucket-a"));
+    assert_eq!(
+        target("POST", BUCKETS, Some("a-token"), r#"{"name":"bucket-b"}"#),
+        Target::Here
+    );
+    assert_eq!(target("POST", BUCKETS, Some(TOKEN), "{\"name\":"), Target::Directory);
+    assert_eq!(target("GET", "/v1/info", Some(TOKEN), ""), Target::Here);
+    // What stays in the front is answered there without a bucket's tables.
+    let r = h.send(&request("GET", &b, Some("a-token"), b""));
+    assert_eq!(r.status, 403);
+}
+
+/// Consumer lists page by name with `cursor`, filtered or not, and the pages add up to the
+/// whole list once each.
+#[test]
+fn cursors_page_through_lists_and_filters() {
+    let h = with_bucket();
+    for name in ["c-1", "c-2", "c-3", "c-4", "c-5"] {
+        let r = h.post(
+            &consumers("default"),
+            &json!({"name": name, "tags": {"team": "x"}, "managers": ["pat@example.com"]}),
+        );
+        assert_eq!(r.status, 200);
+    }
+    for filter in ["", "&tag.team=x", "&manager-email=pat@example.com"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..5 {
+            let mut url = format!("{}?limit=2{filter}", consumers("default"));
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            let page = h.get(&url).json_body();
+            assert_eq!(page["total"], 5, "{filter}: {page}");
+            seen.extend(
+                page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap().to_owned()),
+            );
+            cursor = page["cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, ["c-1", "c-2", "c-3", "c-4", "c-5"], "{filter}");
+    }
+    let bad = h.get(&format!("{}?cursor=NOT%20A%20NAME", consumers("default")));
+    problem_detail(&bad, 400);
+    let many: String = (0..6).map(|i| format!("&tag.t{i}=v")).collect();
+    problem_detail(&h.get(&format!("{}?limit=1{many}", consumers("default"))), 400);
+}

@@ -28,8 +28,14 @@ use worker::{
 pub const DIRECTORY: &str = "$directory";
 /// Request header by which the Worker names the bucket a request is for.
 pub const BUCKET_HEADER: &str = "x-keyward-bucket";
-/// Outbox entries one drain applies (KV allows 1000 operations per invocation).
-const DRAIN_BUDGET: usize = 500;
+/// Outbox entries the drain after a request applies before it answers; the rest goes to the
+/// alarm (a request may make 1000 KV operations, an import step or `$check` spends some).
+const REQUEST_DRAIN_BUDGET: usize = 100;
+/// Outbox entries one alarm applies.
+const ALARM_DRAIN_BUDGET: usize = 800;
+/// The alarm set with every commit that owes KV something, before any KV call: should the
+/// object go away before its drain, the debt is still paid.
+const SAFETY_ALARM_MS: i64 = 10_000;
 /// KV operations one step of the old layout's import may spend.
 const IMPORT_BUDGET: usize = 800;
 /// How long a request waits for another's drain or import (in 10 ms steps).
@@ -120,7 +126,7 @@ impl BucketObject {
 
     /// Applies what the outbox owes, one drain at a time; schedules the alarm for the rest.
     /// Returns the KV keys it wrote.
-    async fn drain(&self, sql: &ObjectSql, app: &State) -> Vec<String> {
+    async fn drain(&self, sql: &ObjectSql, app: &State, budget: usize) -> Vec<String> {
         let mut waited = 0;
         while self.draining.get() {
             if waited == WAIT_STEPS {
@@ -142,7 +148,7 @@ impl BucketObject {
             },
             written: RefCell::new(Vec::new()),
         };
-        let result = outbox::drain(sql, &sink, DRAIN_BUDGET).await;
+        let result = outbox::drain(sql, &sink, budget).await;
         self.draining.set(false);
         match result {
             Ok(d) => {
@@ -196,7 +202,9 @@ impl BucketObject {
             _ => return respond(problem::response(405, None)).map_err(runtime),
         };
         outbox::apply_directory(sql, name, record.as_deref())?;
-        Response::empty().map(|r| r.with_status(204)).map_err(runtime)
+        Response::empty()
+            .map(|r| r.with_status(204))
+            .map_err(runtime)
     }
 
     async fn serve(&self, mut req: Request) -> std::result::Result<Response, Error> {
@@ -205,12 +213,22 @@ impl BucketObject {
         let url = req.url().map_err(runtime)?;
         if let Some(name) = url.path().strip_prefix("/directory/") {
             let name = name.to_owned();
+            // The directory takes in the old layout's list first, so that an update (a
+            // bucket deleted) is never undone by an import that runs after it.
+            if !self.imported(&sql, &app, None).await {
+                return unavailable("the bucket list is being imported").map_err(runtime);
+            }
             return self.directory_update(&sql, req, &name).await;
         }
         if url.path() != "/api" {
             return respond(problem::response(404, None)).map_err(runtime);
         }
-        let target = req.headers().get(PATH_HEADER).ok().flatten().unwrap_or_default();
+        let target = req
+            .headers()
+            .get(PATH_HEADER)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let bucket = req.headers().get(BUCKET_HEADER).ok().flatten();
         if !self.imported(&sql, &app, bucket.as_deref()).await {
@@ -245,9 +263,16 @@ impl BucketObject {
         let response = api
             .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
             .await;
-        // The change is committed; its KV writes go out before the answer, so the client
-        // reads its own writes at the edge (what fails is retried from the alarm).
-        let written = self.drain(&sql, &app).await;
+        // The change is committed. When it owes KV anything, the alarm is set first — in the
+        // same synchronous run as the SQL writes, so they commit together — then its KV
+        // writes go out before the answer, so the client reads its own writes at the edge
+        // (what fails, or does not fit the budget, is left to the alarm).
+        if outbox::len(&sql).unwrap_or(1) > 0 {
+            if let Err(e) = self.state.storage().set_alarm(SAFETY_ALARM_MS).await {
+                console_error!("keyward: setting the outbox alarm: {e}");
+            }
+        }
+        let written = self.drain(&sql, &app, REQUEST_DRAIN_BUDGET).await;
         let mut response = response;
         if !written.is_empty() {
             let names = if written.len() > WRITTEN_MAX {
@@ -283,9 +308,18 @@ impl worker::DurableObject for BucketObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let app = State::from_env(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let sql = self.sql().map_err(|e| worker::Error::RustError(e.to_string()))?;
-        self.drain(&sql, &app).await;
+        // A failing alarm is retried only a few times by the runtime; the debt must not wait
+        // for the next request, so errors are logged and the alarm set again.
+        let ready = State::from_env(&self.env).and_then(|app| Ok((app, self.sql()?)));
+        match ready {
+            Ok((app, sql)) => {
+                self.drain(&sql, &app, ALARM_DRAIN_BUDGET).await;
+            }
+            Err(e) => {
+                console_error!("keyward: bucket object alarm: {e}; retrying in 60 s");
+                self.schedule(60_000).await;
+            }
+        }
         Response::empty()
     }
 }

@@ -2,7 +2,7 @@
 //! one request — what `keyward sync` writes through.
 //!
 //! A request holds at most [`BULK_MAX_ITEMS`] items and runs in the bucket's object as one
-//! transaction: consumers are rows there, so creating one costs no KV write at all; only
+//! synchronous run of SQL: consumers are rows there, so creating one costs no KV write at all; only
 //! verification records (keys whose consumer's metadata changed, keys of deleted consumers)
 //! are owed to KV, through the outbox. `deferred` stays in the answer for older clients and
 //! is always 0.
@@ -123,8 +123,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         Ok(after)
     }
 
-    /// Applies every item in one transaction of the bucket's object: all of them or, on a
-    /// storage error, none. The KV writes they owe (verification records whose metadata
+    /// Applies every item in one synchronous run of the bucket's object: no other request
+    /// sees half of it (natively, and in the object for everything but a storage failure
+    /// mid-way, it is all or nothing; see `storage::bucket::rows`). The KV writes they owe (verification records whose metadata
     /// changed, keys of deleted consumers) are applied from the outbox afterwards.
     pub(super) fn bulk_consumers(
         &self,

@@ -120,7 +120,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 .into_iter()
                 .filter(|c| q.tags_match(&c.tags))
                 .collect();
-            return Ok(q.page_of(&matching, |c| render(c, q)));
+            if q.cursor.is_none() && q.offset > 0 {
+                return Ok(q.page_of(&matching, |c| render(c, q)));
+            }
+            // By name, like the unfiltered list: the page after the cursor (or the first).
+            let after = q.cursor.as_deref().unwrap_or("");
+            let rest: Vec<&ConsumerRecord> = matching
+                .iter()
+                .filter(|c| c.name.as_str() > after)
+                .collect();
+            let data: Vec<_> = rest.iter().take(q.limit).map(|c| render(c, q)).collect();
+            let next = (rest.len() > q.limit).then(|| rest[q.limit - 1].name.clone());
+            return Ok(q.page_with_cursor(data, matching.len(), next));
         }
         let page = rows::list_consumers(
             self.sql,

@@ -102,6 +102,15 @@ impl Query {
                 other => {
                     if let Some(tag) = other.strip_prefix("tag.") {
                         q.tags.insert(tag.to_owned(), v.into_owned());
+                        // A consumer has at most MAX_TAGS tags: more filters match nothing,
+                        // and each is two SQL parameters (the object allows 100).
+                        if q.tags.len() > crate::validate::MAX_TAGS {
+                            return Err(Error::invalid(format!(
+                                "at most {} tag.* filters (a consumer has at most {} tags)",
+                                crate::validate::MAX_TAGS,
+                                crate::validate::MAX_TAGS
+                            )));
+                        }
                     }
                 }
             }

@@ -155,27 +155,41 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
     }
 
-    /// Where `req` runs ([`Target`]). An object is only asked with a valid management token:
-    /// without one the answer is the 401 of [`Api::handle`], made here.
+    /// Where `req` runs ([`Target`]). An object is only asked when the token may do what the
+    /// request asks there (valid, of this account, scoped to the bucket, write access for a
+    /// write): every other answer (401, 403, 404 for another account) is made here by
+    /// [`Api::handle`], so no token can wake, create or bill an object it may not use.
     pub fn target(&self, req: &ApiRequest) -> Target {
         let segs = segments(&req.path);
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        let target = match segs.as_slice() {
-            ["v1", "accounts", _, "key-buckets"] if req.method == "POST" => {
-                created_bucket(req).map_or(Target::Directory, Target::Bucket)
-            }
-            ["v1", "accounts", _, "key-buckets"] => Target::Directory,
-            ["v1", "accounts", _, "key-buckets", b, ..]
+        let (account, target) = match segs.as_slice() {
+            ["v1", "accounts", a, "key-buckets"] if req.method == "POST" => (
+                *a,
+                created_bucket(req).map_or(Target::Directory, Target::Bucket),
+            ),
+            ["v1", "accounts", a, "key-buckets"] => (*a, Target::Directory),
+            ["v1", "accounts", a, "key-buckets", b, ..]
                 if crate::validate::bucket_name(b).is_ok() =>
             {
-                Target::Bucket((*b).to_owned())
+                (*a, Target::Bucket((*b).to_owned()))
             }
-            _ => Target::Here,
+            _ => return Target::Here,
         };
-        if target != Target::Here && self.authenticate(req).is_err() {
+        if account != self.config.account_name {
             return Target::Here;
         }
-        target
+        let Ok(grant) = self.authenticate(req) else {
+            return Target::Here;
+        };
+        let allowed = match &target {
+            Target::Bucket(b) => grant.check(Some(b), is_write(&req.method)).is_ok(),
+            _ => grant.check(None, is_write(&req.method)).is_ok(),
+        };
+        if allowed {
+            target
+        } else {
+            Target::Here
+        }
     }
 
     fn authenticate(&self, req: &ApiRequest) -> Result<&Grant, Error> {

@@ -77,8 +77,14 @@ pub mod keys {
     /// use keyward_core::storage::kv::keys;
     /// assert_eq!(keys::redacted("k:default:AbCdEfGhIjKlMnOp"), "k:default:AbCdEfGh…");
     /// assert_eq!(keys::redacted("c:default:acme"), "c:default:acme");
+    /// assert_eq!(keys::redacted("m:default:ann@example.com:acme"), "m:default:…");
     /// ```
     pub fn redacted(kv_key: &str) -> String {
+        // A manager index entry names an e-mail: personal data, kept out of logs.
+        if let Some(rest) = kv_key.strip_prefix("m:") {
+            let bucket = rest.split(':').next().unwrap_or_default();
+            return format!("m:{bucket}:…");
+        }
         match kv_key
             .strip_prefix("k:")
             .and_then(|rest| rest.split_once(':'))

@@ -59,9 +59,8 @@ pub async fn import<Q: Sql, S: Store>(
             let bucket_key = kv::keys::bucket(bucket);
             let old = kv_store.get(&bucket_key).await?;
             spent += 1;
-            let record = old
-                .map(|t| kv::decode::<BucketRecord>(&bucket_key, &t))
-                .transpose()?;
+            // Unreadable: the bucket keeps no record of its own (its consumers still come).
+            let record = old.and_then(|t| kv::decode::<BucketRecord>(&bucket_key, &t).ok());
             if let Some(b) = record {
                 if rows::find_bucket(sql, bucket)?.is_none() {
                     rows::put_bucket(sql, &b)?;
@@ -92,20 +91,25 @@ pub async fn import<Q: Sql, S: Store>(
         spent += 1;
         let names: Vec<String> = page.entries.iter().map(|e| e.name.clone()).collect();
         let mut count = imported;
+        let mut unreadable = Vec::new();
         if phase == "c" {
             let texts = kv_store.get_many(&names).await?;
             spent += names.len().div_ceil(100);
             for (name, text) in names.iter().zip(texts) {
-                if let Some(text) = text {
-                    let c: ConsumerRecord = kv::decode(name, &text)?;
-                    if rows::find_consumer(sql, bucket, &c.name)?.is_none() {
-                        rows::import_consumer(sql, bucket, &c)?;
-                        count += 1;
-                    }
+                let Some(text) = text else { continue };
+                // A record this build cannot read (another schema version, damage) must not
+                // stop the bucket for good: it stays in KV, untouched, for an operator.
+                let Ok(c) = kv::decode::<ConsumerRecord>(name, &text) else {
+                    unreadable.push(name.clone());
+                    continue;
+                };
+                if rows::find_consumer(sql, bucket, &c.name)?.is_none() {
+                    rows::import_consumer(sql, bucket, &c)?;
+                    count += 1;
                 }
             }
         }
-        for name in &names {
+        for name in names.iter().filter(|n| !unreadable.contains(n)) {
             outbox::enqueue(sql, Kind::Legacy, bucket, name, None)?;
         }
         stage = match (phase.as_str(), page.cursor) {
@@ -154,7 +158,10 @@ pub async fn import_directory<Q: Sql, S: Store>(
             let (Some(name), Some(text)) = (kv::keys::bucket_name_of(key), text) else {
                 continue;
             };
-            if rows::find_bucket(sql, name)?.is_none() {
+            // An unreadable record is left out of the list rather than stopping it.
+            if rows::find_bucket(sql, name)?.is_none()
+                && kv::decode::<BucketRecord>(key, &text).is_ok()
+            {
                 outbox::apply_directory(sql, name, Some(&text))?;
             }
         }

@@ -6,6 +6,13 @@
 //! an `await` is one transaction in a Durable Object. A write that owes KV something (a key
 //! created, changed or removed) enqueues it in the [`outbox`] in the same run, so the rows
 //! and the debt commit together.
+//!
+//! A Durable Object commits such a run even when a statement in it fails (workers-rs 0.8.7
+//! has no `transactionSync`; natively [`Sql::atomically`] rolls back). So every operation
+//! checks what it can before writing, and orders its writes for the failure in between: a
+//! removed key's KV delete is owed before its row goes, a new key's row exists before its
+//! KV put is owed — a failure leaves a listed key that does not verify (which `$check`
+//! reports), never one that verifies and is listed nowhere.
 
 use super::outbox::{self, Kind};
 use super::sql::{scalar, Row, Sql, SqlValue};
@@ -204,14 +211,17 @@ fn write_consumer(
         .iter()
         .filter(|k| !after.keys.iter().any(|n| n.hash == k.hash))
     {
-        sql.exec(
-            "DELETE FROM keys WHERE bucket = ? AND hash = ?",
-            &[bucket.into(), k.hash.as_str().into()],
-        )?;
+        // The delete is owed before the row goes: should the object's storage fail between
+        // the two (the object has no rollback), the key stops verifying while still listed —
+        // never the other way round.
         if owe_kv {
             outbox::enqueue(sql, Kind::Key, bucket, &k.hash, None)?;
             owed += 1;
         }
+        sql.exec(
+            "DELETE FROM keys WHERE bucket = ? AND hash = ?",
+            &[bucket.into(), k.hash.as_str().into()],
+        )?;
     }
     for k in &after.keys {
         let record = after.key_record(k);
