@@ -5,6 +5,7 @@
 //! and the server's problem detail, never the token.
 
 use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -83,12 +84,12 @@ impl Client {
         Ok(client)
     }
 
-    /// `GET /v1/info` → `account`.
     /// Requests sent so far.
     pub fn requests(&self) -> usize {
         self.requests.get()
     }
 
+    /// `GET /v1/info` → `account`.
     fn learn_account(&self) -> Result<String> {
         let url = format!("{}/v1/info", self.root);
         let reply = self.exchange("GET", &url, None, &[])?;
@@ -134,6 +135,22 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Reply> {
+        let body = match body {
+            Some(b) => Body::Json(b),
+            None => Body::None,
+        };
+        let response = self.respond(method, url, headers, body)?;
+        reply(method, url, response)
+    }
+
+    /// Sends one request and returns the response of any status.
+    fn respond(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<ureq::Response> {
         self.requests.set(self.requests.get() + 1);
         let mut req = self
             .agent
@@ -143,27 +160,65 @@ impl Client {
             req = req.set(k, v);
         }
         let result = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
+            Body::None => req.call(),
+            Body::Json(b) => req.send_json(b),
+            Body::Bytes(b) => req.set("content-type", "application/json").send_bytes(b),
         };
-        let response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
+        match result {
+            Ok(r) => Ok(r),
+            Err(ureq::Error::Status(_, r)) => Ok(r),
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("{method} {url}: no answer; is the Worker running?"))
+                Err(e).with_context(|| format!("{method} {url}: no answer; is the Worker running?"))
             }
-        };
-        let status = response.status();
-        let text = response
-            .into_string()
-            .with_context(|| format!("{method} {url}: reading the answer"))?;
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok(Reply { status, body })
+        }
+    }
+
+    /// `POST` of a JSON body already serialized (`$bulk` builds its bodies item by item).
+    pub fn post_json_bytes(&self, path: &str, body: &[u8]) -> Result<Reply> {
+        let url = format!("{}{path}", self.base);
+        let response = self.respond("POST", &url, &[], Body::Bytes(body))?;
+        reply("POST", &url, response)
+    }
+
+    /// `GET` of `path`, a 2xx answer deserialized as it is read (no JSON tree in between);
+    /// any other status is an error with the detail.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let response = self.respond("GET", &url, &[], Body::None)?;
+        if !(200..300).contains(&response.status()) {
+            let answer = reply("GET", &url, response)?;
+            bail!("GET {path}: {}", describe(&answer));
+        }
+        let reader = std::io::BufReader::with_capacity(1 << 16, response.into_reader());
+        serde_json::from_reader(reader).with_context(|| format!("GET {path}: unexpected answer"))
+    }
+
+    /// Every item of a paged list, as [`Client::list_all`] reads it, handed to `each` a page
+    /// at a time instead of collected: only one page is held at once.
+    pub fn each_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+        mut each: impl FnMut(Vec<T>) -> Result<()>,
+    ) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Page<T> {
+            data: Vec<T>,
+            #[serde(default)]
+            total: usize,
+        }
+        let mut read = 0;
+        loop {
+            let sep = if query.is_empty() { "" } else { "&" };
+            let page: Page<T> =
+                self.get(&format!("{path}?limit=1000&offset={read}{sep}{query}"))?;
+            let (count, total) = (page.data.len(), page.total);
+            read += count;
+            each(page.data)?;
+            if count == 0 || read >= total {
+                return Ok(());
+            }
+        }
     }
 
     /// Like [`Client::send`], but any status other than 2xx is an error with the detail.
@@ -207,6 +262,28 @@ impl Client {
             .filter_map(|b| b.get("name").and_then(Value::as_str).map(str::to_owned))
             .collect())
     }
+}
+
+/// The body of a request.
+enum Body<'a> {
+    None,
+    Json(&'a Value),
+    /// JSON already serialized.
+    Bytes(&'a [u8]),
+}
+
+/// A response's status and its body as JSON (a string when it is not JSON).
+fn reply(method: &str, url: &str, response: ureq::Response) -> Result<Reply> {
+    let status = response.status();
+    let text = response
+        .into_string()
+        .with_context(|| format!("{method} {url}: reading the answer"))?;
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Ok(Reply { status, body })
 }
 
 /// A short description of an error answer: status and problem detail.

@@ -61,7 +61,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     "{bucket}: {}: {}{}",
                     keyward_core::storage::kv::keys::redacted(&p.key),
                     p.problem,
-                    if answer.repaired { " (repair queued)" } else { "" }
+                    if answer.repaired {
+                        " (repair queued)"
+                    } else {
+                        ""
+                    }
                 )?;
             }
             found += answer.problems.len();
@@ -70,7 +74,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 break answer;
             }
         };
-        let mut notes = vec![format!("{} compared", plural(checked, "verification record"))];
+        let mut notes = vec![format!(
+            "{} compared",
+            plural(checked, "verification record")
+        )];
         if last.pending_writes > 0 {
             notes.push(format!(
                 "{} on the way",

@@ -4,18 +4,22 @@
 //! the paged listing, and writes a file that `keyward validate` accepts and on which
 //! `keyward plan` reports no changes. Never keys: the file format has no place for them.
 //!
-//! The YAML comes from `keyward_core::keys_file::to_yaml_checked`, which writes it and reads
-//! it back with `keys_file::check` before anything is written here, so a file that would
-//! not round-trip is an error, not a surprise in the next plan. This module only fetches
-//! the live state and writes the text to a file or stdout.
+//! The YAML is written page by page as the listing is read (`keys_file::write_head`,
+//! `write_bucket`, `write_consumer`: the very pieces of `to_yaml`), first to a temporary
+//! file, while `keys_file::Written` keeps a fingerprint of every consumer written. Then the
+//! file is read back with `keys_file::check` and compared with the fingerprint, and only a
+//! text that passes is copied to the output (the file or stdout): `to_yaml_checked`'s
+//! guarantee — a file that would not round-trip is an error, not a surprise in the next
+//! plan — without holding the live state or the text while reading. This module fetches the
+//! live state and moves bytes; the YAML and the check live in core.
 
+use super::plan::Listed;
 use crate::client::{describe, Client, Remote};
 use anyhow::{bail, Context, Result};
-use keyward_core::keys_file::plan::LiveRecord;
-use keyward_core::keys_file::{self, BucketSpec, KeysFile, FORMAT_VERSION};
+use keyward_core::keys_file::{self, Written, FORMAT_VERSION};
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,17 +42,28 @@ pub struct Args {
     remote: Remote,
 }
 
+/// Text is handed to the temporary file in pieces of about this size.
+const CHUNK: usize = 1 << 16;
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let client = Client::new(&args.remote)?;
-    let buckets = match &args.bucket {
+    let mut buckets = match &args.bucket {
         Some(b) => vec![b.clone()],
         None => client.bucket_names()?,
     };
-    let mut file = KeysFile {
-        version: FORMAT_VERSION,
-        buckets: BTreeMap::new(),
-    };
-    for bucket in buckets {
+    buckets.sort();
+    buckets.dedup();
+    let header = [
+        format!("yaml-language-server: $schema={}", args.schema),
+        "Exported by `keyward export`: consumers and their managers, never keys.".to_owned(),
+    ];
+    let (temp, file) = TempFile::create()?;
+    let mut out = BufWriter::new(file);
+    let mut text = String::with_capacity(CHUNK * 2);
+    let mut written = Written::default();
+    let mut consumers = 0;
+    keys_file::write_head(&mut text, &header, FORMAT_VERSION, !buckets.is_empty());
+    for bucket in &buckets {
         let path = format!("/key-buckets/{bucket}");
         let reply = client.send("GET", &path, None)?;
         if !reply.ok() {
@@ -60,47 +75,115 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .and_then(Value::as_str)
             .filter(|d| !d.is_empty())
             .map(str::to_owned);
-        let mut consumers = BTreeMap::new();
-        for item in client.list_all(&format!("{path}/consumers"), "include-managers=true")? {
-            let name = item
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .with_context(|| format!("bucket '{bucket}': a consumer without a name"))?;
-            let record: LiveRecord = serde_json::from_value(item)
-                .with_context(|| format!("consumer '{name}': unexpected answer"))?;
-            consumers.insert(name, record.to_spec());
-        }
-        file.buckets.insert(
-            bucket,
-            BucketSpec {
-                description,
-                consumers,
+        written.bucket(bucket, description.as_deref());
+        // The bucket's line waits for its first page: `consumers: {}` when it has none.
+        let mut opened = false;
+        let mut last: Option<String> = None;
+        client.each_page(
+            &format!("{path}/consumers"),
+            "include-managers=true",
+            |page: Vec<Listed>| {
+                if !opened {
+                    let has_consumers = !page.is_empty();
+                    keys_file::write_bucket(
+                        &mut text,
+                        bucket,
+                        description.as_deref(),
+                        has_consumers,
+                    );
+                    opened = true;
+                }
+                for item in page {
+                    // The listing is by name; a name again (paging by offset while a
+                    // consumer was added) is written once.
+                    if last.as_deref().is_some_and(|l| item.name.as_str() <= l) {
+                        continue;
+                    }
+                    let spec = item.record.to_spec();
+                    keys_file::write_consumer(&mut text, &item.name, &spec);
+                    written.consumer(bucket, &item.name, &spec);
+                    consumers += 1;
+                    last = Some(item.name);
+                    if text.len() >= CHUNK {
+                        out.write_all(text.as_bytes())?;
+                        text.clear();
+                    }
+                }
+                Ok(())
             },
-        );
+        )?;
+        if !opened {
+            keys_file::write_bucket(&mut text, bucket, description.as_deref(), false);
+        }
     }
-    let header = [
-        format!("yaml-language-server: $schema={}", args.schema),
-        "Exported by `keyward export`: consumers and their managers, never keys.".to_owned(),
-    ];
-    let text = keys_file::to_yaml_checked(&file, &header)?;
+    out.write_all(text.as_bytes())?;
+    drop(text);
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
+        .context("writing a temporary file")?;
+
+    // Read back and compared before anything reaches the output.
+    let back = std::fs::read_to_string(&temp.0).context("reading the temporary file back")?;
+    written.verify(&back)?;
+    drop(back);
+    let mut from = File::open(&temp.0).context("reading the temporary file back")?;
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+            let mut to =
+                File::create(path).with_context(|| format!("writing {}", path.display()))?;
+            std::io::copy(&mut from, &mut to)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "{}: {} buckets, {} consumers",
+                path.display(),
+                buckets.len(),
+                consumers
+            );
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
+            let mut stdout = std::io::stdout().lock();
+            std::io::copy(&mut from, &mut stdout)?;
+            stdout.flush()?;
         }
     }
-    if let Some(path) = &args.output {
-        eprintln!(
-            "{}: {} buckets, {} consumers",
-            path.display(),
-            file.buckets.len(),
-            file.consumer_count()
-        );
-    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A temporary file, removed when dropped. Only its owner may read it: it holds managers'
+/// e-mail addresses.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn create() -> Result<(TempFile, File)> {
+        let dir = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        for n in 0..100u32 {
+            let path = dir.join(format!(
+                "keyward-export-{}-{nanos}-{n}.yaml",
+                std::process::id()
+            ));
+            let mut options = File::options();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
+                Ok(file) => return Ok((TempFile(path), file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating {}", path.display()));
+                }
+            }
+        }
+        bail!("could not create a temporary file in {}", dir.display())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

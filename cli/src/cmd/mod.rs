@@ -10,9 +10,10 @@ mod schema;
 mod sync;
 mod validate;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
+use std::fmt;
+use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Manage API keys verified at the edge by keyward's Cloudflare Worker.
@@ -52,7 +53,7 @@ enum Command {
     /// Apply keys.yaml to the live Worker: the plan, then its changes (network)
     ///
     /// Computes the plan exactly as `plan` does and applies it through the bulk endpoint,
-    /// 250 consumers per request. Idempotent (a second run writes nothing) and resumable
+    /// up to 1000 consumers per request. Idempotent (a second run writes nothing) and resumable
     /// (after an interruption, run it again). Deletes only with --prune, and never a
     /// consumer created through the API or the portal.
     Sync(sync::Args),
@@ -122,11 +123,124 @@ pub fn paint_plan(text: &str) -> String {
     out
 }
 
+/// Text written as it is made (core's renderers write to a `fmt::Write`) to an `io::Write`
+/// through a buffer, each complete line coloured by [`paint_plan`] when `paint` is set. An
+/// I/O error (a closed pipe) is kept and returned by [`Out::finish`].
+pub struct Out<W: Write> {
+    inner: BufWriter<W>,
+    paint: bool,
+    line: String,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Out<W> {
+    pub fn new(inner: W, paint: bool) -> Out<W> {
+        Out {
+            inner: BufWriter::with_capacity(1 << 16, inner),
+            paint,
+            line: String::new(),
+            error: None,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> fmt::Result {
+        if self.error.is_some() {
+            return Err(fmt::Error);
+        }
+        self.inner.write_all(bytes).map_err(|e| {
+            self.error = Some(e);
+            fmt::Error
+        })
+    }
+
+    /// Flushes what is left; the result of the writing (`written`) or its I/O error.
+    pub fn finish(mut self, written: fmt::Result) -> Result<()> {
+        let rest = std::mem::take(&mut self.line);
+        let flushed = self.put(rest.as_bytes()).and_then(|()| {
+            self.inner.flush().map_err(|e| {
+                self.error = Some(e);
+                fmt::Error
+            })
+        });
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        written
+            .and(flushed)
+            .map_err(|_| anyhow!("the output could not be written"))
+    }
+}
+
+impl<W: Write> fmt::Write for Out<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if !self.paint {
+            return self.put(s.as_bytes());
+        }
+        let mut rest = s;
+        while let Some(end) = rest.find('\n') {
+            self.line.push_str(&rest[..=end]);
+            let line = std::mem::take(&mut self.line);
+            self.put(paint_plan(&line).as_bytes())?;
+            rest = &rest[end + 1..];
+        }
+        self.line.push_str(rest);
+        Ok(())
+    }
+}
+
 /// `1 noun` or `N nouns`.
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    /// Lines are coloured whole however the text is cut into writes; without colour the
+    /// text goes through as it is.
+    #[test]
+    fn out_paints_whole_lines_across_writes() {
+        let text = "+ consumer b/a\n    tags: {}\n~ consumer b/c\n- consumer b/d\n\nPlan: 1\n";
+        for paint in [false, true] {
+            let mut bytes = Vec::new();
+            let mut out = Out::new(&mut bytes, paint);
+            for piece in text.as_bytes().chunks(5) {
+                out.write_str(std::str::from_utf8(piece).unwrap()).unwrap();
+            }
+            out.finish(Ok(())).unwrap();
+            let expected = if paint {
+                paint_plan(text)
+            } else {
+                text.to_owned()
+            };
+            assert_eq!(String::from_utf8(bytes).unwrap(), expected);
+        }
+    }
+
+    /// An output that fails (a closed pipe) is an error, with its cause.
+    #[test]
+    fn out_returns_the_io_error() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out = Out::new(Closed, false);
+        let big = "x".repeat(1 << 17);
+        let written = out.write_str(&big);
+        assert!(written.is_err());
+        let err = out.finish(written).unwrap_err();
+        let io = err.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }

@@ -1,20 +1,24 @@
 //! `keyward plan`: what `sync` would change, as text, markdown or JSON.
 //!
-//! The file is checked first (as `validate` does; nothing is sent when it has a problem).
-//! Then, per bucket of the file, [`live_bucket`] reads what the Worker holds the cheap way —
-//! `$index` pages of names, digests and sources, and full records only for the consumers
-//! that `keyward_core::keys_file::plan::records_needed` names — and
-//! `keyward_core::keys_file::plan::diff` decides. `sync` calls [`compute`] too, so the
-//! preview and the apply share one path. Rendering lives in core (pure, snapshot
-//! tested); this module only prints it, coloured on a terminal.
+//! The file is checked first (as `validate` does; nothing is sent when it has a problem),
+//! its consumers packed as they are checked. Then, per bucket of the file, [`live_bucket`]
+//! reads what the Worker holds the cheap way — `$index` pages of names, digests and sources,
+//! packed page by page, and full records only for the consumers that
+//! `LiveIndex::records_needed` names — and `keyward_core::keys_file::plan::BucketPlan`
+//! decides. `sync` calls [`read_live`] and [`plans`] too, so the preview and the apply share
+//! one path. Rendering lives in core (pure, snapshot tested) and writes change by change;
+//! this module only hands it stdout, coloured on a terminal. Nothing here holds the file's
+//! model, a list of changes or the printed plan whole.
 
 use crate::client::{describe, encode, Client, Remote};
 use anyhow::{bail, Context, Result};
 use keyward_core::api::model::IndexPageOut;
-use keyward_core::keys_file::plan::{self, LiveBucket, LiveConsumer, LiveRecord, Plan};
-use keyward_core::keys_file::{ConsumerSpec, KeysFile};
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use keyward_core::keys_file::plan::{
+    self, BucketPlan, DesiredBucket, DesiredFile, LiveIndex, LiveRecord, PlanView,
+};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,9 +61,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let file = super::validate::read(&args.file).context("nothing was sent")?;
+    let desired = super::validate::read(&args.file).context("nothing was sent")?;
     let client = Client::new(&args.remote)?;
-    let plans = compute(&client, &file, args.prune)?;
+    let live = read_live(&client, &desired, args.prune)?;
+    let none = DesiredBucket::default();
+    let plans = plans(&desired, &live, &none, args.prune);
     print(&plans, args.format)?;
     if args.exit_code && plan::summarize(&plans).has_changes() {
         return Ok(ExitCode::from(2));
@@ -67,97 +73,103 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints plans in `format` on stdout.
-pub fn print(plans: &[Plan], format: Format) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Text => {
-            let text = plan::render_text(plans);
-            if super::colour_stdout() {
-                out.write_all(super::paint_plan(&text).as_bytes())?;
-            } else {
-                out.write_all(text.as_bytes())?;
-            }
-        }
-        Format::Markdown => out.write_all(plan::render_markdown(plans).as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &plan::render_json(plans))?;
-            writeln!(out)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+/// Prints plans in `format` on stdout, change by change as they are made.
+pub fn print<P: PlanView>(plans: &[P], format: Format) -> Result<()> {
+    let stdout = std::io::stdout().lock();
+    let paint = format == Format::Text && super::colour_stdout();
+    let mut out = super::Out::new(stdout, paint);
+    let written = match format {
+        Format::Text => plan::write_text(plans, &mut out),
+        Format::Markdown => plan::write_markdown(plans, &mut out),
+        Format::Json => plan::write_json(plans, &mut out).and_then(|()| out.write_char('\n')),
+    };
+    out.finish(written)
 }
 
-/// The plan of every bucket of `file`, in bucket order.
-pub fn compute(client: &Client, file: &KeysFile, prune: bool) -> Result<Vec<Plan>> {
-    let mut plans = Vec::with_capacity(file.buckets.len());
-    for (bucket, spec) in &file.buckets {
-        let live = live_bucket(client, bucket, &spec.consumers, prune)
-            .with_context(|| format!("reading bucket '{bucket}'"))?;
-        plans.push(plan::diff(&spec.consumers, &live, prune));
+/// What the Worker holds for every bucket of `desired`, in bucket order, and with `prune`
+/// for every other bucket too (the consumers the file created there are missing from it).
+pub fn read_live(client: &Client, desired: &DesiredFile, prune: bool) -> Result<Vec<LiveIndex>> {
+    let mut live = Vec::with_capacity(desired.buckets.len());
+    for (bucket, consumers) in &desired.buckets {
+        live.push(
+            live_bucket(client, bucket, consumers, prune)
+                .with_context(|| format!("reading bucket '{bucket}'"))?,
+        );
     }
     if prune {
-        // A bucket removed from the file: the consumers the file created there are missing
-        // from it too. Its API-made consumers are none of the file's business (not counted);
-        // the bucket itself stays.
-        let none = BTreeMap::new();
+        let none = DesiredBucket::default();
         for bucket in client.bucket_names()? {
-            if file.buckets.contains_key(&bucket) {
+            if desired.buckets.contains_key(&bucket) {
                 continue;
             }
-            let live = live_bucket(client, &bucket, &none, prune)
-                .with_context(|| format!("reading bucket '{bucket}'"))?;
-            let mut removed = plan::diff(&none, &live, prune);
-            removed.unmanaged = 0;
-            if !removed.changes.is_empty() {
-                plans.push(removed);
-            }
+            live.push(
+                live_bucket(client, &bucket, &none, prune)
+                    .with_context(|| format!("reading bucket '{bucket}'"))?,
+            );
         }
     }
-    Ok(plans)
+    Ok(live)
 }
 
-/// What the Worker holds for `bucket`: every consumer's digest and source from `$index`, and
-/// the full record of each consumer that `keyward_core::keys_file::plan::records_needed` names (the
-/// plan shows it in detail: a differing digest, or a delete with `prune`).
+/// The plan of every bucket read by [`read_live`]: the file's buckets in order, then (with
+/// `prune`) each other bucket with consumers to delete. `none` is an empty bucket, what the
+/// file declares for a bucket it does not list.
+pub fn plans<'a>(
+    desired: &'a DesiredFile,
+    live: &'a [LiveIndex],
+    none: &'a DesiredBucket,
+    prune: bool,
+) -> Vec<BucketPlan<'a>> {
+    live.iter()
+        .filter_map(|l| match desired.buckets.get(&l.name) {
+            Some(d) => Some(BucketPlan::new(d, l, prune)),
+            None => {
+                // A bucket removed from the file: its API-made consumers are none of the
+                // file's business (not counted); the bucket itself stays.
+                let mut removed = BucketPlan::new(none, l, prune);
+                removed.ignore_unmanaged();
+                let s = PlanView::summary(&removed);
+                (s.create + s.update + s.delete > 0).then_some(removed)
+            }
+        })
+        .collect()
+}
+
+/// A consumer of the paged listing: its name and the fields a plan reads.
+#[derive(Deserialize)]
+pub struct Listed {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: LiveRecord,
+}
+
+/// What the Worker holds for `bucket`: every consumer's digest and source from `$index`
+/// pages, packed as they come, and the full record of each consumer that
+/// [`LiveIndex::records_needed`] names (the plan shows it in detail: a differing digest, or
+/// a delete with `prune`).
 pub fn live_bucket(
     client: &Client,
     bucket: &str,
-    desired: &BTreeMap<String, ConsumerSpec>,
+    desired: &DesiredBucket,
     prune: bool,
-) -> Result<LiveBucket> {
+) -> Result<LiveIndex> {
     let path = format!("/key-buckets/{bucket}");
     let reply = client.send("GET", &path, None)?;
     match reply.status {
         200 => {}
-        404 => {
-            return Ok(LiveBucket {
-                name: bucket.to_owned(),
-                exists: false,
-                consumers: BTreeMap::new(),
-            })
-        }
+        404 => return Ok(LiveIndex::new(bucket, false)),
         _ => bail!("GET {path}: {}", describe(&reply)),
     }
-    let mut consumers = BTreeMap::new();
+    let mut live = LiveIndex::new(bucket, true);
     let mut cursor: Option<String> = None;
     loop {
         let mut page_path = format!("{path}/consumers/$index?limit=1000");
         if let Some(c) = &cursor {
             page_path.push_str(&format!("&cursor={}", encode(c)));
         }
-        let page: IndexPageOut = serde_json::from_value(client.call("GET", &page_path, None)?)
-            .with_context(|| format!("GET {page_path}: unexpected answer"))?;
-        for e in page.data {
-            consumers.insert(
-                e.name,
-                LiveConsumer {
-                    source: e.source,
-                    digest: e.digest,
-                    record: None,
-                },
-            );
+        let page: IndexPageOut = client.get(&page_path)?;
+        for e in &page.data {
+            live.push(&e.name, e.source, &e.digest);
         }
         cursor = page.cursor;
         if cursor.is_none() {
@@ -165,7 +177,7 @@ pub fn live_bucket(
         }
     }
 
-    let wanted = plan::records_needed(desired, &consumers, prune);
+    let wanted = live.records_needed(desired, prune);
     if wanted.len() <= PER_CONSUMER_READS_MAX {
         for name in &wanted {
             let reply = client.send(
@@ -177,41 +189,31 @@ pub fn live_bucket(
                 200 => {
                     let record: LiveRecord = serde_json::from_value(reply.body)
                         .with_context(|| format!("consumer '{name}': unexpected answer"))?;
-                    if let Some(c) = consumers.get_mut(name) {
-                        c.record = Some(record);
-                    }
+                    live.set_record(name, &record);
                 }
                 // Deleted since the index was read: plan it as absent.
-                404 => {
-                    consumers.remove(name);
-                }
+                404 => live.remove(name),
                 _ => bail!("GET consumer '{name}': {}", describe(&reply)),
             }
         }
     } else {
-        let all = client.list_all(&format!("{path}/consumers"), "include-managers=true")?;
         let mut seen = BTreeSet::new();
-        for item in all {
-            let Some(name) = item.get("name").and_then(|n| n.as_str()).map(str::to_owned) else {
-                continue;
-            };
-            if !wanted.contains(&name) {
-                continue;
-            }
-            let record: LiveRecord = serde_json::from_value(item)
-                .with_context(|| format!("consumer '{name}': unexpected answer"))?;
-            if let Some(c) = consumers.get_mut(&name) {
-                c.record = Some(record);
-            }
-            seen.insert(name);
-        }
+        client.each_page(
+            &format!("{path}/consumers"),
+            "include-managers=true",
+            |items: Vec<Listed>| {
+                for item in items {
+                    if wanted.contains(&item.name) {
+                        live.set_record(&item.name, &item.record);
+                        seen.insert(item.name);
+                    }
+                }
+                Ok(())
+            },
+        )?;
         for gone in wanted.difference(&seen) {
-            consumers.remove(gone);
+            live.remove(gone);
         }
     }
-    Ok(LiveBucket {
-        name: bucket.to_owned(),
-        exists: true,
-        consumers,
-    })
+    Ok(live)
 }

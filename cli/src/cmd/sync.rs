@@ -1,10 +1,12 @@
 //! `keyward sync`: applies `keys.yaml` to the live Worker.
 //!
-//! It computes the plan with the very code `keyward plan` runs ([`super::plan::compute`]),
-//! prints it, and — unless `--dry-run` — applies it: missing buckets first, then creates
-//! and updates, then deletes, through `POST …/consumers/$bulk` in requests of at most
-//! [`BATCH`] items. Items the Worker answers `deferred` (its KV operation budget for one
-//! request was spent) are sent again until none are left.
+//! It computes the plan with the very code `keyward plan` runs ([`super::plan::read_live`],
+//! [`super::plan::plans`]), prints it, and — unless `--dry-run` — applies it: missing
+//! buckets first, then creates and updates, then deletes, through `POST …/consumers/$bulk`.
+//! Each request is filled as the changes are made, up to [`BULK_MAX_ITEMS`] items and a body
+//! under the Worker's limit, and sent before the next is made, so no list of changes or
+//! request bodies is ever held whole. Items a Worker answers `deferred` (older Workers did,
+//! when a request spent its KV budget) are sent again first.
 //!
 //! Properties:
 //! - idempotent: a second run finds an empty plan and sends no `$bulk` request at all;
@@ -22,9 +24,10 @@ use super::plural;
 use crate::client::{describe, Client, Remote};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keyward_core::api::model::{BulkConsumers, BulkOut, BulkStatus, UpsertConsumer};
-use keyward_core::keys_file::plan::{self, Change, Plan};
-use keyward_core::keys_file::KeysFile;
+use keyward_core::api::model::{BulkOut, BulkStatus};
+use keyward_core::api::BULK_MAX_ITEMS;
+use keyward_core::http::MAX_BODY_BYTES;
+use keyward_core::keys_file::plan::{self, BucketPlan, Change, DesiredBucket, PlanView};
 use keyward_core::storage::kv::Source;
 use serde_json::json;
 use std::collections::VecDeque;
@@ -33,8 +36,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-/// Items per `$bulk` request.
-pub const BATCH: usize = 250;
+/// Bytes of a `$bulk` body: the Worker's limit, less room for everything but the items.
+const BODY_BUDGET: usize = MAX_BODY_BYTES - 4096;
 /// Attempts of one `$bulk` request when the Worker does not answer or answers 5xx/429.
 const ATTEMPTS: u32 = 3;
 
@@ -59,9 +62,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let file = super::validate::read(&args.file).context("nothing was sent")?;
+    let desired = super::validate::read(&args.file).context("nothing was sent")?;
     let client = Client::new(&args.remote)?;
-    let plans = plan_cmd::compute(&client, &file, args.prune)?;
+    let live = plan_cmd::read_live(&client, &desired, args.prune)?;
+    let none = DesiredBucket::default();
+    let plans = plan_cmd::plans(&desired, &live, &none, args.prune);
     plan_cmd::print(&plans, Format::Text)?;
     if args.dry_run {
         println!("Dry run: nothing was changed.");
@@ -74,14 +79,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ..Tally::default()
     };
     let progress = Progress::new(tally.planned);
-    let result = apply(
-        &client,
-        &file,
-        &plans,
-        commit.as_deref(),
-        &mut tally,
-        &progress,
-    );
+    let result = apply(&client, &plans, commit.as_deref(), &mut tally, &progress);
     progress.finish();
     // Statistics on stderr, so stdout stays the plan and the summary.
     eprintln!(
@@ -211,129 +209,196 @@ impl Progress {
     }
 }
 
-/// The work of one `$bulk` request group: upserts with a source, or deletes.
-enum Group {
-    Upsert(Source, Vec<UpsertConsumer>),
-    Delete(Vec<String>),
+/// One item of a `$bulk` request, serialized: an upsert (the consumer's JSON) or a delete
+/// (the name's JSON string).
+struct Item {
+    name: String,
+    delete: bool,
+    json: Vec<u8>,
+}
+
+impl Item {
+    fn of(change: Change) -> Result<Item> {
+        match change {
+            Change::Delete { name, .. } => Ok(Item {
+                json: serde_json::to_vec(&name)?,
+                name,
+                delete: true,
+            }),
+            other => {
+                let upsert = other
+                    .into_upsert()
+                    .context("a create or update makes an upsert")?;
+                Ok(Item {
+                    json: serde_json::to_vec(&upsert)?,
+                    name: upsert.name,
+                    delete: false,
+                })
+            }
+        }
+    }
+}
+
+/// A `$bulk` request being filled: at most [`BULK_MAX_ITEMS`] items in at most
+/// [`BODY_BUDGET`] bytes.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Item>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn fits(&self, item: &Item) -> bool {
+        self.items.is_empty()
+            || (self.items.len() < BULK_MAX_ITEMS && self.bytes + item.json.len() < BODY_BUDGET)
+    }
+
+    fn push(&mut self, item: Item) {
+        self.bytes += item.json.len() + 1;
+        self.items.push(item);
+    }
+
+    /// The body: `{"upsert":[…],"delete":[…],"source":…,"deleteOnlySource":"file","commit":…}`.
+    fn body(&self, source: Source, commit: Option<&str>) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.bytes + 256);
+        for (key, delete) in [(&b"{\"upsert\":["[..], false), (b"],\"delete\":[", true)] {
+            out.extend_from_slice(key);
+            let items = self.items.iter().filter(|i| i.delete == delete);
+            for (n, item) in items.enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&item.json);
+            }
+        }
+        out.extend_from_slice(b"],");
+        let rest = serde_json::to_vec(&json!({
+            "source": source,
+            "deleteOnlySource": Source::File,
+            "commit": commit,
+        }))?;
+        out.extend_from_slice(rest.get(1..).unwrap_or_default());
+        Ok(out)
+    }
 }
 
 fn apply(
     client: &Client,
-    file: &KeysFile,
-    plans: &[Plan],
+    plans: &[BucketPlan<'_>],
     commit: Option<&str>,
     tally: &mut Tally,
     progress: &Progress,
 ) -> Result<()> {
     for plan in plans {
-        let bucket = &plan.bucket;
-        if plan.create_bucket {
-            let description = file.buckets.get(bucket).and_then(|b| b.description.clone());
+        let bucket = plan.bucket();
+        if plan.create_bucket() {
             let reply = client.send(
                 "POST",
                 "/key-buckets",
-                Some(&json!({"name": bucket, "description": description})),
+                Some(&json!({"name": bucket, "description": plan.description()})),
             )?;
             // 409: created meanwhile (or by an interrupted run): what we wanted.
             if !reply.ok() && reply.status != 409 {
                 bail!("creating bucket '{bucket}': {}", describe(&reply));
             }
         }
-        let (mut file_upserts, mut api_upserts, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
-        for change in &plan.changes {
-            match change {
+        let api_made = |c: &Change| {
+            matches!(
+                c,
                 Change::Update {
                     source: Source::Api,
                     ..
-                } => api_upserts.extend(change.upsert()),
-                Change::Create { .. } | Change::Update { .. } => {
-                    file_upserts.extend(change.upsert())
                 }
-                Change::Delete { name, .. } => deletes.push(name.clone()),
-            }
-        }
+            )
+        };
         // Creates and updates first, deletes last.
-        let groups = [
-            Group::Upsert(Source::File, file_upserts),
-            Group::Upsert(Source::Api, api_upserts),
-            Group::Delete(deletes),
-        ];
-        for group in groups {
-            send_group(client, bucket, group, commit, tally, progress)?;
-        }
+        let file_upserts = plan
+            .creates()
+            .chain(plan.updates().filter(|c| !api_made(c)));
+        let mut send = |source, changes: &mut dyn Iterator<Item = Change>| {
+            send_group(client, bucket, source, changes, commit, tally, progress)
+        };
+        send(Source::File, &mut file_upserts.into_iter())?;
+        send(Source::Api, &mut plan.updates().filter(api_made))?;
+        send(Source::File, &mut plan.deletes())?;
     }
     Ok(())
 }
 
-/// Sends one group in requests of at most [`BATCH`] items, deferred items first again.
+/// Sends `changes` (all upserts of one source, or all deletes) in requests filled as the
+/// changes are made; items a Worker deferred go out first in the next request.
 fn send_group(
     client: &Client,
     bucket: &str,
-    group: Group,
+    source: Source,
+    changes: &mut dyn Iterator<Item = Change>,
     commit: Option<&str>,
     tally: &mut Tally,
     progress: &Progress,
 ) -> Result<()> {
-    let (source, mut upserts, mut deletes): (Source, VecDeque<UpsertConsumer>, VecDeque<String>) =
-        match group {
-            Group::Upsert(source, items) => (source, items.into(), VecDeque::new()),
-            Group::Delete(names) => (Source::File, VecDeque::new(), names.into()),
-        };
-    while !upserts.is_empty() || !deletes.is_empty() {
-        let up: Vec<UpsertConsumer> = upserts.drain(..upserts.len().min(BATCH)).collect();
-        let del: Vec<String> = deletes.drain(..deletes.len().min(BATCH)).collect();
-        let sent = up.len() + del.len();
-        let body = BulkConsumers {
-            upsert: up.clone(),
-            delete: del.clone(),
-            source,
-            delete_only_source: Some(Source::File),
-            commit: commit.map(str::to_owned),
-        };
-        let out = post_bulk(client, bucket, &body)?;
+    // Made but not sent yet: deferred items first, then one that did not fit the last request.
+    let mut pending: VecDeque<Item> = VecDeque::new();
+    loop {
+        let mut batch = Batch::default();
+        loop {
+            let item = match pending.pop_front() {
+                Some(item) => item,
+                None => match changes.next() {
+                    Some(change) => Item::of(change)?,
+                    None => break,
+                },
+            };
+            if !batch.fits(&item) {
+                pending.push_front(item);
+                break;
+            }
+            batch.push(item);
+        }
+        if batch.items.is_empty() {
+            return Ok(());
+        }
+        let sent = batch.items.len();
+        let out = post_bulk(client, bucket, &batch.body(source, commit)?)?;
         tally.writes += out.writes;
-        let mut deferred_up = Vec::new();
-        let mut deferred_del = Vec::new();
-        for item in &out.results {
-            if item.status == BulkStatus::Deferred {
-                if item.op == "delete" {
-                    deferred_del.push(item.name.clone());
-                } else if let Some(u) = up.iter().find(|u| u.name == item.name) {
-                    deferred_up.push(u.clone());
-                }
-            } else {
-                tally.count(item.status);
+        let mut again = Vec::new();
+        for result in &out.results {
+            if result.status != BulkStatus::Deferred {
+                tally.count(result.status);
+                continue;
+            }
+            let delete = result.op == "delete";
+            let at = batch
+                .items
+                .iter()
+                .position(|i| i.name == result.name && i.delete == delete);
+            if let Some(at) = at {
+                again.push(batch.items.swap_remove(at));
             }
         }
-        let deferred = deferred_up.len() + deferred_del.len();
-        if deferred == sent && out.writes == 0 {
+        let deferred_now = again.len();
+        if deferred_now == sent && out.writes == 0 {
             bail!(
                 "bucket '{bucket}': the Worker deferred every item of a request and wrote nothing; \
                  a consumer may need more KV operations than one request allows (many keys or managers)"
             );
         }
         // Deferred items go out first in the next request.
-        for u in deferred_up.into_iter().rev() {
-            upserts.push_front(u);
+        for item in again.into_iter().rev() {
+            pending.push_front(item);
         }
-        for d in deferred_del.into_iter().rev() {
-            deletes.push_front(d);
-        }
-        progress.advance(bucket, sent - deferred, tally.done());
+        progress.advance(bucket, sent - deferred_now, tally.done());
     }
-    Ok(())
 }
 
 /// `POST …/$bulk`, tried again (after 1 s, then 3 s) when the Worker gives no answer or a
 /// 429/5xx: every request is idempotent. A 400 means the request was rejected whole.
-fn post_bulk(client: &Client, bucket: &str, body: &BulkConsumers) -> Result<BulkOut> {
+fn post_bulk(client: &Client, bucket: &str, body: &[u8]) -> Result<BulkOut> {
     let path = format!("/key-buckets/{bucket}/consumers/$bulk");
-    let body = serde_json::to_value(body)?;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let retry_in = Duration::from_secs(if attempt == 1 { 1 } else { 3 });
-        match client.send("POST", &path, Some(&body)) {
+        match client.post_json_bytes(&path, body) {
             Ok(reply) if reply.ok() => {
                 return serde_json::from_value(reply.body)
                     .with_context(|| format!("POST {path}: unexpected answer"));
@@ -385,4 +450,88 @@ fn commit_of(file: &Path) -> Option<String> {
     let sha = String::from_utf8(out.stdout).ok()?.trim().to_owned();
     (out.status.success() && !sha.is_empty() && sha.bytes().all(|b| b.is_ascii_hexdigit()))
         .then_some(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::api::model::{BulkConsumers, UpsertConsumer};
+    use keyward_core::keys_file::ConsumerSpec;
+
+    fn upsert(name: &str, description: &str) -> Item {
+        Item::of(Change::Create {
+            name: name.to_owned(),
+            spec: ConsumerSpec {
+                description: Some(description.to_owned()),
+                ..ConsumerSpec::default()
+            },
+        })
+        .unwrap()
+    }
+
+    fn delete(name: &str) -> Item {
+        Item::of(Change::Delete {
+            name: name.to_owned(),
+            last_sync: None,
+        })
+        .unwrap()
+    }
+
+    /// The body assembled from serialized items is the `BulkConsumers` the Worker parses
+    /// (strictly: unknown fields are refused).
+    #[test]
+    fn a_batch_body_is_a_bulk_request() {
+        for (source, commit) in [(Source::File, None), (Source::Api, Some("5e1f00d"))] {
+            let mut batch = Batch::default();
+            for item in [upsert("a", "x \"y\""), delete("old"), upsert("b", "z")] {
+                assert!(batch.fits(&item));
+                batch.push(item);
+            }
+            let body = batch.body(source, commit).unwrap();
+            let parsed: BulkConsumers = serde_json::from_slice(&body).unwrap();
+            let names: Vec<&str> = parsed.upsert.iter().map(|u| u.name.as_str()).collect();
+            assert_eq!(names, ["a", "b"]);
+            assert_eq!(
+                parsed.upsert[0],
+                UpsertConsumer {
+                    name: "a".into(),
+                    description: Some("x \"y\"".into()),
+                    metadata: Default::default(),
+                    tags: Default::default(),
+                    managers: vec![],
+                }
+            );
+            assert_eq!(parsed.delete, ["old"]);
+            assert_eq!(parsed.source, source);
+            assert_eq!(parsed.delete_only_source, Some(Source::File));
+            assert_eq!(parsed.commit.as_deref(), commit);
+        }
+        let empty = Batch::default().body(Source::File, None).unwrap();
+        let parsed: BulkConsumers = serde_json::from_slice(&empty).unwrap();
+        assert!(parsed.upsert.is_empty() && parsed.delete.is_empty());
+    }
+
+    /// A request holds at most BULK_MAX_ITEMS items and stays under the body limit; a
+    /// single item always goes (the Worker judges it).
+    #[test]
+    fn a_batch_is_full_at_the_item_count_or_the_body_budget() {
+        let mut batch = Batch::default();
+        while batch.fits(&delete("c")) {
+            batch.push(delete("c"));
+        }
+        assert_eq!(batch.items.len(), BULK_MAX_ITEMS);
+
+        let big = "x".repeat(1000);
+        let mut batch = Batch::default();
+        while batch.fits(&upsert("c", &big)) {
+            batch.push(upsert("c", &big));
+        }
+        let body = batch.body(Source::File, Some("5e1f00d")).unwrap();
+        assert!(batch.items.len() < BULK_MAX_ITEMS, "{}", batch.items.len());
+        assert!(body.len() <= MAX_BODY_BYTES, "{}", body.len());
+        assert!(body.len() > BODY_BUDGET - 2 * 1100, "{}", body.len());
+
+        let huge = upsert("c", &"x".repeat(2 * MAX_BODY_BYTES));
+        assert!(Batch::default().fits(&huge));
+    }
 }

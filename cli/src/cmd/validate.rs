@@ -2,11 +2,12 @@
 //!
 //! All the rules live in `keyward_core::keys_file::check`; this module reads the file,
 //! prints each diagnostic as `file:line:col: message` on stderr (sorted by position) and
-//! turns them into exit code 1. `load` (and later `plan`/`sync`) read the file through
-//! [`read`], so no command sends a file that `validate` rejects.
+//! turns them into exit code 1. `plan` and `sync` read the file through [`read`], so no
+//! command sends a file that `validate` rejects.
 
 use anyhow::{bail, Context, Result};
-use keyward_core::keys_file::{self, Diagnostic, KeysFile};
+use keyward_core::keys_file::plan::DesiredFile;
+use keyward_core::keys_file::{self, Diagnostic};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,11 +39,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads and checks a `keys.yaml`: the model, or an error after printing every diagnostic
-/// as `file:line:col: message` on stderr.
-pub fn read(path: &Path) -> Result<KeysFile> {
+/// Reads and checks a `keys.yaml`: its consumers packed bucket by bucket (the model is
+/// never built whole, and the text is dropped once checked), or an error after printing
+/// every diagnostic as `file:line:col: message` on stderr.
+pub fn read(path: &Path) -> Result<DesiredFile> {
     let text = read_text(path)?;
-    report(path, keys_file::check(&text))
+    report(path, DesiredFile::check(&text))
 }
 
 fn read_text(path: &Path) -> Result<String> {

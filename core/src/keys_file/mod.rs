@@ -12,11 +12,11 @@ pub mod plan;
 pub mod write;
 pub mod yaml_tree;
 
-pub use check::{check, summarize, Diagnostic, Summary};
+pub use check::{check, check_each, summarize, Diagnostic, Summary};
 #[cfg(feature = "schema")]
 pub use model::json_schema;
 pub use model::{
     bucket_name_pattern, consumer_name_pattern, tag_key_pattern, BucketSpec, ConsumerSpec,
     KeysFile, FORMAT_VERSION,
 };
-pub use write::{to_yaml, to_yaml_checked};
+pub use write::{to_yaml, to_yaml_checked, write_bucket, write_consumer, write_head, Written};

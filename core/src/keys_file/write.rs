@@ -1,11 +1,20 @@
 //! The way back from the model to text, for `keyward export`: a [`KeysFile`] as `keys.yaml`
-//! that [`check`] reads as the same file (tested here; [`to_yaml_checked`] verifies it each
-//! time).
+//! that [`check`](super::check()) reads as the same file (tested here; [`to_yaml_checked`]
+//! verifies it each time).
+//!
+//! The text is made of three pieces, which `export` also writes one at a time as it reads
+//! the live state, so it never holds the whole model or text: [`write_head`] (the comments,
+//! the version, `buckets:`), [`write_bucket`] and [`write_consumer`]. [`Written`] keeps a
+//! fingerprint of what was written and checks the text read back against it, which is
+//! [`to_yaml_checked`]'s guarantee for a text that was written piece by piece.
 
-use super::check::check;
-use super::model::{ConsumerSpec, KeysFile};
+use super::check::check_each;
+use super::model::{ConsumerSpec, KeysFile, FORMAT_VERSION};
+use super::plan::pack_spec;
 use crate::Error;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// `file` as the text of a `keys.yaml` (what `keyward export` writes), each line of
@@ -14,8 +23,8 @@ use std::fmt::Write as _;
 /// A small emitter for exactly this shape rather than a general serializer: block mappings,
 /// flow sequences, and strings left plain only when they cannot be read as anything else
 /// (a number, a boolean, null, a date, an indicator), double-quoted with escapes otherwise.
-/// [`check`] reads the text back as `file` (tested here over tricky strings);
-/// [`to_yaml_checked`] also verifies it each time.
+/// [`check`](super::check()) reads the text back as `file` (tested here over tricky
+/// strings); [`to_yaml_checked`] also verifies it each time.
 ///
 /// ```
 /// use keyward_core::keys_file::{check, to_yaml};
@@ -30,30 +39,10 @@ use std::fmt::Write as _;
 /// ```
 pub fn to_yaml(file: &KeysFile, header: &[String]) -> String {
     let mut out = String::new();
-    for line in header {
-        let _ = writeln!(out, "# {line}");
-    }
-    let _ = writeln!(out, "version: {}", file.version);
-    if file.buckets.is_empty() {
-        out.push_str("buckets: {}\n");
-        return out;
-    }
-    out.push_str("buckets:\n");
+    write_head(&mut out, header, file.version, !file.buckets.is_empty());
     for (name, bucket) in &file.buckets {
-        let _ = write!(out, "  {}:", scalar(name));
-        if bucket.description.is_none() && bucket.consumers.is_empty() {
-            out.push_str(" {}\n");
-            continue;
-        }
-        out.push('\n');
-        if let Some(d) = &bucket.description {
-            let _ = writeln!(out, "    description: {}", scalar(d));
-        }
-        if bucket.consumers.is_empty() {
-            out.push_str("    consumers: {}\n");
-            continue;
-        }
-        out.push_str("    consumers:\n");
+        let has_consumers = !bucket.consumers.is_empty();
+        write_bucket(&mut out, name, bucket.description.as_deref(), has_consumers);
         for (name, c) in &bucket.consumers {
             write_consumer(&mut out, name, c);
         }
@@ -61,8 +50,41 @@ pub fn to_yaml(file: &KeysFile, header: &[String]) -> String {
     out
 }
 
+/// The start of a `keys.yaml`: `header` as comments, the version, and `buckets:` (or
+/// `buckets: {}` when there are none).
+pub fn write_head(out: &mut String, header: &[String], version: u32, has_buckets: bool) {
+    for line in header {
+        let _ = writeln!(out, "# {line}");
+    }
+    let _ = writeln!(out, "version: {version}");
+    out.push_str(if has_buckets {
+        "buckets:\n"
+    } else {
+        "buckets: {}\n"
+    });
+}
+
+/// A bucket's entry up to its `consumers:` line (or `consumers: {}` when it has none);
+/// its consumers follow, each by [`write_consumer`].
+pub fn write_bucket(out: &mut String, name: &str, description: Option<&str>, has_consumers: bool) {
+    let _ = write!(out, "  {}:", scalar(name));
+    if description.is_none() && !has_consumers {
+        out.push_str(" {}\n");
+        return;
+    }
+    out.push('\n');
+    if let Some(d) = description {
+        let _ = writeln!(out, "    description: {}", scalar(d));
+    }
+    out.push_str(if has_consumers {
+        "    consumers:\n"
+    } else {
+        "    consumers: {}\n"
+    });
+}
+
 /// One consumer entry of a bucket's `consumers` mapping.
-fn write_consumer(out: &mut String, name: &str, c: &ConsumerSpec) {
+pub fn write_consumer(out: &mut String, name: &str, c: &ConsumerSpec) {
     let _ = write!(out, "      {}:", scalar(name));
     if c.description.is_none()
         && c.metadata.is_empty()
@@ -208,28 +230,109 @@ fn quoted(s: &str) -> String {
     out
 }
 
-/// [`to_yaml`], read back with [`check`] before it is returned: a text that would not pass
-/// validation, or would read as anything but `file`, is an [`ErrorKind::Invalid`] error
-/// (a bug in the writer) rather than a surprise in the next plan.
+/// [`to_yaml`], read back with [`check`](super::check()) before it is returned: a text that
+/// would not pass validation, or would read as anything but `file`, is an
+/// [`ErrorKind::Invalid`] error (a bug in the writer) rather than a surprise in the next plan.
 ///
 /// [`ErrorKind::Invalid`]: crate::ErrorKind::Invalid
 pub fn to_yaml_checked(file: &KeysFile, header: &[String]) -> Result<String, Error> {
     let text = to_yaml(file, header);
-    match check(&text) {
-        Ok(back) if back == *file => Ok(text),
-        Ok(_) => Err(Error::invalid(
-            "the exported text does not read back as the live state; this is a bug in keyward export",
-        )),
-        Err(problems) => Err(Error::invalid(format!(
-            "the exported text does not pass validation ({}); this is a bug in keyward export",
-            problems[0]
-        ))),
+    Written::of(file).verify(&text)?;
+    Ok(text)
+}
+
+/// A fingerprint of a `keys.yaml` written piece by piece: its buckets and descriptions, and
+/// a SHA-256 over every consumer (bucket, name and what it declares, exactly) in the order
+/// written. [`Written::verify`] reads the text back with [`check`](super::check()) and
+/// compares: the guarantee of [`to_yaml_checked`], kept in a few hundred bytes instead of
+/// the model.
+///
+/// ```
+/// use keyward_core::keys_file::{write_bucket, write_consumer, write_head, ConsumerSpec, Written};
+///
+/// let mut text = String::new();
+/// let mut written = Written::default();
+/// write_head(&mut text, &[], 1, true);
+/// write_bucket(&mut text, "default", None, true);
+/// written.bucket("default", None);
+/// let acme = ConsumerSpec { description: Some("yes".into()), ..Default::default() };
+/// write_consumer(&mut text, "acme", &acme);
+/// written.consumer("default", "acme", &acme);
+/// assert_eq!(written.verify(&text), Ok(()));
+/// assert!(written.verify(&text.replace("acme", "acne")).is_err());
+/// ```
+#[derive(Clone, Default)]
+pub struct Written {
+    buckets: BTreeMap<String, Option<String>>,
+    consumers: usize,
+    hash: Sha256,
+    scratch: Vec<u8>,
+}
+
+impl Written {
+    /// The fingerprint of `file` as [`to_yaml`] writes it.
+    pub fn of(file: &KeysFile) -> Written {
+        let mut out = Written::default();
+        for (name, bucket) in &file.buckets {
+            out.bucket(name, bucket.description.as_deref());
+            for (consumer, spec) in &bucket.consumers {
+                out.consumer(name, consumer, spec);
+            }
+        }
+        out
+    }
+
+    /// A bucket was written, with this description.
+    pub fn bucket(&mut self, name: &str, description: Option<&str>) {
+        self.buckets
+            .insert(name.to_owned(), description.map(str::to_owned));
+    }
+
+    /// A consumer of `bucket` was written (in the order of the text).
+    pub fn consumer(&mut self, bucket: &str, name: &str, spec: &ConsumerSpec) {
+        self.scratch.clear();
+        pack_spec(&mut self.scratch, spec);
+        for part in [bucket.as_bytes(), name.as_bytes(), &self.scratch] {
+            self.hash.update((part.len() as u64).to_le_bytes());
+            self.hash.update(part);
+        }
+        self.consumers += 1;
+    }
+
+    /// Reads `text` back with [`check`](super::check()): an error unless it passes
+    /// validation and declares exactly what was written, in the same order.
+    pub fn verify(&self, text: &str) -> Result<(), Error> {
+        let mut back = Written::default();
+        let file = check_each(text, &mut |bucket, name, spec| {
+            back.consumer(bucket, name, &spec)
+        })
+        .map_err(|problems| {
+            let first = problems.first().map(ToString::to_string).unwrap_or_default();
+            Error::invalid(format!(
+                "the exported text does not pass validation ({first}); this is a bug in keyward export"
+            ))
+        })?;
+        for (name, bucket) in &file.buckets {
+            back.bucket(name, bucket.description.as_deref());
+        }
+        let same = file.version == FORMAT_VERSION
+            && back.buckets == self.buckets
+            && back.consumers == self.consumers
+            && back.hash.finalize() == self.hash.clone().finalize();
+        if same {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "the exported text does not read back as the live state; this is a bug in keyward export",
+            ))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys_file::check;
     use crate::keys_file::model::{BucketSpec, FORMAT_VERSION};
     use serde_json::json;
     use std::collections::BTreeMap;
@@ -361,5 +464,58 @@ mod tests {
             version: FORMAT_VERSION,
             buckets: BTreeMap::new(),
         });
+    }
+
+    /// The pieces `export` writes one at a time make the very text of `to_yaml`, and
+    /// `Written` accepts it back and nothing else.
+    #[test]
+    fn pieces_make_to_yaml_and_written_rejects_any_difference() {
+        let file = check(include_str!("../../../keys.yaml")).unwrap();
+        let header = ["h".to_owned()];
+        let mut text = String::new();
+        let mut written = Written::default();
+        write_head(&mut text, &header, FORMAT_VERSION, true);
+        for (name, bucket) in &file.buckets {
+            write_bucket(&mut text, name, bucket.description.as_deref(), true);
+            written.bucket(name, bucket.description.as_deref());
+            for (consumer, spec) in &bucket.consumers {
+                write_consumer(&mut text, consumer, spec);
+                written.consumer(name, consumer, spec);
+            }
+        }
+        assert_eq!(text, to_yaml(&file, &header));
+        assert_eq!(written.verify(&text), Ok(()));
+
+        let changed = [
+            text.replace("plan: gold", "plan: platinum"),
+            text.replace("requestsPerMinute: 600", "requestsPerMinute: 600.0"),
+            text.replace("alice@acme.example", "alicia@acme.example"),
+            text.replace("version: 1", "version: 1\n# nothing\n")
+                .replace("      acme-corp:", "      aaa: {}\n      acme-corp:"),
+            text.replace(
+                "description: Local development",
+                "description: Local developments",
+            ),
+            text.replace("  default:\n", "  other: {}\n  default:\n"),
+        ];
+        for other in changed {
+            assert_ne!(other, text);
+            let err = written.verify(&other).unwrap_err();
+            assert!(err.message().contains("does not read back"), "{err:?}");
+        }
+        let err = written.verify("version: 1\nbuckets: [\n").unwrap_err();
+        assert!(
+            err.message().contains("does not pass validation"),
+            "{err:?}"
+        );
+        // The same consumers written in another order are another text.
+        let mut reordered = Written::default();
+        for (name, bucket) in &file.buckets {
+            reordered.bucket(name, bucket.description.as_deref());
+            for (consumer, spec) in bucket.consumers.iter().rev() {
+                reordered.consumer(name, consumer, spec);
+            }
+        }
+        assert!(reordered.verify(&text).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! developer API's own rules ([`crate::validate`]) to every name, description, metadata
 //! object and tag, so a file that passes here is one the API accepts.
 
-use super::{value_pos, within, Checker, Entry};
+use super::{value_pos, within, Checker, Entry, Keep};
 use crate::keys_file::model::{
     BucketSpec, ConsumerSpec, KeysFile, BUCKET_FIELDS, CONSUMER_FIELDS, FILE_FIELDS, FORMAT_VERSION,
 };
@@ -11,7 +11,7 @@ use crate::validate;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-impl Checker {
+impl Checker<'_> {
     /// An optional description: a string within the API's limit, or nothing.
     pub(super) fn description(&mut self, context: &str, entry: &Entry<'_>) -> Option<String> {
         if entry.value.scalar() == Some(Scalar::Null) {
@@ -115,8 +115,12 @@ impl Checker {
                         let consumer = self.consumer(&context, &c);
                         self.summary.consumers += 1;
                         self.summary.managers += consumer.managers.len();
-                        if !self.count_only {
-                            spec.consumers.insert(c.name.to_owned(), consumer);
+                        match &mut self.keep {
+                            Keep::Model => {
+                                spec.consumers.insert(c.name.to_owned(), consumer);
+                            }
+                            Keep::Count => {}
+                            Keep::Each(each) => each(entry.name, c.name, consumer),
                         }
                     }
                 }

@@ -6,7 +6,7 @@ use super::{value_pos, within, Checker, Entry};
 use crate::keys_file::yaml_tree::{NodeKind, Pos, Scalar};
 use crate::validate::{self, MAX_MANAGERS};
 
-impl Checker {
+impl Checker<'_> {
     /// Managers: a list of e-mail addresses, normalized by the API's rule, without
     /// duplicates after lower-casing, at most [`MAX_MANAGERS`].
     pub(super) fn managers(&mut self, context: &str, entry: &Entry<'_>) -> Vec<String> {

@@ -18,7 +18,7 @@ mod limits;
 mod managers;
 mod shape;
 
-use super::model::{KeysFile, FORMAT_VERSION};
+use super::model::{ConsumerSpec, KeysFile, FORMAT_VERSION};
 use super::yaml_tree::{self, Node, NodeKind, Pos};
 use std::fmt;
 
@@ -62,7 +62,7 @@ impl fmt::Display for Diagnostic {
 /// );
 /// ```
 pub fn check(text: &str) -> Result<KeysFile, Vec<Diagnostic>> {
-    run(text, false).map(|(file, _)| file)
+    run(text, Keep::Model).map(|(file, _)| file)
 }
 
 /// What a valid `keys.yaml` declares, in numbers: what `keyward validate` reports.
@@ -89,10 +89,36 @@ pub struct Summary {
 /// assert_eq!((summary.buckets, summary.consumers, summary.managers), (1, 1, 0));
 /// ```
 pub fn summarize(text: &str) -> Result<Summary, Vec<Diagnostic>> {
-    run(text, true).map(|(_, summary)| summary)
+    run(text, Keep::Count).map(|(_, summary)| summary)
 }
 
-fn run(text: &str, count_only: bool) -> Result<(KeysFile, Summary), Vec<Diagnostic>> {
+/// [`check`] for a file too large to hold as a model: each consumer is handed to `each`
+/// (bucket name, consumer name, what the file declares) as soon as it is checked, instead of
+/// being kept. What the caller keeps of it is up to the caller (`keyward plan` packs it).
+///
+/// Returns the file without its consumers — every bucket with its description and an empty
+/// `consumers` — or every problem, exactly as [`check`] would. `each` is called in the order
+/// of the file, once per consumer that [`check`] would keep (the first of duplicate names),
+/// also for a file that turns out to have problems: keep nothing from it on an error.
+///
+/// ```
+/// use keyward_core::keys_file::check_each;
+///
+/// let mut seen = Vec::new();
+/// let text = "version: 1\nbuckets:\n  default:\n    description: prod\n    consumers:\n      zeta: {}\n      acme: {}\n";
+/// let file = check_each(text, &mut |bucket, name, _spec| seen.push(format!("{bucket}/{name}"))).unwrap();
+/// assert_eq!(seen, ["default/zeta", "default/acme"]);
+/// assert_eq!(file.buckets["default"].description.as_deref(), Some("prod"));
+/// assert!(file.buckets["default"].consumers.is_empty());
+/// ```
+pub fn check_each(
+    text: &str,
+    each: &mut dyn FnMut(&str, &str, ConsumerSpec),
+) -> Result<KeysFile, Vec<Diagnostic>> {
+    run(text, Keep::Each(each)).map(|(file, _)| file)
+}
+
+fn run(text: &str, keep: Keep<'_>) -> Result<(KeysFile, Summary), Vec<Diagnostic>> {
     let root = match yaml_tree::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
@@ -105,7 +131,7 @@ fn run(text: &str, count_only: bool) -> Result<(KeysFile, Summary), Vec<Diagnost
         Err(e) => return Err(vec![diagnostic(e.pos, syntax_message(&e.message))]),
     };
     let mut checker = Checker {
-        count_only,
+        keep,
         ..Checker::default()
     };
     checker.yaml_tags(&root);
@@ -163,16 +189,26 @@ struct Entry<'n> {
     value: &'n Node<'n>,
 }
 
+/// What the walk does with each consumer once it is checked.
 #[derive(Default)]
-struct Checker {
+enum Keep<'e> {
+    /// Keep it in the [`KeysFile`] ([`check`]).
+    #[default]
+    Model,
+    /// Only count it ([`summarize`]): the model is never built.
+    Count,
+    /// Hand it over ([`check_each`]).
+    Each(&'e mut dyn FnMut(&str, &str, ConsumerSpec)),
+}
+
+#[derive(Default)]
+struct Checker<'e> {
     problems: Vec<Diagnostic>,
-    /// Only count buckets, consumers and managers ([`summarize`]): each consumer's part of
-    /// the model is dropped once checked instead of kept in a [`KeysFile`].
-    count_only: bool,
+    keep: Keep<'e>,
     summary: Summary,
 }
 
-impl Checker {
+impl Checker<'_> {
     fn report(&mut self, pos: Pos, message: String) {
         self.problems.push(diagnostic(pos, message));
     }
@@ -216,6 +252,28 @@ mod tests {
                 managers: f.manager_count(),
             });
             assert_eq!(summarize(text), counts, "{text}");
+
+            // check_each hands over exactly the consumers check keeps, and the rest.
+            let mut handed = KeysFile {
+                version: FORMAT_VERSION,
+                buckets: BTreeMap::new(),
+            };
+            let each = check_each(text, &mut |bucket, name, spec| {
+                let b: &mut BucketSpec = handed.buckets.entry(bucket.to_owned()).or_default();
+                assert!(b.consumers.insert(name.to_owned(), spec).is_none());
+            });
+            match (check(text), each) {
+                (Ok(model), Ok(outline)) => {
+                    for (name, bucket) in &outline.buckets {
+                        assert!(bucket.consumers.is_empty());
+                        let b = handed.buckets.entry(name.clone()).or_default();
+                        b.description = bucket.description.clone();
+                    }
+                    assert_eq!(handed, model, "{text}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{text}"),
+                (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+            }
         }
     }
 

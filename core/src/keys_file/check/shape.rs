@@ -10,7 +10,7 @@ use crate::keys_file::yaml_tree::{Node, NodeKind, Pos, Scalar};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-impl Checker {
+impl Checker<'_> {
     /// Reports every YAML tag other than `!!str` (forces a string), `!!map`, `!!seq` and `!`.
     pub(super) fn yaml_tags(&mut self, root: &Node<'_>) {
         for node in root.walk() {

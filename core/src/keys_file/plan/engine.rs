@@ -1,13 +1,20 @@
 //! The diff engine: the desired consumers of one bucket and its live state to an ordered
-//! [`Plan`] of changes, and [`records_needed`], which names the live records the diff must
+//! plan of changes, and [`records_needed`], which names the live records the diff must
 //! read — one definition of "differs" for both.
+//!
+//! [`BucketPlan`] is the plan of one bucket over the packed sides ([`DesiredBucket`],
+//! [`LiveIndex`]): its counts are known at once, its changes are made one at a time as they
+//! are shown or sent, so a plan of 100,000 creates never holds 100,000 specs. [`diff`] is the
+//! same plan collected into a [`Plan`]. The renderers read either through [`PlanView`].
 
-use super::live::{spec_digest, LastSync, LiveBucket, LiveConsumer, LiveRecord};
+use super::live::{LastSync, LiveBucket, LiveConsumer, LiveRecord};
+use super::packed::{Desired, DesiredBucket, Live, LiveIndex};
 use crate::api::model::UpsertConsumer;
 use crate::keys_file::model::ConsumerSpec;
 use crate::storage::kv::Source;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// A file-managed field of a consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,14 +114,19 @@ impl Change {
 
     /// The item of a `$bulk` upsert that makes this change, for creates and updates.
     pub fn upsert(&self) -> Option<UpsertConsumer> {
+        self.clone().into_upsert()
+    }
+
+    /// [`Change::upsert`], taking the change apart instead of copying its spec.
+    pub fn into_upsert(self) -> Option<UpsertConsumer> {
         match self {
             Change::Create { name, spec } | Change::Update { name, spec, .. } => {
                 Some(UpsertConsumer {
-                    name: name.clone(),
-                    description: spec.description.clone(),
-                    metadata: spec.metadata.clone(),
-                    tags: spec.tags.clone(),
-                    managers: spec.managers.clone(),
+                    name,
+                    description: spec.description,
+                    metadata: spec.metadata,
+                    tags: spec.tags,
+                    managers: spec.managers,
                 })
             }
             Change::Delete { .. } => None,
@@ -201,12 +213,289 @@ impl Plan {
 }
 
 /// The counts of several buckets' plans together.
-pub fn summarize(plans: &[Plan]) -> Summary {
+pub fn summarize<P: PlanView>(plans: &[P]) -> Summary {
     let mut total = Summary::default();
     for p in plans {
         total.add(p.summary());
     }
     total
+}
+
+/// A bucket's plan as the renderers read it: a [`Plan`] (changes in a list) or a
+/// [`BucketPlan`] (changes made as they are read).
+pub trait PlanView {
+    /// Bucket name.
+    fn bucket(&self) -> &str;
+    /// Whether the bucket is created first.
+    fn create_bucket(&self) -> bool;
+    /// The bucket's counts.
+    fn summary(&self) -> Summary;
+    /// Calls `f` with each change in order (creates, updates, deletes, each by name),
+    /// stopping at its first error.
+    fn each_change(&self, f: &mut dyn FnMut(&Change) -> fmt::Result) -> fmt::Result;
+}
+
+impl PlanView for Plan {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn create_bucket(&self) -> bool {
+        self.create_bucket
+    }
+
+    fn summary(&self) -> Summary {
+        Plan::summary(self)
+    }
+
+    fn each_change(&self, f: &mut dyn FnMut(&Change) -> fmt::Result) -> fmt::Result {
+        self.changes.iter().try_for_each(f)
+    }
+}
+
+/// A consumer by name on either side of a bucket's plan.
+enum Pair<'a> {
+    /// In the file only.
+    Desired(Desired<'a>),
+    /// In both.
+    Both(Desired<'a>, Live<'a>),
+    /// In the Worker only.
+    Live(Live<'a>),
+}
+
+/// The two sides merged by name (both are sorted by name).
+struct Pairs<'a, D: Iterator<Item = Desired<'a>>, L: Iterator<Item = Live<'a>>> {
+    desired: std::iter::Peekable<D>,
+    live: std::iter::Peekable<L>,
+}
+
+impl<'a, D: Iterator<Item = Desired<'a>>, L: Iterator<Item = Live<'a>>> Iterator
+    for Pairs<'a, D, L>
+{
+    type Item = Pair<'a>;
+
+    fn next(&mut self) -> Option<Pair<'a>> {
+        let order = match (self.desired.peek(), self.live.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(d), Some(l)) => d.name.cmp(l.name),
+        };
+        Some(match order {
+            std::cmp::Ordering::Less => Pair::Desired(self.desired.next()?),
+            std::cmp::Ordering::Greater => Pair::Live(self.live.next()?),
+            std::cmp::Ordering::Equal => Pair::Both(self.desired.next()?, self.live.next()?),
+        })
+    }
+}
+
+fn pairs<'a>(desired: &'a DesiredBucket, live: &'a LiveIndex) -> impl Iterator<Item = Pair<'a>> {
+    Pairs {
+        desired: desired.iter().peekable(),
+        live: live.iter().peekable(),
+    }
+}
+
+/// What the plan does with a consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Create,
+    Update,
+    Delete,
+    Unchanged,
+    Unmanaged,
+    Pruneable,
+}
+
+/// The plan of one bucket over its packed sides: counts at once, changes one at a time.
+///
+/// ```
+/// use keyward_core::keys_file::plan::{BucketPlan, DesiredFile, LiveIndex, PlanView};
+///
+/// let file = DesiredFile::check("version: 1\nbuckets:\n  default:\n    consumers:\n      acme: {}\n").unwrap();
+/// let live = LiveIndex::new("default", true);
+/// let plan = BucketPlan::new(&file.buckets["default"], &live, false);
+/// assert_eq!(plan.summary().create, 1);
+/// assert_eq!(plan.changes().map(|c| c.name().to_owned()).collect::<Vec<_>>(), ["acme"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BucketPlan<'a> {
+    desired: &'a DesiredBucket,
+    live: &'a LiveIndex,
+    prune: bool,
+    summary: Summary,
+}
+
+impl<'a> BucketPlan<'a> {
+    /// What must change so that bucket `live` holds exactly the `desired` consumers; the
+    /// rules of [`diff`]. Counts every consumer now (reading records only of those whose
+    /// digest differs); makes no change yet.
+    pub fn new(desired: &'a DesiredBucket, live: &'a LiveIndex, prune: bool) -> BucketPlan<'a> {
+        let mut plan = BucketPlan {
+            desired,
+            live,
+            prune,
+            summary: Summary {
+                create_buckets: usize::from(!live.exists),
+                ..Summary::default()
+            },
+        };
+        for pair in pairs(desired, live) {
+            let counter = match plan.kind(&pair) {
+                Kind::Create => &mut plan.summary.create,
+                Kind::Update => &mut plan.summary.update,
+                Kind::Delete => &mut plan.summary.delete,
+                Kind::Unchanged => &mut plan.summary.unchanged,
+                Kind::Unmanaged => &mut plan.summary.unmanaged,
+                Kind::Pruneable => &mut plan.summary.pruneable,
+            };
+            *counter += 1;
+        }
+        plan
+    }
+
+    /// Leaves the consumers created through the API uncounted: for a bucket the file no
+    /// longer lists, they are none of its business.
+    pub fn ignore_unmanaged(&mut self) {
+        self.summary.unmanaged = 0;
+    }
+
+    /// Whether applying would change anything in this bucket.
+    pub fn has_changes(&self) -> bool {
+        self.summary.has_changes()
+    }
+
+    /// The bucket's description in the file.
+    pub fn description(&self) -> Option<&str> {
+        self.desired.description.as_deref()
+    }
+
+    /// The changes, in order: creates, then updates, then deletes, each by name.
+    pub fn changes(&self) -> impl Iterator<Item = Change> + '_ {
+        self.creates().chain(self.updates()).chain(self.deletes())
+    }
+
+    /// The creates of [`BucketPlan::changes`].
+    pub fn creates(&self) -> impl Iterator<Item = Change> + '_ {
+        pairs(self.desired, self.live).filter_map(|p| match p {
+            Pair::Desired(d) => Some(Change::Create {
+                name: d.name.to_owned(),
+                spec: d.spec(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// The updates of [`BucketPlan::changes`].
+    pub fn updates(&self) -> impl Iterator<Item = Change> + '_ {
+        pairs(self.desired, self.live).filter_map(|p| match p {
+            Pair::Both(d, l) => update(&d, &l),
+            _ => None,
+        })
+    }
+
+    /// The deletes of [`BucketPlan::changes`].
+    pub fn deletes(&self) -> impl Iterator<Item = Change> + '_ {
+        pairs(self.desired, self.live).filter_map(move |p| match p {
+            Pair::Live(l) if self.kind(&p) == Kind::Delete => Some(Change::Delete {
+                name: l.name.to_owned(),
+                last_sync: l.last_sync(),
+            }),
+            _ => None,
+        })
+    }
+
+    fn kind(&self, pair: &Pair<'_>) -> Kind {
+        match pair {
+            Pair::Desired(_) => Kind::Create,
+            Pair::Both(d, l) if update(d, l).is_some() => Kind::Update,
+            Pair::Both(..) => Kind::Unchanged,
+            Pair::Live(l) if !file_made(l.source) => Kind::Unmanaged,
+            Pair::Live(_) if self.prune => Kind::Delete,
+            Pair::Live(_) => Kind::Pruneable,
+        }
+    }
+
+    /// The plan with its changes collected.
+    pub fn collect(&self) -> Plan {
+        Plan {
+            bucket: self.live.name.clone(),
+            create_bucket: !self.live.exists,
+            changes: self.changes().collect(),
+            unchanged: self.summary.unchanged,
+            unmanaged: self.summary.unmanaged,
+            pruneable: self.summary.pruneable,
+        }
+    }
+}
+
+impl PlanView for BucketPlan<'_> {
+    fn bucket(&self) -> &str {
+        &self.live.name
+    }
+
+    fn create_bucket(&self) -> bool {
+        !self.live.exists
+    }
+
+    fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    fn each_change(&self, f: &mut dyn FnMut(&Change) -> fmt::Result) -> fmt::Result {
+        self.changes().try_for_each(|c| f(&c))
+    }
+}
+
+/// The update of a consumer on both sides, or `None` when a sync would leave it unchanged:
+/// the digests match, or (its record read) no field differs and only the stored digest was
+/// stale (e.g. written by an older build).
+fn update(d: &Desired<'_>, l: &Live<'_>) -> Option<Change> {
+    if !differs(d, l) {
+        return None;
+    }
+    let spec = d.spec();
+    let (fields, last_sync) = match l.record() {
+        Some(record) => {
+            let fields = field_changes(&record, &spec);
+            if fields.is_empty() {
+                return None;
+            }
+            (fields, record.last_sync)
+        }
+        None => (Vec::new(), None),
+    };
+    Some(Change::Update {
+        name: d.name.to_owned(),
+        source: l.source,
+        spec,
+        fields,
+        last_sync,
+    })
+}
+
+impl LiveIndex {
+    /// The consumers whose full record a [`BucketPlan`] of these sides reads, by name: those
+    /// on both sides whose digest differs (an update shows what differs), and with `prune`
+    /// those created from the file that it no longer lists (a delete shows the last sync).
+    /// [`records_needed`] is the same for the unpacked types.
+    ///
+    /// The caller reads them however it likes and keeps each with
+    /// [`LiveIndex::set_record`]; one deleted meanwhile is [`LiveIndex::remove`]d and
+    /// planned as absent.
+    pub fn records_needed(&self, desired: &DesiredBucket, prune: bool) -> BTreeSet<String> {
+        needed(desired, self, prune)
+    }
+}
+
+fn needed(desired: &DesiredBucket, live: &LiveIndex, prune: bool) -> BTreeSet<String> {
+    pairs(desired, live)
+        .filter_map(|p| match p {
+            Pair::Both(d, l) if differs(&d, &l) => Some(l.name.to_owned()),
+            Pair::Live(l) if prune && file_made(l.source) => Some(l.name.to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What must change so that bucket `live` holds exactly the `desired` consumers (the
@@ -226,65 +515,9 @@ pub fn summarize(plans: &[Plan]) -> Summary {
 /// );
 /// ```
 pub fn diff(desired: &BTreeMap<String, ConsumerSpec>, live: &LiveBucket, prune: bool) -> Plan {
-    let mut plan = Plan {
-        bucket: live.name.clone(),
-        create_bucket: !live.exists,
-        ..Plan::default()
-    };
-    let (mut creates, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
-    // BTreeMap iteration is by name: every group comes out sorted.
-    for (name, spec) in desired {
-        let Some(current) = live.consumers.get(name) else {
-            creates.push(Change::Create {
-                name: name.clone(),
-                spec: spec.clone(),
-            });
-            continue;
-        };
-        if !differs(spec, current) {
-            plan.unchanged += 1;
-            continue;
-        }
-        let (fields, last_sync) = match &current.record {
-            Some(record) => {
-                let fields = field_changes(record, spec);
-                if fields.is_empty() {
-                    // Only the stored digest was stale (e.g. written by an older build):
-                    // nothing a sync would change.
-                    plan.unchanged += 1;
-                    continue;
-                }
-                (fields, record.last_sync.clone())
-            }
-            None => (Vec::new(), None),
-        };
-        updates.push(Change::Update {
-            name: name.clone(),
-            source: current.source,
-            spec: spec.clone(),
-            fields,
-            last_sync,
-        });
-    }
-    for (name, current) in &live.consumers {
-        if desired.contains_key(name) {
-            continue;
-        }
-        if !file_made(current) {
-            plan.unmanaged += 1;
-        } else if prune {
-            deletes.push(Change::Delete {
-                name: name.clone(),
-                last_sync: current.record.as_ref().and_then(|r| r.last_sync.clone()),
-            });
-        } else {
-            plan.pruneable += 1;
-        }
-    }
-    plan.changes = creates;
-    plan.changes.append(&mut updates);
-    plan.changes.append(&mut deletes);
-    plan
+    let desired = DesiredBucket::from_specs(desired);
+    let live = LiveIndex::from(live);
+    BucketPlan::new(&desired, &live, prune).collect()
 }
 
 /// The consumers whose full record [`diff`] reads, by name: those of the file whose live
@@ -314,29 +547,24 @@ pub fn records_needed(
     index: &BTreeMap<String, LiveConsumer>,
     prune: bool,
 ) -> BTreeSet<String> {
-    let updates = desired
-        .iter()
-        .filter(|(name, spec)| index.get(*name).is_some_and(|c| differs(spec, c)));
-    let deletes = index
-        .iter()
-        .filter(|(name, c)| prune && file_made(c) && !desired.contains_key(*name));
-    updates
-        .map(|(name, _)| name.clone())
-        .chain(deletes.map(|(name, _)| name.clone()))
-        .collect()
+    let mut live = LiveIndex::new("", true);
+    for (name, c) in index {
+        live.push(name, c.source, &c.digest);
+    }
+    needed(&DesiredBucket::from_specs(desired), &live, prune)
 }
 
 /// Whether a live consumer's digest says a sync would change it: the one test of
 /// "differs" that [`diff`] and [`records_needed`] share. (A record read afterwards may
 /// still show no field changed, when only the stored digest was stale.)
-fn differs(spec: &ConsumerSpec, live: &LiveConsumer) -> bool {
-    live.digest != spec_digest(spec)
+fn differs(desired: &Desired<'_>, live: &Live<'_>) -> bool {
+    live.digest != Some(desired.digest)
 }
 
 /// Whether a live consumer was created from `keys.yaml`, so `prune` may delete it once the
 /// file no longer lists it.
-fn file_made(live: &LiveConsumer) -> bool {
-    live.source == Source::File
+fn file_made(source: Source) -> bool {
+    source == Source::File
 }
 
 /// What differs between a live record and the file's consumer, in field order.

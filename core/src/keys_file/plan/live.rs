@@ -6,6 +6,7 @@ use crate::storage::digest::consumer_digest;
 use crate::storage::kv::Source;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// What the Worker holds for one bucket.
@@ -110,12 +111,78 @@ impl LiveRecord {
 
 /// The digest of a consumer as the file declares it; equal to the live digest exactly when
 /// a sync would leave the consumer unchanged.
+///
+/// The same text as [`consumer_digest`] (a test holds them equal), made without copying the
+/// spec into a JSON value first: `plan` computes it for every consumer of the file.
 pub fn spec_digest(spec: &ConsumerSpec) -> String {
-    let managers: Vec<&str> = spec.managers.iter().map(String::as_str).collect();
-    consumer_digest(
-        spec.description.as_deref(),
-        &spec.metadata,
-        &spec.tags,
-        &managers,
-    )
+    /// The canonical JSON [`consumer_digest`] hashes: its object's keys in name order.
+    #[derive(serde::Serialize)]
+    struct Canonical<'a> {
+        description: &'a str,
+        managers: Vec<String>,
+        metadata: &'a Map<String, Value>,
+        tags: &'a BTreeMap<String, String>,
+    }
+    let mut managers: Vec<String> = spec
+        .managers
+        .iter()
+        .map(|m| m.to_ascii_lowercase())
+        .collect();
+    managers.sort();
+    managers.dedup();
+    let canonical = Canonical {
+        description: spec.description.as_deref().unwrap_or(""),
+        managers,
+        metadata: &spec.metadata,
+        tags: &spec.tags,
+    };
+    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
+    let hash = Sha256::digest(&bytes);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    hash.iter()
+        .take(8)
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `spec_digest` is `consumer_digest` of the same fields, whatever they hold.
+    #[test]
+    fn spec_digest_is_the_stored_digest() {
+        let specs = [
+            ConsumerSpec::default(),
+            ConsumerSpec {
+                description: Some(String::new()),
+                ..ConsumerSpec::default()
+            },
+            ConsumerSpec {
+                description: Some("Acme's \"orders\" ünïcødé 🎉 \u{7f}\n".into()),
+                metadata: json!({"plan": "gold", "n": [1, -2, 1.5, 1e300, null, true], "o": {"z": {}, "a": []}, "": "k"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                tags: BTreeMap::from([("team".into(), "sales".into()), ("a.b".into(), "".into())]),
+                managers: vec![
+                    "B@X.example".into(),
+                    "a@x.example".into(),
+                    "b@x.example".into(),
+                ],
+            },
+        ];
+        for spec in specs {
+            let managers: Vec<&str> = spec.managers.iter().map(String::as_str).collect();
+            let stored = consumer_digest(
+                spec.description.as_deref(),
+                &spec.metadata,
+                &spec.tags,
+                &managers,
+            );
+            assert_eq!(spec_digest(&spec), stored, "{spec:?}");
+        }
+    }
 }

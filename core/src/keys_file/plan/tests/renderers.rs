@@ -115,3 +115,80 @@ fn json_shape() {
         }"#]]
     .assert_eq(&text);
 }
+
+/// `write_json` streams exactly what `serde_json::to_string_pretty` prints of
+/// `render_json`: no bucket, empty buckets, a bucket to create, every kind of change.
+#[test]
+fn streamed_json_is_the_pretty_printed_value() {
+    let desired = BASE
+        .replace("plan: gold", "plan: platinum")
+        .replace("globex:", "initech:");
+    let mut state = live(&format!("{BASE}hooli: {{}}\n"), &["hooli"]);
+    state.consumers.get_mut("acme-corp").unwrap().source = Source::File;
+    let changes = diff(&consumers(&desired), &state, true);
+    let mut missing = live("", &[]);
+    missing.exists = false;
+    missing.name = "second".into();
+    let created = diff(&consumers(BASE), &missing, false);
+    let none = diff(&consumers(BASE), &live(BASE, &[]), false);
+    let empty = diff(&consumers(""), &live("", &[]), false);
+    let cases: [Vec<Plan>; 5] = [
+        vec![],
+        vec![empty.clone()],
+        vec![none.clone()],
+        vec![changes.clone()],
+        vec![empty, changes, created, none],
+    ];
+    for plans in cases {
+        let mut streamed = String::new();
+        write_json(&plans, &mut streamed).unwrap();
+        let whole = serde_json::to_string_pretty(&render_json(&plans)).unwrap();
+        assert_eq!(streamed, whole);
+    }
+}
+
+/// The plan of packed sides, built as `keyward plan` builds them (the file read by
+/// `DesiredFile::check`, `$index` entries pushed page by page, then the records read), is
+/// the plan `diff` makes of the same state.
+#[test]
+fn a_bucket_plan_of_packed_sides_is_diff() {
+    let desired = format!(
+        "{}new-one: {{}}\n",
+        BASE.replace("plan: gold", "plan: platinum")
+    );
+    let state = live(&format!("{BASE}hooli: {{}}\nlegacy: {{}}\n"), &["hooli"]);
+    let mut text = String::from("version: 1\nbuckets:\n  default:\n    consumers:\n");
+    for line in desired.lines() {
+        text.push_str(&format!("      {line}\n"));
+    }
+    let file = DesiredFile::check(&text).unwrap();
+    for prune in [false, true] {
+        let mut index = LiveIndex::new("default", true);
+        // Pages come in name order; a second copy of an entry replaces the first.
+        for (name, c) in state.consumers.iter().chain(state.consumers.iter().rev()) {
+            index.push(name, c.source, &c.digest);
+        }
+        let needed = index.records_needed(&file.buckets["default"], prune);
+        for name in &needed {
+            let record = state.consumers[name].record.clone().unwrap();
+            assert!(index.set_record(name, &record));
+        }
+        let plan = BucketPlan::new(&file.buckets["default"], &index, prune);
+        let expected = diff(&consumers(&desired), &state, prune);
+        assert_eq!(plan.collect(), expected);
+        assert_eq!(PlanView::summary(&plan), expected.summary());
+        assert_eq!(
+            render_text(std::slice::from_ref(&plan)),
+            render_text(std::slice::from_ref(&expected))
+        );
+        assert_eq!(render_markdown(&[plan]), render_markdown(&[expected]));
+    }
+    // A consumer deleted after the index was read is planned as absent.
+    let mut index = LiveIndex::new("default", true);
+    for (name, c) in &state.consumers {
+        index.push(name, c.source, &c.digest);
+    }
+    index.remove("legacy");
+    let plan = BucketPlan::new(&file.buckets["default"], &index, true);
+    assert!(plan.changes().all(|c| c.name() != "legacy"));
+}
