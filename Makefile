@@ -42,7 +42,7 @@ lint: setup
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p keyward-worker --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps
-	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps --features schema
+	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps --features schema,sqlite
 
 test-native: setup
 	cargo test -p keyward-core -p keyward

@@ -887,20 +887,32 @@ fn only_permitted_requests_are_routed_to_an_object() {
     assert_eq!(target("GET", &a, Some(TOKEN), ""), bucket("bucket-a"));
     assert_eq!(target("GET", &a, Some("a-token"), ""), bucket("bucket-a"));
     assert_eq!(target("GET", &b, Some("a-token"), ""), Target::Here);
-    assert_eq!(target("GET", &b, Some("read-token"), ""), bucket("bucket-b"));
+    assert_eq!(
+        target("GET", &b, Some("read-token"), ""),
+        bucket("bucket-b")
+    );
     assert_eq!(target("POST", &b, Some("read-token"), "{}"), Target::Here);
     assert_eq!(target("GET", &a, None, ""), Target::Here);
     assert_eq!(target("GET", &a, Some("nope"), ""), Target::Here);
     let other_account = "/v1/accounts/elsewhere/key-buckets/bucket-a/consumers";
     assert_eq!(target("GET", other_account, Some(TOKEN), ""), Target::Here);
-    assert_eq!(target("GET", BUCKETS, Some("a-token"), ""), Target::Directory);
+    assert_eq!(
+        target("GET", BUCKETS, Some("a-token"), ""),
+        Target::Directory
+    );
     let create = r#"{"name":"bucket-a"}"#;
-    assert_eq!(target("POST", BUCKETS, Some("a-token"), create), bucket("bucket-a"));
+    assert_eq!(
+        target("POST", BUCKETS, Some("a-token"), create),
+        bucket("bucket-a")
+    );
     assert_eq!(
         target("POST", BUCKETS, Some("a-token"), r#"{"name":"bucket-b"}"#),
         Target::Here
     );
-    assert_eq!(target("POST", BUCKETS, Some(TOKEN), "{\"name\":"), Target::Directory);
+    assert_eq!(
+        target("POST", BUCKETS, Some(TOKEN), "{\"name\":"),
+        Target::Directory
+    );
     assert_eq!(target("GET", "/v1/info", Some(TOKEN), ""), Target::Here);
     // What stays in the front is answered there without a bucket's tables.
     let r = h.send(&request("GET", &b, Some("a-token"), b""));
@@ -946,5 +958,51 @@ fn cursors_page_through_lists_and_filters() {
     let bad = h.get(&format!("{}?cursor=NOT%20A%20NAME", consumers("default")));
     problem_detail(&bad, 400);
     let many: String = (0..6).map(|i| format!("&tag.t{i}=v")).collect();
-    problem_detail(&h.get(&format!("{}?limit=1{many}", consumers("default"))), 400);
+    problem_detail(
+        &h.get(&format!("{}?limit=1{many}", consumers("default"))),
+        400,
+    );
+}
+
+/// Several tag filters: a consumer must carry every one; totals count only those.
+#[test]
+fn tag_filters_combine() {
+    let h = with_bucket();
+    for (name, team, env) in [
+        ("a", "x", "prod"),
+        ("b", "x", "dev"),
+        ("c", "y", "prod"),
+        ("d", "x", "prod"),
+    ] {
+        let r = h.post(
+            &consumers("default"),
+            &json!({"name": name, "tags": {"team": team, "env": env}}),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let names = |query: &str| {
+        let page = h
+            .get(&format!("{}?{query}", consumers("default")))
+            .json_body();
+        let names: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect();
+        (names, page["total"].as_u64().unwrap())
+    };
+    assert_eq!(
+        names("tag.team=x&tag.env=prod"),
+        (vec!["a".into(), "d".into()], 2)
+    );
+    assert_eq!(
+        names("tag.env=prod"),
+        (vec!["a".into(), "c".into(), "d".into()], 3)
+    );
+    assert_eq!(
+        names("tag.team=x&tag.env=prod&limit=1&offset=1"),
+        (vec!["d".into()], 2)
+    );
+    assert_eq!(names("tag.team=z"), (vec![], 0));
 }

@@ -9,8 +9,8 @@
 //!
 //! [`check`] compares the tables with KV page by page; [`import`] moves a bucket of the old
 //! KV-only layout into its object, once. The SQL runs behind [`sql::Sql`], which the Worker
-//! implements over the object's SQLite storage and [`sqlite`] natively, so all of this is
-//! tested without a Worker.
+//! implements over the object's SQLite storage and `sqlite` (feature `sqlite`) natively, so
+//! all of this is tested without a Worker.
 
 pub mod check;
 pub mod import;
