@@ -1,5 +1,6 @@
 # Sourced by the bench scripts: starts the built Worker (worker/build) under wrangler dev on a
-# free 127.0.0.1 port with a fresh local KV, waits for it, and stops it on exit.
+# free 127.0.0.1 port with a fresh local KV and Durable Object storage (the bucket objects),
+# waits for it, and stops it on exit.
 # Sets: BASE (http://127.0.0.1:PORT), API (…/_keyward/v1/accounts/local), AUTH (header line).
 # Needs `make worker` first.
 [ -f worker/build/index.js ] || { echo "bench: run make worker first" >&2; exit 1; }
@@ -14,6 +15,14 @@ compatibility_date = "2026-04-01"
 [[kv_namespaces]]
 binding = "KEYWARD_KV"
 id = "keyward-bench"
+
+[[durable_objects.bindings]]
+name = "KEYWARD_BUCKETS"
+class_name = "BucketObject"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["BucketObject"]
 TOML
 printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\n' > "$bench_dir/.dev.vars"
 (cd "$bench_dir" && exec setsid "$OLDPWD/node_modules/.bin/wrangler" dev --config wrangler.toml --ip 127.0.0.1 \
