@@ -13,6 +13,7 @@
 use crate::client::{describe, encode, Client, Remote};
 use anyhow::{bail, Context, Result};
 use keyward_core::api::model::IndexPageOut;
+use keyward_core::api::INDEX_PAGE_MAX;
 use keyward_core::keys_file::plan::{
     self, BucketPlan, DesiredBucket, DesiredFile, LiveIndex, LiveRecord, PlanView,
 };
@@ -21,6 +22,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The largest `$index` page of a Worker from before the bucket objects.
+const OLD_INDEX_PAGE_MAX: usize = 1000;
 
 /// Above this many consumers to read, the full records come from the paged listing (1000
 /// per request) instead of one request each.
@@ -162,12 +166,27 @@ pub fn live_bucket(
     }
     let mut live = LiveIndex::new(bucket, true);
     let mut cursor: Option<String> = None;
+    let mut limit = INDEX_PAGE_MAX;
     loop {
-        let mut page_path = format!("{path}/consumers/$index?limit=1000");
+        let mut page_path = format!("{path}/consumers/$index?limit={limit}");
         if let Some(c) = &cursor {
             page_path.push_str(&format!("&cursor={}", encode(c)));
         }
-        let page: IndexPageOut = client.get(&page_path)?;
+        let page: IndexPageOut = if cursor.is_none() && limit > OLD_INDEX_PAGE_MAX {
+            // A Worker from before the bucket objects pages by at most 1000 (400 otherwise).
+            let reply = client.send("GET", &page_path, None)?;
+            match reply.status {
+                200 => serde_json::from_value(reply.body)
+                    .with_context(|| format!("GET {page_path}: unexpected answer"))?,
+                400 => {
+                    limit = OLD_INDEX_PAGE_MAX;
+                    continue;
+                }
+                _ => bail!("GET {page_path}: {}", describe(&reply)),
+            }
+        } else {
+            client.get(&page_path)?
+        };
         for e in &page.data {
             live.push(&e.name, e.source, &e.digest);
         }

@@ -29,5 +29,6 @@ mod router;
 pub mod token;
 
 pub use bulk::BULK_MAX_ITEMS;
+pub use consumers::INDEX_PAGE_MAX;
 pub use query::Query;
 pub use router::{Api, Target};
