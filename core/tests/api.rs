@@ -1006,3 +1006,20 @@ fn tag_filters_combine() {
     );
     assert_eq!(names("tag.team=z"), (vec![], 0));
 }
+
+/// `$check` and `$index` take their own `cursor` (and `$index` its own `limit`), which are
+/// not a consumer list's: they reach the handler and are answered there.
+#[test]
+fn check_and_index_read_their_own_parameters() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let index = h.get(&format!("{}/$index?limit=10000", consumers("default")));
+    assert_eq!(index.status, 200, "{}", index.json_body());
+    let too_many = h.get(&format!("{}/$index?limit=10001", consumers("default")));
+    assert!(problem_detail(&too_many, 400).contains("10000"));
+    // A cursor of $check's own shape: a hash, a dot and KV's cursor.
+    let check = h.get(&format!("{BUCKETS}/default/$check?cursor=abc.def"));
+    assert_eq!(check.status, 200, "{}", check.json_body());
+    let bad = h.get(&format!("{BUCKETS}/default/$check?cursor=no-dot"));
+    assert!(problem_detail(&bad, 400).contains("$check"));
+}

@@ -287,7 +287,12 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 }
             }
         }
-        let q = Query::parse(&req.query)?;
+        // `$index` and `$check` read their own parameters (their `cursor` and `limit` are not
+        // a consumer list's).
+        let q = match rest {
+            [_, "$check"] | [_, "consumers", "$index"] => Query::default(),
+            _ => Query::parse(&req.query)?,
+        };
         let m = req.method.as_str();
         match rest {
             [] => match m {
