@@ -840,18 +840,7 @@ fn cases() -> Vec<Case> {
             name: "roll-key, old keys revoked at once",
             writes: 3,
             setup: standard,
-            op: |w, _| {
-                let mut req = request(
-                    "POST",
-                    &format!("{}/roll-key", acme_path()),
-                    Some(TOKEN),
-                    json!({"expiresOn": timestamp::format(EARLIER)})
-                        .to_string()
-                        .as_bytes(),
-                );
-                req.prefer = Some("return=representation".into());
-                w.send(&req)
-            },
+            op: |w, _| roll_to(w, EARLIER),
             effect: |w, ids| {
                 assert_expired(w, &ids[0]);
                 assert_expired(w, &ids[1]);
@@ -868,18 +857,7 @@ fn cases() -> Vec<Case> {
             name: "roll-key, old keys expire later",
             writes: 3,
             setup: standard,
-            op: |w, _| {
-                let mut req = request(
-                    "POST",
-                    &format!("{}/roll-key", acme_path()),
-                    Some(TOKEN),
-                    json!({"expiresOn": timestamp::format(LATER)})
-                        .to_string()
-                        .as_bytes(),
-                );
-                req.prefer = Some("return=representation".into());
-                w.send(&req)
-            },
+            op: |w, _| roll_to(w, LATER),
             effect: |w, ids| {
                 assert_valid_with(w, &ids[0], &json!({"plan": "gold"}), Some(LATER));
                 assert_valid_with(w, &ids[1], &json!({"plan": "gold"}), Some(LATER));
@@ -1818,6 +1796,20 @@ fn two_drains_at_once_would_resurrect_a_deleted_key_and_the_checks_see_it() {
     w.drain_clean();
     assert_not_found(&w, &id);
     w.assert_no_problems(Stage::Recovered, "repaired");
+}
+
+/// Rolls acme's keys to expire at `at`, asking for the new key in the answer.
+fn roll_to(w: &World, at: keyward_core::timestamp::Millis) -> ApiResponse {
+    let mut req = request(
+        "POST",
+        &format!("{}/roll-key", acme_path()),
+        Some(TOKEN),
+        json!({"expiresOn": timestamp::format(at)})
+            .to_string()
+            .as_bytes(),
+    );
+    req.prefer = Some("return=representation".into());
+    w.send(&req)
 }
 
 /// A directory that never answers.

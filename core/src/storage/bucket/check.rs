@@ -184,13 +184,26 @@ mod tests {
     use pollster::block_on;
     use std::cell::Cell;
 
-    /// KV that answers `empties` empty pages with a cursor before its real listing.
-    struct Stuttering {
-        inner: MemoryStore,
+    /// KV with a script: it answers `empties` empty pages (with a cursor) before its real
+    /// listing, and lets another change run (`meanwhile`) during its first bulk read, as a
+    /// Durable Object does while a KV call is in flight.
+    struct Scripted<'a> {
+        inner: &'a MemoryStore,
         empties: Cell<usize>,
+        meanwhile: std::cell::RefCell<Option<Box<dyn FnOnce() + 'a>>>,
     }
 
-    impl Store for Stuttering {
+    impl<'a> Scripted<'a> {
+        fn new(inner: &'a MemoryStore) -> Self {
+            Scripted {
+                inner,
+                empties: Cell::new(0),
+                meanwhile: std::cell::RefCell::new(None),
+            }
+        }
+    }
+
+    impl Store for Scripted<'_> {
         async fn get(&self, key: &str) -> Result<Option<String>, Error> {
             self.inner.get(key).await
         }
@@ -215,13 +228,17 @@ mod tests {
                 self.empties.set(self.empties.get() - 1);
                 return Ok(ListPage {
                     entries: Vec::new(),
-                    cursor: Some(cursor.unwrap_or("").to_owned())
-                        .filter(|c| !c.is_empty())
-                        .or(Some("0".into())),
+                    cursor: Some("0".into()),
                 });
             }
             let cursor = cursor.filter(|c| *c != "0");
             self.inner.list(prefix, cursor, limit).await
+        }
+        async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Error> {
+            if let Some(change) = self.meanwhile.borrow_mut().take() {
+                change();
+            }
+            self.inner.get_many(keys).await
         }
     }
 
@@ -296,10 +313,8 @@ mod tests {
     #[test]
     fn empty_pages_with_a_cursor_spend_the_budget_and_hand_back_a_cursor() {
         let (sql, inner) = bucket_of(3);
-        let kv_store = Stuttering {
-            inner,
-            empties: Cell::new(700),
-        };
+        let kv_store = Scripted::new(&inner);
+        kv_store.empties.set(700);
         let page = block_on(check_keys(
             &sql,
             &kv_store,
@@ -333,44 +348,6 @@ mod tests {
         }
     }
 
-    /// KV whose first bulk read lets another change run in the object first (what a Durable
-    /// Object does while a KV call is in flight).
-    struct Interleaving<'a> {
-        inner: &'a MemoryStore,
-        meanwhile: std::cell::RefCell<Option<Box<dyn FnOnce() + 'a>>>,
-    }
-
-    impl Store for Interleaving<'_> {
-        async fn get(&self, key: &str) -> Result<Option<String>, Error> {
-            self.inner.get(key).await
-        }
-        async fn put(
-            &self,
-            key: &str,
-            value: &str,
-            m: Option<&serde_json::Value>,
-        ) -> Result<(), Error> {
-            self.inner.put(key, value, m).await
-        }
-        async fn delete(&self, key: &str) -> Result<(), Error> {
-            self.inner.delete(key).await
-        }
-        async fn list(
-            &self,
-            prefix: &str,
-            cursor: Option<&str>,
-            limit: usize,
-        ) -> Result<ListPage, Error> {
-            self.inner.list(prefix, cursor, limit).await
-        }
-        async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, Error> {
-            if let Some(change) = self.meanwhile.borrow_mut().take() {
-                change();
-            }
-            self.inner.get_many(keys).await
-        }
-    }
-
     /// A consumer deleted (and its key's record removed from KV) while a repairing check
     /// waits for KV: the repair must not write the deleted key's record back.
     #[test]
@@ -378,15 +355,13 @@ mod tests {
         let (sql, kv_store) = bucket_of(3);
         let doomed = rows::find_consumer(&sql, "b", "c00001").unwrap().unwrap();
         let kv_key = kv::keys::key_hash("b", &doomed.keys[0].hash);
-        let store = Interleaving {
-            inner: &kv_store,
-            meanwhile: std::cell::RefCell::new(Some(Box::new(|| {
-                rows::delete_consumer(&sql, "b", &doomed).unwrap();
-                // The other request's drain: the delete is applied and no longer owed.
-                block_on(kv_store.delete(&kv_key)).unwrap();
-                sql.exec("DELETE FROM outbox", &[]).unwrap();
-            }))),
-        };
+        let store = Scripted::new(&kv_store);
+        *store.meanwhile.borrow_mut() = Some(Box::new(|| {
+            rows::delete_consumer(&sql, "b", &doomed).unwrap();
+            // The other request's drain: the delete is applied and no longer owed.
+            block_on(kv_store.delete(&kv_key)).unwrap();
+            sql.exec("DELETE FROM outbox", &[]).unwrap();
+        }));
         let page = block_on(check_keys(
             &sql,
             &store,

@@ -154,12 +154,7 @@ fn is_current(sql: &impl Sql, e: &Entry) -> Result<bool, Error> {
     Ok(scalar(
         sql,
         "SELECT COUNT(*) FROM outbox WHERE kind = ? AND bucket = ? AND name = ? AND version = ?",
-        &[
-            e.kind.as_str().into(),
-            e.bucket.as_str().into(),
-            e.name.as_str().into(),
-            e.version.into(),
-        ],
+        &identity(e),
     )? > 0)
 }
 
@@ -182,15 +177,20 @@ pub fn max_attempts(sql: &impl Sql) -> Result<i64, Error> {
     scalar(sql, "SELECT COALESCE(MAX(attempts), 0) FROM outbox", &[])
 }
 
+/// The parameters that name `e` exactly: its target and its version.
+fn identity(e: &Entry) -> [SqlValue; 4] {
+    [
+        e.kind.as_str().into(),
+        e.bucket.as_str().into(),
+        e.name.as_str().into(),
+        e.version.into(),
+    ]
+}
+
 fn done(sql: &impl Sql, e: &Entry) -> Result<(), Error> {
     sql.exec(
         "DELETE FROM outbox WHERE kind = ? AND bucket = ? AND name = ? AND version = ?",
-        &[
-            e.kind.as_str().into(),
-            e.bucket.as_str().into(),
-            e.name.as_str().into(),
-            e.version.into(),
-        ],
+        &identity(e),
     )?;
     Ok(())
 }
@@ -199,12 +199,7 @@ fn failed(sql: &impl Sql, e: &Entry) -> Result<(), Error> {
     sql.exec(
         "UPDATE outbox SET attempts = attempts + 1 \
          WHERE kind = ? AND bucket = ? AND name = ? AND version = ?",
-        &[
-            e.kind.as_str().into(),
-            e.bucket.as_str().into(),
-            e.name.as_str().into(),
-            e.version.into(),
-        ],
+        &identity(e),
     )?;
     Ok(())
 }
