@@ -204,19 +204,35 @@ impl Client {
         #[derive(serde::Deserialize)]
         struct Page<T> {
             data: Vec<T>,
+            total: Option<usize>,
             #[serde(default)]
-            total: usize,
+            cursor: Option<String>,
         }
+        // By cursor when the list gives one (consumer lists: a consumer deleted meanwhile
+        // cannot shift another past a page boundary), else by offset.
         let mut read = 0;
+        let mut cursor: Option<String> = None;
         loop {
             let sep = if query.is_empty() { "" } else { "&" };
-            let page: Page<T> =
-                self.get(&format!("{path}?limit=1000&offset={read}{sep}{query}"))?;
-            let (count, total) = (page.data.len(), page.total);
+            let at = match &cursor {
+                Some(c) => format!("cursor={}", encode(c)),
+                None => format!("offset={read}"),
+            };
+            let page: Page<T> = self.get(&format!("{path}?limit=1000&{at}{sep}{query}"))?;
+            let count = page.data.len();
             read += count;
             each(page.data)?;
-            if count == 0 || read >= total {
-                return Ok(());
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None if cursor.is_some() || count == 0 => return Ok(()),
+                None => {
+                    let total = page.total.with_context(|| {
+                        format!("GET {path}: the answer has no total; is this a keyward Worker?")
+                    })?;
+                    if read >= total {
+                        return Ok(());
+                    }
+                }
             }
         }
     }

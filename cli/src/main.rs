@@ -19,10 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let quiet_on_closed_output = cli.closed_output_is_success();
     match cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            if is_broken_pipe(&e) {
+            if is_broken_pipe(&e) && quiet_on_closed_output {
                 return ExitCode::SUCCESS;
             }
             eprintln!("keyward: error: {e:#}");

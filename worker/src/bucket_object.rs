@@ -51,6 +51,8 @@ pub struct BucketObject {
     draining: Cell<bool>,
     /// An import of the old layout is running; other requests wait for it.
     importing: Cell<bool>,
+    /// When this instance last set the alarm for (ms), while it has not fired.
+    alarm_due: Cell<Option<i64>>,
 }
 
 /// Request header carrying the developer-API path (and `?query`) to the object. The object's
@@ -183,8 +185,9 @@ impl BucketObject {
                 return;
             }
         }
-        if let Err(e) = storage.set_alarm(ms).await {
-            console_error!("keyward: setting the outbox alarm: {e}");
+        match storage.set_alarm(ms).await {
+            Ok(()) => self.alarm_due.set(Some(due)),
+            Err(e) => console_error!("keyward: setting the outbox alarm: {e}"),
         }
     }
 
@@ -267,9 +270,13 @@ impl BucketObject {
         // same synchronous run as the SQL writes, so they commit together — then its KV
         // writes go out before the answer, so the client reads its own writes at the edge
         // (what fails, or does not fit the budget, is left to the alarm).
-        if outbox::len(&sql).unwrap_or(1) > 0 {
-            if let Err(e) = self.state.storage().set_alarm(SAFETY_ALARM_MS).await {
-                console_error!("keyward: setting the outbox alarm: {e}");
+        // (Not when an alarm this instance set is due sooner: a retry's schedule is kept.)
+        let soon = now() + SAFETY_ALARM_MS;
+        let due_sooner = self.alarm_due.get().is_some_and(|t| t <= soon);
+        if !due_sooner && outbox::len(&sql).unwrap_or(1) > 0 {
+            match self.state.storage().set_alarm(SAFETY_ALARM_MS).await {
+                Ok(()) => self.alarm_due.set(Some(soon)),
+                Err(e) => console_error!("keyward: setting the outbox alarm: {e}"),
             }
         }
         let written = self.drain(&sql, &app, REQUEST_DRAIN_BUDGET).await;
@@ -294,6 +301,7 @@ impl worker::DurableObject for BucketObject {
             ready: Cell::new(false),
             draining: Cell::new(false),
             importing: Cell::new(false),
+            alarm_due: Cell::new(None),
         }
     }
 
@@ -308,6 +316,7 @@ impl worker::DurableObject for BucketObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_due.set(None);
         // A failing alarm is retried only a few times by the runtime; the debt must not wait
         // for the next request, so errors are logged and the alarm set again.
         let ready = State::from_env(&self.env).and_then(|app| Ok((app, self.sql()?)));

@@ -84,6 +84,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 plural(last.pending_writes as usize, "KV write")
             ));
         }
+        for record in &last.unreadable_legacy_records {
+            writeln!(
+                out,
+                "{bucket}: {record}: a consumer record of the old KV layout that could not be imported; it stays in KV, and its keys' records are kept"
+            )?;
+        }
         if let Some(n) = last.imported_consumers {
             notes.push(format!(
                 "{} imported from the old KV layout",

@@ -6,9 +6,10 @@
 //!
 //! The YAML is written page by page as the listing is read (`keys_file::write_head`,
 //! `write_bucket`, `write_consumer`: the very pieces of `to_yaml`), first to a temporary
-//! file, while `keys_file::Written` keeps a fingerprint of every consumer written. Then the
-//! file is read back with `keys_file::check` and compared with the fingerprint, and only a
-//! text that passes is copied to the output (the file or stdout): `to_yaml_checked`'s
+//! file (beside the target with `-o`, created exclusively, mode 0600), while
+//! `keys_file::Written` keeps a fingerprint of every consumer written. Then the file is read
+//! back with `keys_file::check` and compared with the fingerprint, and only a text that
+//! passes reaches the output (renamed over the target, or copied to stdout): `to_yaml_checked`'s
 //! guarantee — a file that would not round-trip is an error, not a surprise in the next
 //! plan — without holding the live state or the text while reading. This module fetches the
 //! live state and moves bytes; the YAML and the check live in core.
@@ -19,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use keyward_core::keys_file::{self, Written, FORMAT_VERSION};
 use serde_json::Value;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,7 +58,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         format!("yaml-language-server: $schema={}", args.schema),
         "Exported by `keyward export`: consumers and their managers, never keys.".to_owned(),
     ];
-    let (temp, file) = TempFile::create()?;
+    // With `-o`, the temporary file sits beside the target and is renamed over it once
+    // checked: the target is never left half-written.
+    let dir = match &args.output {
+        Some(path) => match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+        None => std::env::temp_dir(),
+    };
+    let (mut temp, file) = TempFile::create(&dir)?;
     let mut out = BufWriter::new(file);
     let mut text = String::with_capacity(CHUNK * 2);
     let mut written = Written::default();
@@ -118,22 +128,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     out.write_all(text.as_bytes())?;
     drop(text);
-    out.into_inner()
+    let mut file = out
+        .into_inner()
         .map_err(|e| e.into_error())
-        .and_then(|f| f.sync_all())
+        .and_then(|f| f.sync_all().map(|()| f))
         .context("writing a temporary file")?;
 
-    // Read back and compared before anything reaches the output.
-    let back = std::fs::read_to_string(&temp.0).context("reading the temporary file back")?;
+    // Read back (through the same handle: the path is never opened again) and compared
+    // before anything reaches the output.
+    let mut back = String::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_string(&mut back))
+        .context("reading the temporary file back")?;
     written.verify(&back)?;
     drop(back);
-    let mut from = File::open(&temp.0).context("reading the temporary file back")?;
     match &args.output {
         Some(path) => {
-            let mut to =
-                File::create(path).with_context(|| format!("writing {}", path.display()))?;
-            std::io::copy(&mut from, &mut to)
+            std::fs::rename(&temp.0, path)
                 .with_context(|| format!("writing {}", path.display()))?;
+            temp.keep();
             eprintln!(
                 "{}: {} buckets, {} consumers",
                 path.display(),
@@ -142,36 +155,38 @@ pub fn run(args: Args) -> Result<ExitCode> {
             );
         }
         None => {
+            file.seek(SeekFrom::Start(0))?;
             let mut stdout = std::io::stdout().lock();
-            std::io::copy(&mut from, &mut stdout)?;
+            std::io::copy(&mut file, &mut stdout)?;
             stdout.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A temporary file, removed when dropped. Only its owner may read it: it holds managers'
-/// e-mail addresses.
-struct TempFile(PathBuf);
+/// A temporary file, removed when dropped unless kept. Only its owner may read it: it holds
+/// managers' e-mail addresses.
+struct TempFile(PathBuf, bool);
 
 impl TempFile {
-    fn create() -> Result<(TempFile, File)> {
-        let dir = std::env::temp_dir();
+    /// A new file in `dir`, created exclusively (never an existing file or link), read and
+    /// write.
+    fn create(dir: &std::path::Path) -> Result<(TempFile, File)> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
         for n in 0..100u32 {
             let path = dir.join(format!(
-                "keyward-export-{}-{nanos}-{n}.yaml",
+                ".keyward-export-{}-{nanos}-{n}.yaml",
                 std::process::id()
             ));
             let mut options = File::options();
-            options.write(true).create_new(true);
+            options.read(true).write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             match options.open(&path) {
-                Ok(file) => return Ok((TempFile(path), file)),
+                Ok(file) => return Ok((TempFile(path, false), file)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
                     return Err(e).with_context(|| format!("creating {}", path.display()));
@@ -182,8 +197,17 @@ impl TempFile {
     }
 }
 
+impl TempFile {
+    /// It became the output: not removed.
+    fn keep(&mut self) {
+        self.1 = true;
+    }
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if !self.1 {
+            let _ = std::fs::remove_file(&self.0);
+        }
     }
 }

@@ -71,12 +71,29 @@ enum Command {
         after_help = "Examples:\n  KEY=$(keyward keys create --consumer acme-corp --description ci)\n  keyward keys list --consumer acme-corp\n  NEW=$(keyward keys roll --consumer acme-corp --expires-on 2027-01-31T00:00:00Z)\n  keyward keys delete --consumer acme-corp key_..."
     )]
     Keys(keys::Command),
-    /// Check that a bucket's KV records are consistent: no orphan key records or index entries (network)
+    /// Check that KV holds exactly the verification records the buckets' tables say (network)
     Check(check::Args),
     /// Print the JSON Schema of keys.yaml (no network)
     Schema(schema::Args),
     /// Print a shell completion script (no network)
     Completions(completions::Args),
+}
+
+impl Cli {
+    /// Whether a reader that goes away early (`| head`) leaves the command a success: only for
+    /// commands that just print. A command whose exit code carries an answer (`plan
+    /// --exit-code`, `validate`, `check`) or that changes something (`sync`, `keys`) must not
+    /// report success when its output could not be written.
+    pub fn closed_output_is_success(&self) -> bool {
+        match &self.command {
+            Command::Plan(args) => !args.exit_code,
+            Command::Export(_)
+            | Command::Consumers(_)
+            | Command::Schema(_)
+            | Command::Completions(_) => true,
+            Command::Validate(_) | Command::Sync(_) | Command::Keys(_) | Command::Check(_) => false,
+        }
+    }
 }
 
 /// Runs the parsed command line.

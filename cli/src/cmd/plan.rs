@@ -59,7 +59,7 @@ pub struct Args {
     prune: bool,
     /// Exit 2 when there are changes, 0 when there are none
     #[arg(long)]
-    exit_code: bool,
+    pub exit_code: bool,
     #[command(flatten)]
     remote: Remote,
 }

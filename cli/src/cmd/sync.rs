@@ -338,6 +338,7 @@ fn send_group(
 ) -> Result<()> {
     // Made but not sent yet: deferred items first, then one that did not fit the last request.
     let mut pending: VecDeque<Item> = VecDeque::new();
+    let mut stalled = 0;
     loop {
         let mut batch = Batch::default();
         loop {
@@ -359,6 +360,22 @@ fn send_group(
         }
         let sent = batch.items.len();
         let out = post_bulk(client, bucket, &batch.body(source, commit)?)?;
+        // One result per item sent, each naming one: anything else is not an answer this
+        // client can count (it would report changes as applied that were not).
+        let answered = out.results.len() == sent
+            && out.results.iter().all(|r| {
+                let delete = r.op == "delete";
+                batch
+                    .items
+                    .iter()
+                    .any(|i| i.name == r.name && i.delete == delete)
+            });
+        if !answered {
+            bail!(
+                "bucket '{bucket}': the Worker answered {} results for {sent} items, not one per item",
+                out.results.len()
+            );
+        }
         tally.writes += out.writes;
         let mut again = Vec::new();
         for result in &out.results {
@@ -376,7 +393,8 @@ fn send_group(
             }
         }
         let deferred_now = again.len();
-        if deferred_now == sent && out.writes == 0 {
+        stalled = if deferred_now == sent { stalled + 1 } else { 0 };
+        if deferred_now == sent && (out.writes == 0 || stalled >= MAX_STALLED_ROUNDS) {
             bail!(
                 "bucket '{bucket}': the Worker deferred every item of a request and wrote nothing; \
                  a consumer may need more KV operations than one request allows (many keys or managers)"
@@ -389,6 +407,9 @@ fn send_group(
         progress.advance(bucket, sent - deferred_now, tally.done());
     }
 }
+
+/// Requests in a row whose every item the Worker deferred before sync gives up.
+const MAX_STALLED_ROUNDS: usize = 3;
 
 /// `POST …/$bulk`, tried again (after 1 s, then 3 s) when the Worker gives no answer or a
 /// 429/5xx: every request is idempotent. A 400 means the request was rejected whole.
@@ -429,11 +450,14 @@ fn post_bulk(client: &Client, bucket: &str, body: &[u8]) -> Result<BulkOut> {
 /// The commit being applied: `GITHUB_SHA`, else `git rev-parse HEAD` in the file's
 /// directory, else none.
 fn commit_of(file: &Path) -> Option<String> {
+    // A commit id is up to 64 hex digits (SHA-256 repositories); anything else is not one.
+    let is_sha = |s: &str| (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(sha) = std::env::var("GITHUB_SHA")
         .ok()
-        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| is_sha(s))
     {
-        return Some(sha.trim().to_owned());
+        return Some(sha);
     }
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -448,8 +472,7 @@ fn commit_of(file: &Path) -> Option<String> {
         .output()
         .ok()?;
     let sha = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (out.status.success() && !sha.is_empty() && sha.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then_some(sha)
+    (out.status.success() && is_sha(&sha)).then_some(sha)
 }
 
 #[cfg(test)]

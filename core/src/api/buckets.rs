@@ -139,6 +139,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             cursor: page.cursor,
             pending_writes: crate::storage::bucket::outbox::len(self.sql)?.max(0) as u64,
             imported_consumers: legacy,
+            unreadable_legacy_records: crate::storage::bucket::import::unreadable(self.sql, name)?,
         };
         Ok(ApiResponse::json(200, &body))
     }

@@ -545,4 +545,8 @@ pub struct CheckOut {
     /// Consumers imported from the old KV-only layout, when this bucket had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported_consumers: Option<u64>,
+    /// Consumer records of the old layout the import could not read (their KV keys): left in
+    /// KV for an operator; their keys' verification records are never deleted by a repair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_legacy_records: Vec<String>,
 }

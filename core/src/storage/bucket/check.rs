@@ -13,6 +13,10 @@ use crate::storage::kv::{self, KeyRecord};
 use crate::storage::store::{Store, LIST_LIMIT};
 use std::collections::BTreeMap;
 
+/// An orphan kept while old-layout records could not be imported.
+const KEPT_ORPHAN: &str = "verification record of a key no consumer lists (kept: it may belong \
+     to a consumer record of the old layout that could not be imported)";
+
 /// One inconsistency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inconsistency {
@@ -124,7 +128,11 @@ pub async fn check_keys<Q: Sql, S: Store>(
             .iter()
             .map(|r| Ok((r.text(0)?.to_owned(), r.text(1)?.to_owned())))
             .collect::<Result<_, Error>>()?;
-        let mut report = |hash: &str, problem: &str, fix: Option<String>| -> Result<(), Error> {
+        let mut report = |hash: &str,
+                          problem: &str,
+                          fix: Option<String>,
+                          repairable: bool|
+         -> Result<(), Error> {
             if outbox::owes_key(sql, bucket, hash)? {
                 return Ok(());
             }
@@ -132,16 +140,28 @@ pub async fn check_keys<Q: Sql, S: Store>(
                 key: kv::keys::redacted(&kv::keys::key_hash(bucket, hash)),
                 problem: problem.to_owned(),
             });
-            if repair {
+            if repair && repairable {
                 outbox::enqueue(sql, Kind::Key, bucket, hash, fix)?;
             }
             Ok(())
         };
         // Listed but gone by the time its value was read: deleted meanwhile, not an orphan.
+        // While some consumer records of the old layout could not be imported, an orphan may
+        // be one of their keys: reported, never deleted.
+        let keep_orphans = !super::import::unreadable(sql, bucket)?.is_empty();
         for hash in present.iter().filter(|h| {
             !expected.contains_key(*h) && matches!(stored.get(h.as_str()), Some(Some(_)))
         }) {
-            report(hash, "verification record of a key no consumer lists", None)?;
+            if keep_orphans {
+                report(hash, KEPT_ORPHAN, None, false)?;
+            } else {
+                report(
+                    hash,
+                    "verification record of a key no consumer lists",
+                    None,
+                    true,
+                )?;
+            }
         }
         for (hash, record) in &expected {
             match stored.get(hash.as_str()) {
@@ -150,6 +170,7 @@ pub async fn check_keys<Q: Sql, S: Store>(
                     hash,
                     "a listed key has no verification record (it cannot verify)",
                     Some(record.clone()),
+                    true,
                 )?,
                 Some(Some(value)) => {
                     let want = kv::decode::<KeyRecord>("k", record).ok();
@@ -159,6 +180,7 @@ pub async fn check_keys<Q: Sql, S: Store>(
                             hash,
                             "verification record differs from its consumer (metadata or expiry)",
                             Some(record.clone()),
+                            true,
                         )?;
                     }
                 }
@@ -178,7 +200,7 @@ pub async fn check_keys<Q: Sql, S: Store>(
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
-    use crate::storage::bucket::{rows, schema, sqlite::Sqlite};
+    use crate::storage::bucket::{import, rows, schema, sqlite::Sqlite};
     use crate::storage::kv::{ConsumerRecord, StoredKey, SCHEMA_VERSION};
     use crate::storage::store::{ListPage, MemoryStore};
     use pollster::block_on;
@@ -376,6 +398,89 @@ mod tests {
             outbox::len(&sql).unwrap(),
             0,
             "no repair of the deleted key queued"
+        );
+    }
+
+    fn legacy_consumer(name: &str, hash: &str) -> ConsumerRecord {
+        ConsumerRecord {
+            v: SCHEMA_VERSION,
+            id: format!("csmr_{name}"),
+            name: name.into(),
+            description: None,
+            metadata: Default::default(),
+            tags: Default::default(),
+            managers: Vec::new(),
+            keys: vec![StoredKey {
+                id: format!("key_{name}"),
+                hash: hash.into(),
+                masked: "kw_****".into(),
+                description: None,
+                expires_on: None,
+                created_on: 0,
+                updated_on: 0,
+            }],
+            created_on: 0,
+            updated_on: 0,
+            source: Default::default(),
+            last_sync: None,
+        }
+    }
+
+    /// A consumer record this build cannot read is left in KV and listed; its key's
+    /// verification record is reported by `$check` but never deleted by a repair.
+    #[test]
+    fn an_unreadable_record_is_kept_and_its_keys_are_never_repaired_away() {
+        let sql = Sqlite::in_memory().unwrap();
+        schema::ensure(&sql).unwrap();
+        let kv_store = MemoryStore::new();
+        let bucket = kv::BucketRecord {
+            v: SCHEMA_VERSION,
+            id: "bckt_1".into(),
+            name: "b".into(),
+            description: None,
+            tags: Default::default(),
+            created_on: 0,
+            updated_on: 0,
+        };
+        let good = legacy_consumer("good", "hgood");
+        let key_record = |c: &ConsumerRecord| -> KeyRecord { c.key_record(&c.keys[0]) };
+        block_on(async {
+            kv_store
+                .put("b:b", &kv::encode(&bucket), None)
+                .await
+                .unwrap();
+            kv_store
+                .put("c:b:good", &kv::encode(&good), None)
+                .await
+                .unwrap();
+            kv_store
+                .put("c:b:odd", r#"{"v":9,"name":"odd"}"#, None)
+                .await
+                .unwrap();
+            let good_key = kv::encode(&key_record(&good));
+            kv_store.put("k:b:hgood", &good_key, None).await.unwrap();
+            let odd_key = kv::encode(&key_record(&legacy_consumer("odd", "hodd")));
+            kv_store.put("k:b:hodd", &odd_key, None).await.unwrap();
+        });
+        let state = block_on(import::import(&sql, &kv_store, "b", 800)).unwrap();
+        assert_eq!(state, import::Legacy::Done(1));
+        assert_eq!(import::unreadable(&sql, "b").unwrap(), ["c:b:odd"]);
+        assert!(rows::find_consumer(&sql, "b", "good").unwrap().is_some());
+        let owed: Vec<String> = outbox::pending(&sql, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert!(owed.contains(&"c:b:good".to_owned()), "{owed:?}");
+        assert!(!owed.contains(&"c:b:odd".to_owned()), "{owed:?}");
+        sql.exec("DELETE FROM outbox", &[]).unwrap();
+        let page = block_on(check_keys(&sql, &kv_store, "b", None, true, 600)).unwrap();
+        assert_eq!(page.problems.len(), 1, "{:?}", page.problems);
+        assert!(page.problems[0].problem.contains("kept"));
+        assert_eq!(
+            outbox::len(&sql).unwrap(),
+            0,
+            "no repair deletes the kept record"
         );
     }
 }

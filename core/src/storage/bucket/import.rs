@@ -31,6 +31,19 @@ fn state_key(bucket: &str) -> String {
     format!("legacy:{bucket}")
 }
 
+fn unreadable_key(bucket: &str) -> String {
+    format!("legacy-unreadable:{bucket}")
+}
+
+/// The old layout's consumer records of `bucket` that the import could not read (KV keys).
+/// They stay in KV; their keys' verification records keep working and are listed by no
+/// consumer, so `$check` reports them but never deletes them while this list is not empty.
+pub fn unreadable(sql: &impl Sql, bucket: &str) -> Result<Vec<String>, Error> {
+    Ok(meta(sql, &unreadable_key(bucket))?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
+}
+
 /// The import state of `bucket`.
 pub fn state(sql: &impl Sql, bucket: &str) -> Result<Legacy, Error> {
     Ok(match meta(sql, &state_key(bucket))? {
@@ -111,6 +124,21 @@ pub async fn import<Q: Sql, S: Store>(
         }
         for name in names.iter().filter(|n| !unreadable.contains(n)) {
             outbox::enqueue(sql, Kind::Legacy, bucket, name, None)?;
+        }
+        if !unreadable.is_empty() {
+            let mut all = self::unreadable(sql, bucket)?;
+            all.extend(
+                unreadable
+                    .iter()
+                    .filter(|n| !all.contains(n))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            set_meta(
+                sql,
+                &unreadable_key(bucket),
+                &serde_json::to_string(&all).unwrap_or_default(),
+            )?;
         }
         stage = match (phase.as_str(), page.cursor) {
             (_, Some(next)) => format!("{phase}:{count}:{next}"),
