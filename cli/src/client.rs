@@ -151,24 +151,43 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body<'_>,
     ) -> Result<ureq::Response> {
-        self.requests.set(self.requests.get() + 1);
-        let mut req = self
-            .agent
-            .request(method, url)
-            .set("authorization", &format!("Bearer {}", self.token));
-        for (k, v) in headers {
-            req = req.set(k, v);
-        }
-        let result = match body {
-            Body::None => req.call(),
-            Body::Json(b) => req.send_json(b),
-            Body::Bytes(b) => req.set("content-type", "application/json").send_bytes(b),
-        };
-        match result {
-            Ok(r) => Ok(r),
-            Err(ureq::Error::Status(_, r)) => Ok(r),
-            Err(e) => {
-                Err(e).with_context(|| format!("{method} {url}: no answer; is the Worker running?"))
+        // A read answered 429 or 503 (a bucket being imported from the old layout says
+        // `Retry-After`) is asked again, twice at most: reads change nothing.
+        let mut waits = [1u64, 3].into_iter();
+        loop {
+            self.requests.set(self.requests.get() + 1);
+            let mut req = self
+                .agent
+                .request(method, url)
+                .set("authorization", &format!("Bearer {}", self.token));
+            for (k, v) in headers {
+                req = req.set(k, v);
+            }
+            let result = match body {
+                Body::None => req.call(),
+                Body::Json(b) => req.send_json(b),
+                Body::Bytes(b) => req.set("content-type", "application/json").send_bytes(b),
+            };
+            let response = match result {
+                Ok(r) => r,
+                Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("{method} {url}: no answer; is the Worker running?")
+                    })
+                }
+            };
+            let busy = matches!(response.status(), 429 | 503);
+            match waits.next() {
+                Some(secs) if busy && method == "GET" => {
+                    let asked = response
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(secs)
+                        .min(10);
+                    std::thread::sleep(std::time::Duration::from_secs(asked));
+                }
+                _ => return Ok(response),
             }
         }
     }
