@@ -29,6 +29,8 @@ pub mod vars {
     pub const API_PREFIX: &str = "API_PREFIX";
     /// Prefix of generated keys.
     pub const KEY_PREFIX: &str = "KEY_PREFIX";
+    /// Comma-separated header names never forwarded upstream (besides `x-keyward-*`).
+    pub const FORWARD_DROP_HEADERS: &str = "FORWARD_DROP_HEADERS";
     /// Secret: HMAC key for key hashes.
     pub const KEY_HASH_SECRET: &str = "KEY_HASH_SECRET";
     /// Secret: the read-write management token.
@@ -60,6 +62,8 @@ pub struct Config {
     pub api_prefix: String,
     /// Prefix of generated keys (default `kw`).
     pub key_prefix: String,
+    /// Headers never forwarded upstream, lower-cased with `_` read as `-`.
+    pub forward_drop_headers: Vec<String>,
 }
 
 impl Default for Config {
@@ -75,8 +79,24 @@ impl Default for Config {
             account_name: "local".into(),
             api_prefix: "/_keyward".into(),
             key_prefix: key::format::DEFAULT_PREFIX.into(),
+            forward_drop_headers: Vec::new(),
         }
     }
+}
+
+/// A header name as upstreams may read it: lower-cased, `_` as `-` (CGI/WSGI servers map
+/// both `X-A_B` and `X-A-B` to `HTTP_X_A_B`).
+pub fn header_key(name: &str) -> String {
+    name.trim()
+        .bytes()
+        .map(|b| {
+            if b == b'_' {
+                '-'
+            } else {
+                b.to_ascii_lowercase() as char
+            }
+        })
+        .collect()
 }
 
 fn bad(var: &str, why: impl std::fmt::Display) -> Error {
@@ -113,6 +133,14 @@ impl Config {
             c.auth_scheme = v.trim().to_owned();
         }
         c.auth_query_param = get(vars::AUTH_QUERY_PARAM);
+        if let Some(v) = get(vars::FORWARD_DROP_HEADERS) {
+            c.forward_drop_headers = v
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(header_key)
+                .collect();
+        }
         if let Some(v) = get(vars::BUCKET) {
             crate::validate::bucket_name(&v).map_err(|e| bad(vars::BUCKET, e))?;
             c.bucket = v;

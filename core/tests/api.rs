@@ -1023,3 +1023,30 @@ fn check_and_index_read_their_own_parameters() {
     let bad = h.get(&format!("{BUCKETS}/default/$check?cursor=no-dot"));
     assert!(problem_detail(&bad, 400).contains("$check"));
 }
+
+/// `/v1/info` shows the edge's bucket and key prefix only to a token that sees the bucket.
+#[test]
+fn info_shows_the_edge_bucket_only_to_tokens_that_see_it() {
+    use sha2::{Digest, Sha256};
+    let hex = |t: &str| {
+        Sha256::digest(t.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let mut h = Harness::new();
+    let scoped = format!(
+        r#"[{{"name":"other","sha256":"{}","access":"read","buckets":["elsewhere"]}}]"#,
+        hex("other-token")
+    );
+    h.tokens = Tokens::from_secrets(Some(TOKEN), Some(&scoped)).unwrap();
+    let full = h.get("/v1/info").json_body();
+    assert_eq!(full["bucket"], "default", "{full}");
+    assert_eq!(full["keyPrefix"], "kw", "{full}");
+    let other = h
+        .send(&request("GET", "/v1/info", Some("other-token"), b""))
+        .json_body();
+    assert_eq!(other["account"], "local", "{other}");
+    assert!(other.get("bucket").is_none(), "{other}");
+    assert!(other.get("keyPrefix").is_none(), "{other}");
+}

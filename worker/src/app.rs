@@ -12,7 +12,10 @@ use keyward_core::edge::verify::Verifier;
 use keyward_core::http::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use keyward_core::storage::bucket::sql::NoSql;
 use keyward_core::{problem, Error, ErrorKind};
-use worker::{console_error, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
+use worker::{
+    console_error, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    Result,
+};
 
 /// The developer API's description, served at `{API_PREFIX}/openapi.json`.
 const OPENAPI: &str = include_str!("../../schemas/openapi.json");
@@ -200,7 +203,11 @@ async fn edge(
         headers.append(&name, &value).map_err(js)?;
     }
     let mut init = RequestInit::new();
-    init.with_method(req.method()).with_headers(headers);
+    // The upstream's redirects go to the client as they are: following them here would send
+    // the identity headers and the client's cookies to wherever they point.
+    init.with_method(req.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
     if !matches!(req.method(), Method::Get | Method::Head) {
         init.with_body(req.inner().body().map(Into::into));
     }

@@ -229,18 +229,21 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                         _ => Err(method_not_allowed()),
                     },
                     ["info"] => match m {
-                        "GET" => Ok(ApiResponse::json(
-                            200,
-                            &serde_json::json!({
+                        // The edge's bucket and key prefix only to a token that sees the bucket.
+                        "GET" => Ok(ApiResponse::json(200, &{
+                            let mut info = serde_json::json!({
                                 "account": self.config.account_name,
-                                "bucket": self.config.bucket,
-                                "keyPrefix": self.config.key_prefix,
                                 "token": {
                                     "name": grant.name,
                                     "access": if grant.access == token::Access::Write { "write" } else { "read" },
                                 },
-                            }),
-                        )),
+                            });
+                            if grant.sees(&self.config.bucket) {
+                                info["bucket"] = self.config.bucket.clone().into();
+                                info["keyPrefix"] = self.config.key_prefix.clone().into();
+                            }
+                            info
+                        })),
                         _ => Err(method_not_allowed()),
                     },
                     ["accounts", account, "key-buckets", rest @ ..] => {

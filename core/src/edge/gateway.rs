@@ -86,9 +86,13 @@ pub fn strip_query_param(query: &str, name: &str) -> String {
 
 /// Whether an incoming header must be dropped before forwarding.
 pub fn is_identity_header(name: &str) -> bool {
-    name.as_bytes()
-        .get(..IDENTITY_HEADER_PREFIX.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX.as_bytes()))
+    // `_` read as `-`: an upstream that maps header names to CGI/WSGI variables reads
+    // `X-Keyward_Consumer` as `HTTP_X_KEYWARD_CONSUMER`, the identity.
+    name.len() >= IDENTITY_HEADER_PREFIX.len()
+        && name
+            .bytes()
+            .zip(IDENTITY_HEADER_PREFIX.bytes())
+            .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
 }
 
 /// The headers that carry a verified identity upstream.
@@ -125,16 +129,19 @@ pub fn local_response(identity: Option<&KeyRecord>) -> ApiResponse {
     }
 }
 
-/// The query string to forward: without the credential when it came in the query.
-pub fn forward_query(config: &Config, credential: Option<Location>, query: &str) -> String {
-    match (&config.auth_query_param, credential) {
-        (Some(param), Some(Location::Query)) => strip_query_param(query, param),
-        _ => query.to_owned(),
+/// The query string to forward: without the credential parameter whenever one is
+/// configured — also when the key came in a header, so that a second key in the query never
+/// reaches upstream logs.
+pub fn forward_query(config: &Config, _credential: Option<Location>, query: &str) -> String {
+    match &config.auth_query_param {
+        Some(param) => strip_query_param(query, param),
+        None => query.to_owned(),
     }
 }
 
 /// The headers to forward upstream: the incoming ones without the credential, without any
-/// `x-keyward-*` (no spoofing) and without `host`, plus the identity headers when verified.
+/// `x-keyward-*` (no spoofing, `_` read as `-`), without those named in
+/// `FORWARD_DROP_HEADERS` and without `host`, plus the identity headers when verified.
 pub fn forward_headers(
     config: &Config,
     credential: Option<Location>,
@@ -146,7 +153,14 @@ pub fn forward_headers(
         .filter(|(name, _)| {
             let is_credential = credential == Some(Location::Header)
                 && name.eq_ignore_ascii_case(&config.auth_header);
-            !(is_credential || is_identity_header(name) || name.eq_ignore_ascii_case("host"))
+            let dropped = !config.forward_drop_headers.is_empty()
+                && config
+                    .forward_drop_headers
+                    .contains(&crate::config::header_key(name));
+            !(is_credential
+                || dropped
+                || is_identity_header(name)
+                || name.eq_ignore_ascii_case("host"))
         })
         .collect();
     if let Some(record) = identity {
@@ -292,6 +306,47 @@ mod tests {
     fn identity_headers_are_recognised() {
         assert!(is_identity_header("X-Keyward-Consumer"));
         assert!(!is_identity_header("x-key"));
+        // What CGI/WSGI upstreams read as HTTP_X_KEYWARD_*.
+        for spoof in [
+            "X-Keyward_Consumer",
+            "x_keyward_consumer",
+            "X_KEYWARD-key-id",
+        ] {
+            assert!(is_identity_header(spoof), "{spoof}");
+        }
+        assert!(!is_identity_header("x_keywardconsumer"));
+    }
+
+    #[test]
+    fn configured_headers_are_never_forwarded() {
+        let c = Config::from_lookup(|name| {
+            (name == crate::config::vars::FORWARD_DROP_HEADERS)
+                .then(|| " Cookie, X-Internal_Auth ,".to_owned())
+        })
+        .unwrap();
+        let incoming = [
+            ("cookie", "session=1"),
+            ("X-Internal-Auth", "x"),
+            ("x_internal_auth", "y"),
+            ("X-Keyward_Consumer", "spoofed"),
+            ("Accept", "*/*"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let out = forward_headers(&c, None, incoming, None);
+        let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Accept"]);
+    }
+
+    #[test]
+    fn the_query_credential_goes_whatever_else_the_request_carries() {
+        let c = Config {
+            auth_query_param: Some("api_key".into()),
+            ..Config::default()
+        };
+        let q = "a=1&api_key=kw_plaintext&b=2";
+        assert_eq!(forward_query(&c, Some(Location::Header), q), "a=1&b=2");
+        assert_eq!(forward_query(&c, None, q), "a=1&b=2");
+        assert_eq!(forward_query(&Config::default(), None, q), q);
     }
 
     #[test]

@@ -1,0 +1,153 @@
+//! End-to-end: hostile input at the edge, against the real Worker (the hardening issue, one
+//! test per item done so far): spoofed identity headers however they are spelled, headers
+//! the operator drops, credentials in the query beside a header, and upstream redirects.
+
+use keyward_e2e::{admin, http, Echo, Worker};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// Creates bucket `default` and consumer `name` with one key; returns the key.
+fn consumer_with_key(w: &Worker, name: &str) -> String {
+    let bucket = admin(
+        "POST",
+        &format!("{}/key-buckets", w.account()),
+        Some(r#"{"name":"default"}"#),
+    );
+    assert!(bucket.status == 200 || bucket.status == 409, "{bucket:?}");
+    let created = admin(
+        "POST",
+        &format!(
+            "{}/key-buckets/default/consumers?with-api-key=true",
+            w.account()
+        ),
+        Some(&json!({"name": name, "metadata": {"plan": "gold"}}).to_string()),
+    );
+    assert_eq!(created.status, 200, "{created:?}");
+    created.json()["apiKeys"][0]["key"]
+        .as_str()
+        .expect("the new key")
+        .to_owned()
+}
+
+/// With anonymous requests allowed, no spelling of an identity header reaches the upstream
+/// (`_` for `-`, any case: CGI/WSGI upstreams read them all as `HTTP_X_KEYWARD_*`), nor do
+/// the headers named in `FORWARD_DROP_HEADERS`.
+#[test]
+fn spoofed_identity_headers_never_reach_the_upstream() {
+    let echo = Echo::start();
+    let w = Worker::start(&[
+        ("UPSTREAM_URL", &echo.origin),
+        ("ALLOW_UNAUTHENTICATED", "true"),
+        ("FORWARD_DROP_HEADERS", "Cookie, X-Internal-Auth"),
+    ]);
+    let spoofs = [
+        ("X-Keyward_Consumer", "acme-corp"),
+        ("x_keyward_key_id", "key_forged"),
+        ("X-KEYWARD-METADATA", "e30"),
+        ("x-Keyward-Consumer", "acme-corp"),
+    ];
+    let mut headers: Vec<(&str, &str)> = spoofs.to_vec();
+    headers.extend([
+        ("cookie", "session=secret"),
+        ("x_internal_auth", "root"),
+        ("x-trace", "t1"),
+        ("x_trace_id", "t2"),
+    ]);
+    let a = http("GET", &format!("{}/orders", w.origin), &headers, None);
+    assert_eq!(a.status, 200, "{a:?}\n{}", w.log());
+    let got = echo.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let forwarded: Vec<&str> = got[0].headers.iter().map(|(k, _)| k.as_str()).collect();
+    for name in &forwarded {
+        let normal = name.replace('_', "-");
+        assert!(
+            !normal.starts_with("x-keyward-"),
+            "{name} was forwarded: {forwarded:?}"
+        );
+        assert!(
+            normal != "cookie" && normal != "x-internal-auth",
+            "{name} was forwarded: {forwarded:?}"
+        );
+    }
+    assert!(forwarded.contains(&"x-trace"), "{forwarded:?}");
+    // Underscores survive the way to the upstream: the spoofs above would have arrived.
+    assert!(forwarded.contains(&"x_trace_id"), "{forwarded:?}");
+}
+
+/// A request with a key in the header and another in the query forwards neither: the query
+/// parameter goes whenever `AUTH_QUERY_PARAM` is set, so no plaintext key reaches upstream
+/// logs.
+#[test]
+fn a_header_and_a_query_credential_forward_neither() {
+    let echo = Echo::start();
+    let w = Worker::start(&[
+        ("UPSTREAM_URL", &echo.origin),
+        ("AUTH_QUERY_PARAM", "api_key"),
+    ]);
+    let key = consumer_with_key(&w, "acme-corp");
+    let a = http(
+        "GET",
+        &format!(
+            "{}/items?page=2&api_key=kw_some_other_plaintext&x=1",
+            w.origin
+        ),
+        &[("authorization", &format!("Bearer {key}"))],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}\n{}", w.log());
+    let got = echo.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].target, "/items?page=2&x=1");
+    assert_eq!(got[0].header("authorization"), None);
+    assert_eq!(got[0].header("x-keyward-consumer"), Some("acme-corp"));
+}
+
+/// An upstream that redirects: the 3xx reaches the client as it is, and nothing follows it
+/// (following would carry the identity headers to another host).
+#[test]
+fn an_upstream_redirect_reaches_the_client() {
+    // The redirecting upstream, and the host it points to (which must see no request).
+    let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let target = format!("http://{}/stolen", elsewhere.local_addr().unwrap());
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", upstream.local_addr().unwrap());
+    let location = target.clone();
+    std::thread::spawn(move || {
+        for stream in upstream.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let mut s = stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let w = Worker::start(&[("UPSTREAM_URL", &origin)]);
+    let key = consumer_with_key(&w, "acme-corp");
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build();
+    let response = match agent
+        .get(&format!("{}/orders", w.origin))
+        .set("authorization", &format!("Bearer {key}"))
+        .call()
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET /orders: {e}\n{}", w.log()),
+    };
+    assert_eq!(response.status(), 302, "{}", w.log());
+    assert_eq!(response.header("location"), Some(target.as_str()));
+    assert!(
+        elsewhere.accept().is_err(),
+        "the Worker followed the redirect to another host"
+    );
+}
