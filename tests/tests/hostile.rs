@@ -151,3 +151,23 @@ fn an_upstream_redirect_reaches_the_client() {
         "the Worker followed the redirect to another host"
     );
 }
+
+/// A malformed `MANAGEMENT_TOKENS` fails only the developer API (a 500 whose log line names
+/// the variable); the gateway keeps verifying keys and forwarding.
+#[test]
+fn a_bad_management_tokens_secret_leaves_the_gateway_serving() {
+    let w = Worker::start(&[("MANAGEMENT_TOKENS", "not json")]);
+    let anonymous = http("GET", &format!("{}/orders", w.origin), &[], None);
+    assert_eq!(anonymous.status, 401, "the gateway answers: {anonymous:?}");
+    let api = admin("GET", &format!("{}/key-buckets", w.account()), None);
+    assert_eq!(api.status, 500, "{api:?}");
+    assert!(
+        !api.text.contains("not json"),
+        "the secret's content in an answer"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !w.log().contains("MANAGEMENT_TOKENS") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(w.log().contains("MANAGEMENT_TOKENS"), "{}", w.log());
+}

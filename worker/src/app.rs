@@ -6,6 +6,7 @@ use crate::bindings;
 use crate::bucket_object::{API_URL, BUCKET_HEADER, DIRECTORY, PATH_HEADER, WRITTEN_HEADER};
 use crate::random::WebCrypto;
 use crate::state::{cache, now, State};
+use keyward_core::api::token::Tokens;
 use keyward_core::api::{Api, Target};
 use keyward_core::edge::gateway::{self, Decision};
 use keyward_core::edge::verify::Verifier;
@@ -67,6 +68,17 @@ async fn api(
         Method::Get | Method::Head | Method::Delete => Vec::new(),
         _ => req.bytes().await.map_err(js)?,
     };
+    // Health and the OpenAPI document need no token, so they answer even when the
+    // management tokens cannot be read; every `/v1` request then fails, naming the secret.
+    let no_tokens = Tokens::new(None);
+    let tokens = match state.tokens() {
+        Ok(t) => t,
+        Err(e) if path.trim_start_matches('/').starts_with("v1") => {
+            console_error!("keyward: configuration: {e}");
+            return respond(problem::response(500, None)).map_err(js);
+        }
+        Err(_) => &no_tokens,
+    };
     let api_req = ApiRequest {
         method: req.method().to_string().to_ascii_uppercase(),
         path,
@@ -82,7 +94,7 @@ async fn api(
         hasher: &state.hasher,
         cache: cache(&state.config),
         config: &state.config,
-        tokens: &state.tokens,
+        tokens,
         now: now(),
         openapi: OPENAPI,
     };

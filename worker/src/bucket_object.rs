@@ -259,7 +259,7 @@ impl BucketObject {
             hasher: &app.hasher,
             cache: cache(&app.config),
             config: &app.config,
-            tokens: &app.tokens,
+            tokens: app.tokens()?,
             now: now(),
             openapi: "",
         };

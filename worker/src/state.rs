@@ -36,8 +36,9 @@ pub struct State {
     pub config: Config,
     /// Hashes keys.
     pub hasher: KeyHasher,
-    /// Management tokens.
-    pub tokens: Tokens,
+    /// Management tokens, or why `MANAGEMENT_TOKEN(S)` could not be read: that fails only
+    /// developer-API requests ([`State::tokens`]); the gateway keeps serving.
+    tokens: Result<Tokens, Error>,
     /// The KV namespace.
     pub kv: Kv,
 }
@@ -62,7 +63,7 @@ impl State {
         let tokens = Tokens::from_secrets(
             lookup(env, vars::MANAGEMENT_TOKEN).as_deref(),
             lookup(env, vars::MANAGEMENT_TOKENS).as_deref(),
-        )?;
+        );
         let kv = env.kv(bindings::KV).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -75,6 +76,14 @@ impl State {
             tokens,
             kv: Kv(kv),
         })
+    }
+}
+
+impl State {
+    /// The management tokens, for developer-API requests; an unreadable secret is a
+    /// configuration error naming it.
+    pub fn tokens(&self) -> Result<&Tokens, Error> {
+        self.tokens.as_ref().map_err(Clone::clone)
     }
 }
 
