@@ -61,9 +61,56 @@ pub fn bucket_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Normalizes an e-mail address to lower case and checks its shape (`local@domain.tld`).
+/// Whether `c` is a character a reader cannot see or that changes how text around it is
+/// shown: controls, format characters (zero-width, soft hyphen, BOM) and the bidi controls
+/// (which are format characters too): an address carrying one can look like another's.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || FORMAT
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&(c as u32)))
+}
+
+/// Unicode's format characters (general category Cf), as ranges: a list, not a crate's
+/// tables, to keep the Worker small; a test holds it equal to the Unicode data.
+const FORMAT: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// Normalizes an e-mail address to lower case by Unicode's rules and checks its shape
+/// (`local@domain.tld`). An address with a control, invisible or bidi character is refused
+/// with its position: an address carrying one can look like another's.
 pub fn email(raw: &str) -> Result<String, Error> {
-    let email = raw.trim().to_ascii_lowercase();
+    let trimmed = raw.trim();
+    if let Some((at, c)) = trimmed.chars().enumerate().find(|(_, c)| is_hidden(*c)) {
+        return Err(Error::invalid(format!(
+            "manager e-mail has an invisible or control character (U+{:04X}) at character {}; \
+             type the address again",
+            c as u32,
+            at + 1
+        )));
+    }
+    let email = trimmed.to_lowercase();
     let bad = || {
         Error::invalid(format!(
             "manager '{}' is not an e-mail address; use name@domain",
@@ -215,6 +262,39 @@ mod tests {
         ] {
             let e = email(bad).unwrap_err();
             assert!(e.message().contains("not an e-mail address"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_format_list_is_unicodes() {
+        use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let format = c.general_category() == GeneralCategory::Format;
+            let listed = FORMAT
+                .iter()
+                .any(|&(lo, hi)| (lo..=hi).contains(&(c as u32)));
+            assert_eq!(listed, format, "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn emails_are_lowercased_by_unicode_and_hidden_characters_refused() {
+        // Unicode lower case, not only ASCII.
+        assert_eq!(email("ÉLODIE@Exemple.fr").unwrap(), "élodie@exemple.fr");
+        for (spoof, at, code) in [
+            ("bob\u{200B}@example.com", 4, "U+200B"),
+            ("\u{202E}moc.elpmaxe@bob", 1, "U+202E"),
+            ("bob@exam\u{00AD}ple.com", 9, "U+00AD"),
+            ("bob@example.com\u{FEFF}", 16, "U+FEFF"),
+            ("bo\u{7}b@example.com", 3, "U+0007"),
+        ] {
+            let e = email(spoof).unwrap_err();
+            assert!(e.message().contains(code), "{spoof:?}: {}", e.message());
+            assert!(
+                e.message().contains(&format!("at character {at}")),
+                "{spoof:?}: {}",
+                e.message()
+            );
         }
     }
 

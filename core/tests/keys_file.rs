@@ -274,6 +274,18 @@ fn managers() {
     );
 }
 
+/// `keyward validate` applies the API's e-mail rule: a hidden character is named, with its
+/// place in the address, at the file position of the manager.
+#[test]
+fn managers_with_hidden_characters() {
+    check_file(
+        &consumer("managers:\n  - \"bob\\u200B@acme.example\""),
+        expect![[r#"
+            7:13: consumer 'acme': manager e-mail has an invisible or control character (U+200B) at character 4; type the address again
+        "#]],
+    );
+}
+
 #[test]
 fn metadata() {
     let big = "x".repeat(validate::MAX_METADATA_BYTES);

@@ -171,3 +171,37 @@ fn a_bad_management_tokens_secret_leaves_the_gateway_serving() {
     }
     assert!(w.log().contains("MANAGEMENT_TOKENS"), "{}", w.log());
 }
+
+/// An e-mail with an invisible or bidi character is refused, naming the character and its
+/// position, and nothing is written; Unicode upper case is lowered.
+#[test]
+fn spoofed_manager_emails_are_refused_with_the_position() {
+    let w = Worker::start(&[]);
+    let bucket = admin(
+        "POST",
+        &format!("{}/key-buckets", w.account()),
+        Some(r#"{"name":"default"}"#),
+    );
+    assert_eq!(bucket.status, 200, "{bucket:?}");
+    let consumers = format!("{}/key-buckets/default/consumers", w.account());
+    for (spoof, code, at) in [
+        ("bob\u{200B}@example.com", "U+200B", 4),
+        ("\u{202E}moc.elpmaxe@bob", "U+202E", 1),
+    ] {
+        let body = json!({"name": "acme", "managers": [spoof]}).to_string();
+        let r = admin("POST", &consumers, Some(&body));
+        assert_eq!(r.status, 400, "{r:?}");
+        let detail = r.json()["detail"].as_str().unwrap_or_default().to_owned();
+        assert!(detail.contains(code), "{detail}");
+        assert!(detail.contains(&format!("at character {at}")), "{detail}");
+    }
+    let list = admin("GET", &consumers, None);
+    assert_eq!(list.json()["total"], 0, "a refused request wrote nothing");
+    let ok = admin(
+        "POST",
+        &consumers,
+        Some(&json!({"name": "acme", "managers": ["ÉLODIE@Exemple.fr"]}).to_string()),
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.json()["managers"][0]["email"], "élodie@exemple.fr");
+}
