@@ -84,16 +84,16 @@ impl Default for Config {
     }
 }
 
-/// A header name as upstreams may read it: lower-cased, `_` as `-` (CGI/WSGI servers map
-/// both `X-A_B` and `X-A-B` to `HTTP_X_A_B`).
+/// A header name as upstreams may read it: lower-cased, all ASCII punctuation as `-` (CGI
+/// servers map `X-A_B`, `X-A-B` and even `X-A.B` to `HTTP_X_A_B`).
 pub fn header_key(name: &str) -> String {
     name.trim()
-        .bytes()
-        .map(|b| {
-            if b == b'_' {
+        .chars()
+        .map(|c| {
+            if c.is_ascii_punctuation() {
                 '-'
             } else {
-                b.to_ascii_lowercase() as char
+                c.to_ascii_lowercase()
             }
         })
         .collect()

@@ -65,11 +65,24 @@ pub fn bucket_name(name: &str) -> Result<(), Error> {
 /// shown: controls, format characters (zero-width, soft hyphen, BOM) and the bidi controls
 /// (which are format characters too): an address carrying one can look like another's.
 pub fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || FORMAT
-            .iter()
-            .any(|&(lo, hi)| (lo..=hi).contains(&(c as u32)))
+    let listed = |list: &[(u32, u32)]| list.iter().any(|&(lo, hi)| (lo..=hi).contains(&(c as u32)));
+    c.is_control() || (!c.is_ascii() && c.is_whitespace()) || listed(FORMAT) || listed(BLANK)
 }
+
+/// Characters that are not format characters but show as nothing (default-ignorable fillers
+/// and variation selectors) or as a blank.
+const BLANK: &[(u32, u32)] = &[
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180D),
+    (0x180F, 0x180F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+];
 
 /// Unicode's format characters (general category Cf), as ranges: a list, not a crate's
 /// tables, to keep the Worker small; a test holds it equal to the Unicode data.
@@ -287,6 +300,9 @@ mod tests {
             ("bob@exam\u{00AD}ple.com", 9, "U+00AD"),
             ("bob@example.com\u{FEFF}", 16, "U+FEFF"),
             ("bo\u{7}b@example.com", 3, "U+0007"),
+            ("bob\u{3164}@example.com", 4, "U+3164"),
+            ("bob\u{FE0F}@example.com", 4, "U+FE0F"),
+            ("bob\u{A0}x@example.com", 4, "U+00A0"),
         ] {
             let e = email(spoof).unwrap_err();
             assert!(e.message().contains(code), "{spoof:?}: {}", e.message());

@@ -75,6 +75,10 @@ pub fn extract(config: &Config, header: Option<&str>, query: &str) -> Credential
 
 /// The query string with parameter `name` removed (to forward without the credential).
 pub fn strip_query_param(query: &str, name: &str) -> String {
+    // A query without the parameter goes as it came, byte for byte (signed URLs, `?flag`).
+    if !form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == name) {
+        return query.to_owned();
+    }
     let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k != name)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -86,13 +90,14 @@ pub fn strip_query_param(query: &str, name: &str) -> String {
 
 /// Whether an incoming header must be dropped before forwarding.
 pub fn is_identity_header(name: &str) -> bool {
-    // `_` read as `-`: an upstream that maps header names to CGI/WSGI variables reads
-    // `X-Keyward_Consumer` as `HTTP_X_KEYWARD_CONSUMER`, the identity.
+    // Any ASCII punctuation read as `-`: upstreams that map header names to CGI
+    // variables read `X-Keyward_Consumer` (WSGI, Go, Node) and even `X-Keyward.Consumer`
+    // (lighttpd, Apache 2.2) as `HTTP_X_KEYWARD_CONSUMER`, the identity.
     name.len() >= IDENTITY_HEADER_PREFIX.len()
         && name
             .bytes()
             .zip(IDENTITY_HEADER_PREFIX.bytes())
-            .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
+            .all(|(a, b)| a.to_ascii_lowercase() == b || (b == b'-' && a.is_ascii_punctuation()))
 }
 
 /// The headers that carry a verified identity upstream.
@@ -347,6 +352,12 @@ mod tests {
         assert_eq!(forward_query(&c, Some(Location::Header), q), "a=1&b=2");
         assert_eq!(forward_query(&c, None, q), "a=1&b=2");
         assert_eq!(forward_query(&Config::default(), None, q), q);
+        // Without the parameter, the query is not touched (no re-encoding).
+        let untouched = "flag&sig=a%2Fb~c&x=%20";
+        assert_eq!(
+            forward_query(&c, Some(Location::Header), untouched),
+            untouched
+        );
     }
 
     #[test]

@@ -605,9 +605,8 @@ fn field_changes(live: &LiveRecord, spec: &ConsumerSpec) -> Vec<FieldChange> {
             });
         }
     }
-    let lower = |list: &[String]| -> BTreeSet<String> {
-        list.iter().map(|m| m.to_ascii_lowercase()).collect()
-    };
+    let lower =
+        |list: &[String]| -> BTreeSet<String> { list.iter().map(|m| m.to_lowercase()).collect() };
     let (old, new) = (lower(&live.managers), lower(&spec.managers));
     for added in new.difference(&old) {
         out.push(FieldChange {

@@ -123,11 +123,7 @@ pub fn spec_digest(spec: &ConsumerSpec) -> String {
         metadata: &'a Map<String, Value>,
         tags: &'a BTreeMap<String, String>,
     }
-    let mut managers: Vec<String> = spec
-        .managers
-        .iter()
-        .map(|m| m.to_ascii_lowercase())
-        .collect();
+    let mut managers: Vec<String> = spec.managers.iter().map(|m| m.to_lowercase()).collect();
     managers.sort();
     managers.dedup();
     let canonical = Canonical {
