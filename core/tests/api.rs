@@ -858,23 +858,25 @@ fn check_finds_stale_and_orphan_entries_and_repairs_them() {
     assert!(!h.state().iter().any(|(k, _, _)| k.contains("orphanHash")));
 }
 
+/// The SHA-256 hex digest of a token, as `MANAGEMENT_TOKENS` lists them.
+fn sha256_hex(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The front asks an object only for what the token may do there; everything else is
 /// answered in the front, so no token wakes (or creates) an object outside its scope.
 #[test]
 fn only_permitted_requests_are_routed_to_an_object() {
     use keyward_core::api::Target;
-    use sha2::{Digest, Sha256};
-    let hex = |t: &str| {
-        Sha256::digest(t.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
     let mut h = Harness::new();
     let scoped = format!(
         r#"[{{"name":"ro","sha256":"{}","access":"read"}},{{"name":"a-only","sha256":"{}","access":"write","buckets":["bucket-a"]}}]"#,
-        hex("read-token"),
-        hex("a-token")
+        sha256_hex("read-token"),
+        sha256_hex("a-token")
     );
     h.tokens = Tokens::from_secrets(Some(TOKEN), Some(&scoped)).unwrap();
     let target = |method: &str, path: &str, token: Option<&str>, body: &str| {
@@ -1027,17 +1029,10 @@ fn check_and_index_read_their_own_parameters() {
 /// `/v1/info` shows the edge's bucket and key prefix only to a token that sees the bucket.
 #[test]
 fn info_shows_the_edge_bucket_only_to_tokens_that_see_it() {
-    use sha2::{Digest, Sha256};
-    let hex = |t: &str| {
-        Sha256::digest(t.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
     let mut h = Harness::new();
     let scoped = format!(
         r#"[{{"name":"other","sha256":"{}","access":"read","buckets":["elsewhere"]}}]"#,
-        hex("other-token")
+        sha256_hex("other-token")
     );
     h.tokens = Tokens::from_secrets(Some(TOKEN), Some(&scoped)).unwrap();
     let full = h.get("/v1/info").json_body();
