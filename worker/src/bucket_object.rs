@@ -158,13 +158,7 @@ impl BucketObject {
                     console_error!("keyward: outbox: {e} ({} still owed; retrying)", d.left);
                 }
                 if d.left > 0 {
-                    let backoff = match d.failed {
-                        None => 1,
-                        Some(_) => {
-                            let attempts = outbox::max_attempts(sql).unwrap_or(1).clamp(0, 8);
-                            (1_000i64 << attempts).min(300_000)
-                        }
-                    };
+                    let backoff = outbox::retry_delay_ms(sql, &d).unwrap_or(1_000);
                     self.schedule(backoff).await;
                 }
             }

@@ -270,28 +270,7 @@ mod tests {
         schema::ensure(&sql).unwrap();
         let kv_store = MemoryStore::new();
         for i in 0..n {
-            let c = ConsumerRecord {
-                v: SCHEMA_VERSION,
-                id: format!("csmr_{i}"),
-                name: format!("c{i:05}"),
-                description: None,
-                metadata: Default::default(),
-                tags: Default::default(),
-                managers: Vec::new(),
-                keys: vec![StoredKey {
-                    id: format!("key_{i}"),
-                    hash: format!("h{i:05}"),
-                    masked: "kw_****".into(),
-                    description: None,
-                    expires_on: None,
-                    created_on: 0,
-                    updated_on: 0,
-                }],
-                created_on: 0,
-                updated_on: 0,
-                source: Default::default(),
-                last_sync: None,
-            };
+            let c = one_key_consumer(&format!("c{i:05}"), &format!("h{i:05}"));
             rows::import_consumer(&sql, "b", &c).unwrap();
             let record = kv::encode(&c.key_record(&c.keys[0]));
             block_on(kv_store.put(&kv::keys::key_hash("b", &c.keys[0].hash), &record, None))
@@ -401,7 +380,8 @@ mod tests {
         );
     }
 
-    fn legacy_consumer(name: &str, hash: &str) -> ConsumerRecord {
+    /// A consumer `name` with one key whose hash is `hash`.
+    fn one_key_consumer(name: &str, hash: &str) -> ConsumerRecord {
         ConsumerRecord {
             v: SCHEMA_VERSION,
             id: format!("csmr_{name}"),
@@ -442,7 +422,7 @@ mod tests {
             created_on: 0,
             updated_on: 0,
         };
-        let good = legacy_consumer("good", "hgood");
+        let good = one_key_consumer("good", "hgood");
         let key_record = |c: &ConsumerRecord| -> KeyRecord { c.key_record(&c.keys[0]) };
         block_on(async {
             kv_store
@@ -459,7 +439,7 @@ mod tests {
                 .unwrap();
             let good_key = kv::encode(&key_record(&good));
             kv_store.put("k:b:hgood", &good_key, None).await.unwrap();
-            let odd_key = kv::encode(&key_record(&legacy_consumer("odd", "hodd")));
+            let odd_key = kv::encode(&key_record(&one_key_consumer("odd", "hodd")));
             kv_store.put("k:b:hodd", &odd_key, None).await.unwrap();
         });
         let state = block_on(import::import(&sql, &kv_store, "b", 800)).unwrap();

@@ -278,6 +278,16 @@ pub struct Drained {
     pub left: i64,
 }
 
+/// When to try again after a drain that left entries owed, in ms: at once when it only ran
+/// out of budget, else 1 s doubling with the most failed entry's `attempts`, at most 5 min.
+pub fn retry_delay_ms(sql: &impl Sql, drained: &Drained) -> Result<i64, Error> {
+    if drained.failed.is_none() {
+        return Ok(1);
+    }
+    let attempts = max_attempts(sql)?.clamp(0, 8);
+    Ok((1_000i64 << attempts).min(300_000))
+}
+
 /// Failed deliveries after which a drain gives up (KV is likely down; the alarm retries).
 pub const MAX_FAILURES_PER_DRAIN: usize = 3;
 
