@@ -37,6 +37,8 @@ pub mod vars {
     pub const MANAGEMENT_TOKEN: &str = "MANAGEMENT_TOKEN";
     /// Secret: scoped management tokens (JSON, see `token`).
     pub const MANAGEMENT_TOKENS: &str = "MANAGEMENT_TOKENS";
+    /// Secret: HMAC key that signs forwarded requests (see `edge::signature`); unset = unsigned.
+    pub const UPSTREAM_SIGNING_SECRET: &str = "UPSTREAM_SIGNING_SECRET";
 }
 
 /// The Worker's settings.

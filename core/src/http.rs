@@ -31,6 +31,34 @@ pub fn body_too_large() -> crate::Error {
     )
 }
 
+/// Collects a body read in chunks, refusing it as soon as it passes [`MAX_BODY_BYTES`]
+/// whatever the headers said (a chunked body has no `Content-Length`).
+#[derive(Debug, Default)]
+pub struct BodyCollector {
+    bytes: Vec<u8>,
+}
+
+impl BodyCollector {
+    /// An empty body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `chunk`; [`body_too_large`] once the body is over the limit (stop reading then).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), crate::Error> {
+        if self.bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(body_too_large());
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The body.
+    pub fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// A response to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
@@ -68,5 +96,22 @@ impl ApiResponse {
     /// The body as JSON, for tests.
     pub fn json_body(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_is_refused_at_the_first_chunk_over_the_limit() {
+        let mut body = BodyCollector::new();
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..16 {
+            body.push(&chunk).unwrap();
+        }
+        let e = body.push(b"y").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::TooLarge);
+        assert_eq!(body.finish().len(), MAX_BODY_BYTES);
     }
 }

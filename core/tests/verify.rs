@@ -8,6 +8,7 @@ mod support;
 
 use keyward_core::config::Config;
 use keyward_core::edge::gateway::{self, Decision, Location};
+use keyward_core::edge::throttle::{self, Blocklist, Limiter, PerClient};
 use keyward_core::edge::verify::{Code, Verdict, Verifier};
 use keyward_core::key::format as key_format;
 use keyward_core::key::hash::KeyHasher;
@@ -305,7 +306,15 @@ fn cached_answers_do_not_cross_buckets() {
 // ---- gateway::decide ----
 
 fn decide(edge: &Edge, config: &Config, header: Option<&str>, query: &str) -> Decision {
-    block_on(gateway::decide(config, &edge.verifier(), header, query, T0)).unwrap()
+    block_on(gateway::decide(
+        config,
+        &edge.verifier(),
+        &throttle::Open,
+        header,
+        query,
+        T0,
+    ))
+    .unwrap()
 }
 
 /// Asserts a 401 problem with a challenge and returns the response.
@@ -491,4 +500,113 @@ fn identity_header_check_never_panics() {
     assert!(!gateway::is_identity_header(
         "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}x"
     ));
+}
+
+// ---- UNKNOWN_KEY_LIMIT ----
+
+/// A global limiter that lets `budget` unknown keys through per client.
+struct Budget(
+    std::cell::RefCell<std::collections::HashMap<String, u32>>,
+    u32,
+);
+
+impl Limiter for Budget {
+    async fn allow(&self, client: &str) -> bool {
+        let mut used = self.0.borrow_mut();
+        let n = used.entry(client.to_owned()).or_default();
+        *n += 1;
+        *n <= self.1
+    }
+}
+
+/// A spray of forged keys (valid checksums, no records) from one address costs `budget`
+/// reads, then 429s without reading; keys the cache knows still pass, another address is
+/// not affected, and the block ends after `throttle::BLOCK_MS`.
+#[test]
+fn a_spray_of_unknown_keys_is_refused_before_the_store_read() {
+    let edge = Edge::new();
+    let config = Config::default();
+    let valid = edge.add_key("acme", None);
+    let limiter = Budget(Default::default(), 3);
+    let blocklist = Blocklist::new();
+    let attacker = PerClient {
+        limiter: &limiter,
+        blocklist: &blocklist,
+        client: "203.0.113.9",
+    };
+    let decide_at = |gate: &PerClient<'_, Budget>, key: &str, now: Millis| {
+        let header = format!("Bearer {key}");
+        block_on(gateway::decide(
+            &config,
+            &edge.verifier(),
+            gate,
+            Some(&header),
+            "",
+            now,
+        ))
+        .unwrap()
+    };
+    // The attacker's valid key, cached before the spray.
+    assert!(matches!(
+        decide_at(&attacker, &valid, T0),
+        Decision::Pass { .. }
+    ));
+    let before = edge.reads();
+    let statuses: Vec<u16> = (0..20)
+        .map(|_| {
+            let forged = key_format::generate(key_format::DEFAULT_PREFIX, &OsEntropy).unwrap();
+            match decide_at(&attacker, &forged, T0) {
+                Decision::Reject(r) => r.status,
+                d => panic!("a forged key passed: {d:?}"),
+            }
+        })
+        .collect();
+    // Three unknown keys are within the limit (401); the fourth read finds the client over it.
+    assert_eq!(&statuses[..4], &[401, 401, 401, 429]);
+    assert!(statuses[4..].iter().all(|&s| s == 429), "{statuses:?}");
+    assert_eq!(edge.reads() - before, 4, "reads after the block began");
+    let Decision::Reject(r) = decide_at(&attacker, "kw_garbage", T0) else {
+        panic!()
+    };
+    assert_eq!(
+        r.status, 401,
+        "malformed keys cost nothing and are not limited"
+    );
+    let limited = decide_at(
+        &attacker,
+        &key_format::generate(key_format::DEFAULT_PREFIX, &OsEntropy).unwrap(),
+        T0,
+    );
+    let Decision::Reject(r) = limited else {
+        panic!()
+    };
+    assert!(r.headers.contains(&("retry-after".into(), "10".into())));
+    support::problem_detail(&r, 429);
+    assert!(
+        matches!(decide_at(&attacker, &valid, T0 + 1), Decision::Pass { .. }),
+        "a cached valid key still passes"
+    );
+    let neighbour = PerClient {
+        client: "198.51.100.1",
+        ..attacker
+    };
+    let fresh = edge.add_key("other", None);
+    assert!(matches!(
+        decide_at(&neighbour, &fresh, T0 + 1),
+        Decision::Pass { .. }
+    ));
+    let after_block = T0 + throttle::BLOCK_MS;
+    let again = edge.reads();
+    let Decision::Reject(r) = decide_at(
+        &attacker,
+        &key_format::generate(key_format::DEFAULT_PREFIX, &OsEntropy).unwrap(),
+        after_block,
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        (r.status, edge.reads() - again),
+        (429, 1),
+        "one read, then blocked again"
+    );
 }

@@ -58,6 +58,12 @@ pub struct Worker {
 impl Worker {
     /// Starts the Worker with `vars` on top of the defaults and waits until it answers.
     pub fn start(vars: &[(&str, &str)]) -> Worker {
+        Worker::start_with_bindings(vars, "")
+    }
+
+    /// Like [`Worker::start`], with `bindings` (TOML, e.g. a `[[ratelimits]]` table) added
+    /// to its `wrangler.toml`.
+    pub fn start_with_bindings(vars: &[(&str, &str)], bindings: &str) -> Worker {
         let root = root();
         let bundle = root.join("worker/build/index.js");
         assert!(
@@ -77,7 +83,7 @@ impl Worker {
             "name = \"keyward-e2e\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n\
              [[kv_namespaces]]\nbinding = \"KEYWARD_KV\"\nid = \"keyward-e2e\"\n\n\
              [[durable_objects.bindings]]\nname = \"KEYWARD_BUCKETS\"\nclass_name = \"BucketObject\"\n\n\
-             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"BucketObject\"]\n\n[vars]\n",
+             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"BucketObject\"]\n\n{bindings}\n[vars]\n",
             bundle.display().to_string()
         );
         for (k, v) in vars {

@@ -1,12 +1,19 @@
 //! End-to-end: hostile input at the edge, against the real Worker (the hardening issue, one
-//! test per item done so far): spoofed identity headers however they are spelled, headers
-//! the operator drops, credentials in the query beside a header, and upstream redirects.
+//! test per item): spoofed identity headers however they are spelled, headers the operator
+//! drops, an upstream that must be able to tell keyward's requests from anyone's (signed
+//! requests, checked by README's own examples), bodies that never end, a broken secret,
+//! upstream redirects, credentials in the query beside a header, sprays of forged keys, and
+//! spoofed e-mails.
 
-use keyward_e2e::{admin, http, Echo, Worker};
+use keyward_core::key::format as key_format;
+use keyward_e2e::{admin, http, root, Echo, Worker, TOKEN};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::time::Duration;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// Creates bucket `default` and consumer `name` with one key; returns the key.
 fn consumer_with_key(w: &Worker, name: &str) -> String {
@@ -209,4 +216,354 @@ fn spoofed_manager_emails_are_refused_with_the_position() {
     );
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.json()["managers"][0]["email"], "élodie@exemple.fr");
+}
+
+/// The fenced code block that follows `<!-- signature-example: {lang} -->` in README.md.
+fn readme_example(lang: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let marker = format!("<!-- signature-example: {lang} -->");
+    let after = readme
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker}"))
+        .1;
+    let block = after
+        .trim_start()
+        .split_once('\n')
+        .expect("a fenced block")
+        .1;
+    block
+        .split_once("\n```")
+        .expect("the block's end")
+        .0
+        .to_owned()
+}
+
+/// Runs a program with `input` on stdin; its stdout as JSON.
+fn run_json(program: &str, args: &[&str], input: &str) -> serde_json::Value {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} must be installed to run README's example: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{program} printed no JSON ({e}): {:?}", out.stdout))
+}
+
+/// With `UPSTREAM_SIGNING_SECRET`, every forwarded request (with an identity or anonymous,
+/// with a query or a body) verifies with README's Python and JavaScript examples, run as they
+/// are printed there; changing any signed field, or the signature, makes both refuse it.
+#[test]
+fn forwarded_requests_verify_with_the_readme_examples_and_fail_when_changed() {
+    let echo = Echo::start();
+    let secret = "e2e-upstream-signing-secret";
+    let w = Worker::start(&[
+        ("UPSTREAM_URL", &echo.origin),
+        ("UPSTREAM_SIGNING_SECRET", secret),
+        ("ALLOW_UNAUTHENTICATED", "true"),
+        ("AUTH_QUERY_PARAM", "api_key"),
+    ]);
+    let key = consumer_with_key(&w, "acme-corp");
+    let auth = format!("Bearer {key}");
+    let sent = [
+        http(
+            "GET",
+            &format!("{}/items/caf%C3%A9;v=1?q=a%20b&flag&api_key=x", w.origin),
+            &[("authorization", &auth)],
+            None,
+        ),
+        http(
+            "POST",
+            &format!("{}/orders", w.origin),
+            &[("authorization", &auth)],
+            Some(r#"{"n":1}"#),
+        ),
+        http("DELETE", &format!("{}/public", w.origin), &[], None),
+    ];
+    for a in &sent {
+        assert_eq!(a.status, 200, "{a:?}\n{}", w.log());
+    }
+    let got = echo.received();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(
+        got[0].target, "/items/caf%C3%A9;v=1?q=a%20b&flag",
+        "forwarded byte for byte"
+    );
+    assert_eq!(got[1].header("x-keyward-consumer"), Some("acme-corp"));
+    assert_eq!(got[2].header("x-keyward-consumer"), None);
+    let as_case = |method: &str, target: &str, headers: &[(String, serde_json::Value)]| {
+        json!({
+            "method": method,
+            "target": target,
+            "headers": headers.iter().cloned().collect::<serde_json::Map<_, _>>(),
+        })
+    };
+    let headers_of = |r: &keyward_e2e::Received| -> Vec<(String, serde_json::Value)> {
+        r.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+            .collect()
+    };
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for r in &got {
+        let h = headers_of(r);
+        cases.push(as_case(&r.method, &r.target, &h));
+        expected.push(true);
+        let with = |name: &str, value: &str| -> Vec<(String, serde_json::Value)> {
+            let mut h: Vec<_> = h.iter().filter(|(k, _)| k != name).cloned().collect();
+            h.push((name.to_owned(), value.into()));
+            h
+        };
+        let ts: i64 = r
+            .header("x-keyward-timestamp")
+            .expect("a timestamp")
+            .parse()
+            .expect("Unix seconds");
+        let changed = [
+            as_case("PUT", &r.target, &h),
+            as_case(&r.method, &format!("{}x", r.target), &h),
+            as_case(
+                &r.method,
+                &r.target,
+                &with("x-keyward-consumer", "someone-else"),
+            ),
+            as_case(
+                &r.method,
+                &r.target,
+                &with("x-keyward-key-id", "key_forged"),
+            ),
+            as_case(
+                &r.method,
+                &r.target,
+                &with("x-keyward-metadata", "eyJwbGFuIjoicGxhdGludW0ifQ"),
+            ),
+            as_case(
+                &r.method,
+                &r.target,
+                &with("x-keyward-timestamp", &(ts + 1).to_string()),
+            ),
+            as_case(
+                &r.method,
+                &r.target,
+                &with("x-keyward-signature", &"0".repeat(64)),
+            ),
+            as_case(
+                &r.method,
+                &r.target,
+                &h.iter()
+                    .filter(|(k, _)| k != "x-keyward-signature")
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        expected.extend(std::iter::repeat_n(false, changed.len()));
+        cases.extend(changed);
+    }
+    let input = serde_json::Value::from(cases).to_string();
+    let dir = tempfile::tempdir().unwrap();
+
+    let python = dir.path().join("verify.py");
+    std::fs::write(
+        &python,
+        format!(
+            "{}\n\nimport json, sys\ncases = json.load(sys.stdin)\nprint(json.dumps([keyward_request_is_authentic(sys.argv[1].encode(), c['method'], c['target'], c['headers']) for c in cases]))\n",
+            readme_example("python")
+        ),
+    )
+    .unwrap();
+    let by_python = run_json("python3", &[python.to_str().unwrap(), secret], &input);
+    assert_eq!(by_python, json!(expected), "Python");
+
+    let js = dir.path().join("verify.mjs");
+    std::fs::write(
+        &js,
+        format!(
+            "{}\n\nimport {{ readFileSync }} from \"node:fs\";\nconst cases = JSON.parse(readFileSync(0, \"utf8\"));\nconsole.log(JSON.stringify(cases.map((c) => keywardRequestIsAuthentic(process.argv[2], c.method, c.target, c.headers))));\n",
+            readme_example("javascript")
+        ),
+    )
+    .unwrap();
+    let by_node = run_json("node", &[js.to_str().unwrap(), secret], &input);
+    assert_eq!(by_node, json!(expected), "JavaScript");
+}
+
+/// Streams a chunked POST (8 KiB every 10 ms, up to `total` bytes) until the Worker answers;
+/// returns the status and how many body bytes had been sent when the answer arrived.
+fn chunked_upload(
+    origin: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    total: usize,
+) -> (u16, usize) {
+    let addr = origin.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send head");
+    let (tx, rx) = mpsc::channel();
+    let reader = stream.try_clone().expect("clone");
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(reader).read_line(&mut line);
+        let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+        let _ = tx.send(status.unwrap_or(0u16));
+    });
+    let chunk = vec![b' '; 8 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        if let Ok(status) = rx.try_recv() {
+            return (status, sent);
+        }
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        if stream.write_all(&framed).is_err() {
+            break; // the Worker closed the connection: its answer is on the way
+        }
+        sent += chunk.len();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let status = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(0);
+    (status, sent)
+}
+
+/// A 100 MB chunked body (no `Content-Length`) is never read without a valid token (401
+/// before 1 MiB has even been sent) and, with one, is refused with 413 as soon as it passes
+/// 1 MiB; the gateway keeps answering meanwhile.
+///
+/// Under `wrangler dev` only: its proxy in front of the Worker logs "Can't read from request
+/// stream after response has been sent" after such an early answer, and the next request on
+/// that connection waits about 5 s (GETs are retried); the probe's 30 s timeout covers it.
+#[test]
+fn an_endless_chunked_body_is_refused_before_it_is_read() {
+    let w = Worker::start(&[]);
+    let key = consumer_with_key(&w, "acme-corp");
+    let gateway_ok = Arc::new(AtomicBool::new(true));
+    let uploading = Arc::new(AtomicBool::new(true));
+    let probe = {
+        let (origin, key) = (w.origin.clone(), key.clone());
+        let (ok, uploading) = (Arc::clone(&gateway_ok), Arc::clone(&uploading));
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            while uploading.load(Ordering::SeqCst) {
+                let a = http(
+                    "GET",
+                    &format!("{origin}/orders"),
+                    &[("authorization", &format!("Bearer {key}"))],
+                    None,
+                );
+                if a.status != 200 {
+                    ok.store(false, Ordering::SeqCst);
+                }
+                answered += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            answered
+        })
+    };
+    const MIB: usize = 1024 * 1024;
+    let buckets = "/_keyward/v1/accounts/local/key-buckets";
+    let (status, sent) = chunked_upload(&w.origin, buckets, &[], 100 * MIB);
+    assert_eq!(status, 401, "{}", w.log());
+    assert!(sent < MIB, "{sent} bytes were sent before the 401");
+    let (status, sent) = chunked_upload(
+        &w.origin,
+        buckets,
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        100 * MIB,
+    );
+    assert_eq!(status, 413, "{}", w.log());
+    assert!(
+        (MIB..4 * MIB).contains(&sent),
+        "{sent} bytes were sent before the 413"
+    );
+    uploading.store(false, Ordering::SeqCst);
+    let answered = probe.join().expect("probe");
+    assert!(
+        answered > 0 && gateway_ok.load(Ordering::SeqCst),
+        "the gateway stopped answering"
+    );
+    let list = admin("GET", &format!("{}/key-buckets", w.account()), None);
+    assert_eq!(
+        list.json()["data"].as_array().map(Vec::len),
+        Some(1),
+        "nothing was created"
+    );
+}
+
+/// A key with a valid checksum that no consumer has (anyone can make one: the CRC is public).
+fn forged_key(n: usize) -> String {
+    let head = format!("{}_{n:0>32}", key_format::DEFAULT_PREFIX);
+    let key = format!("{head}_{}", key_format::checksum(&head));
+    assert!(key_format::parse(&key).is_ok());
+    key
+}
+
+/// With the `UNKNOWN_KEY_LIMIT` binding, a spray of forged keys from one address is answered
+/// 429 (with `Retry-After`) once over the limit; the address's cached key still works, and
+/// another address is not affected.
+#[test]
+fn a_spray_of_forged_keys_is_limited_per_address() {
+    let w = Worker::start_with_bindings(
+        &[],
+        "[[ratelimits]]\nname = \"UNKNOWN_KEY_LIMIT\"\nnamespace_id = \"1001\"\nsimple = { limit = 5, period = 60 }\n",
+    );
+    let key = consumer_with_key(&w, "acme-corp");
+    let from = |ip: &str, key: &str| {
+        http(
+            "GET",
+            &format!("{}/orders", w.origin),
+            &[
+                ("authorization", &format!("Bearer {key}")),
+                ("cf-connecting-ip", ip),
+            ],
+            None,
+        )
+    };
+    let attacker = "203.0.113.9";
+    assert_eq!(from(attacker, &key).status, 200, "{}", w.log());
+    let statuses: Vec<u16> = (0..12)
+        .map(|n| from(attacker, &forged_key(n)).status)
+        .collect();
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(
+        statuses[5..].iter().all(|&s| s == 429),
+        "{statuses:?}\n{}",
+        w.log()
+    );
+    let limited = from(attacker, &forged_key(100));
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("10"));
+    assert_eq!(
+        from(attacker, &key).status,
+        200,
+        "the cached key still works"
+    );
+    assert_eq!(
+        from("198.51.100.7", &forged_key(200)).status,
+        401,
+        "another address"
+    );
+    let started = Instant::now();
+    assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -5,17 +5,20 @@
 use crate::bindings;
 use crate::bucket_object::{API_URL, BUCKET_HEADER, DIRECTORY, PATH_HEADER, WRITTEN_HEADER};
 use crate::random::WebCrypto;
-use crate::state::{cache, now, State};
+use crate::state::{now, State};
+use futures_util::StreamExt;
 use keyward_core::api::token::Tokens;
 use keyward_core::api::{Api, Target};
 use keyward_core::edge::gateway::{self, Decision};
+use keyward_core::edge::throttle::{self, Limiter, PerClient};
 use keyward_core::edge::verify::Verifier;
-use keyward_core::http::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use keyward_core::http::{self, ApiRequest, ApiResponse, BodyCollector, MAX_BODY_BYTES};
 use keyward_core::storage::bucket::sql::NoSql;
 use keyward_core::{problem, Error, ErrorKind};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
-    Result,
+    console_error, console_warn, Env, Fetch, Headers, Method, RateLimiter, Request, RequestInit,
+    RequestRedirect, Response, Result,
 };
 
 /// The developer API's description, served at `{API_PREFIX}/openapi.json`.
@@ -31,12 +34,12 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
         }
     };
     let url = req.url()?;
-    let result = match state.config.own_path(url.path()) {
+    let result = match state.settings.config.own_path(url.path()) {
         Some(rest) => {
             let rest = rest.to_owned();
             api(req, &state, env, rest, url.query().unwrap_or("")).await
         }
-        None => edge(req, &state, &url).await,
+        None => edge(req, &state, env, &url).await,
     };
     match result {
         Ok(r) => Ok(r),
@@ -62,42 +65,52 @@ async fn api(
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES);
     if too_large {
-        return respond(problem::from_error(&http::body_too_large())).map_err(js);
+        return refuse(&req, problem::from_error(&http::body_too_large())).await;
     }
-    let body = match req.method() {
-        Method::Get | Method::Head | Method::Delete => Vec::new(),
-        _ => req.bytes().await.map_err(js)?,
-    };
+    let settings = &state.settings;
     // Health and the OpenAPI document need no token, so they answer even when the
     // management tokens cannot be read; every `/v1` request then fails, naming the secret.
     let no_tokens = Tokens::new(None);
-    let tokens = match state.tokens() {
+    let tokens = match settings.tokens() {
         Ok(t) => t,
         Err(e) if path.trim_start_matches('/').starts_with("v1") => {
             console_error!("keyward: configuration: {e}");
-            return respond(problem::response(500, None)).map_err(js);
+            return refuse(&req, problem::response(500, None)).await;
         }
         Err(_) => &no_tokens,
     };
-    let api_req = ApiRequest {
+    let mut api_req = ApiRequest {
         method: req.method().to_string().to_ascii_uppercase(),
         path,
         query: query.to_owned(),
         authorization: req.headers().get("authorization").ok().flatten(),
         prefer: req.headers().get("prefer").ok().flatten(),
-        body,
+        body: Vec::new(),
     };
     let api = Api {
         store: &state.kv,
         sql: &NoSql,
         entropy: &WebCrypto,
-        hasher: &state.hasher,
-        cache: cache(&state.config),
-        config: &state.config,
+        hasher: &settings.hasher,
+        cache: &settings.cache,
+        config: &settings.config,
         tokens,
         now: now(),
         openapi: OPENAPI,
     };
+    // The token first: an unauthenticated client never makes the Worker read a body.
+    if let Some(refused) = api.refuse_before_body(&api_req) {
+        return refuse(&req, refused).await;
+    }
+    if !matches!(req.method(), Method::Get | Method::Head | Method::Delete) {
+        match read_body(&mut req).await {
+            Ok(body) => api_req.body = body,
+            Err(e) if e.kind() == ErrorKind::TooLarge => {
+                return respond(problem::from_error(&e)).map_err(js)
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let object = match api.target(&api_req) {
         Target::Here => None,
         Target::Bucket(name) => Some(name),
@@ -109,7 +122,7 @@ async fn api(
         // may have cached the old answers.
         let written = response.headers().get(WRITTEN_HEADER).ok().flatten();
         if let Some(written) = written {
-            let cache = cache(&state.config);
+            let cache = &settings.cache;
             if written == "*" {
                 cache.clear();
             } else {
@@ -126,6 +139,46 @@ async fn api(
         .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
         .await;
     respond(response).map_err(js)
+}
+
+/// Answers `response` without reading the request's body: the body is cancelled first, or
+/// the runtime would receive all of it (however long) before sending the answer.
+async fn refuse(req: &Request, response: ApiResponse) -> std::result::Result<Response, Error> {
+    if let Some(body) = req.inner().body() {
+        if !body.locked() {
+            let _ = JsFuture::from(body.cancel()).await;
+        }
+    }
+    respond(response).map_err(js)
+}
+
+/// Reads a request body through [`BodyCollector`]: 413 as soon as it passes the limit,
+/// whatever `Content-Length` said (or whether there was one).
+async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
+    let mut body = BodyCollector::new();
+    if req.inner().body().is_none() {
+        return Ok(body.finish());
+    }
+    let mut stream = req.stream().map_err(js)?;
+    while let Some(chunk) = stream.next().await {
+        body.push(&chunk.map_err(js)?)?;
+    }
+    Ok(body.finish())
+}
+
+/// The Workers rate-limiting binding, keyed by client address.
+struct Binding(RateLimiter);
+
+impl Limiter for Binding {
+    async fn allow(&self, client: &str) -> bool {
+        match self.0.limit(client.to_owned()).await {
+            Ok(outcome) => outcome.success,
+            Err(e) => {
+                console_warn!("keyward: {}: {e}; allowing", bindings::UNKNOWN_KEY_LIMIT);
+                true
+            }
+        }
+    }
 }
 
 /// Sends a developer-API request to the object named `name` (a bucket, or the directory)
@@ -172,27 +225,51 @@ fn js_sys_bytes(bytes: &[u8]) -> worker::wasm_bindgen::JsValue {
 async fn edge(
     req: Request,
     state: &State,
+    env: &Env,
     url: &worker::Url,
 ) -> std::result::Result<Response, Error> {
-    let config = &state.config;
+    let settings = &state.settings;
+    let config = &settings.config;
     let header = req.headers().get(&config.auth_header).ok().flatten();
     let verifier = Verifier {
         store: &state.kv,
-        hasher: &state.hasher,
-        cache: cache(config),
+        hasher: &settings.hasher,
+        cache: &settings.cache,
         bucket: &config.bucket,
         prefix: &config.key_prefix,
     };
-    let decision = gateway::decide(
-        config,
-        &verifier,
-        header.as_deref(),
-        url.query().unwrap_or(""),
-        now(),
-    )
-    .await?;
+    let query = url.query().unwrap_or("");
+    let now = now();
+    let decision = match env.rate_limiter(bindings::UNKNOWN_KEY_LIMIT) {
+        Ok(limiter) => {
+            // Set by Cloudflare's edge; clients cannot choose it there.
+            let client = req
+                .headers()
+                .get("cf-connecting-ip")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let gate = PerClient {
+                limiter: &Binding(limiter),
+                blocklist: &settings.blocklist,
+                client: &client,
+            };
+            gateway::decide(config, &verifier, &gate, header.as_deref(), query, now).await?
+        }
+        Err(_) => {
+            gateway::decide(
+                config,
+                &verifier,
+                &throttle::Open,
+                header.as_deref(),
+                query,
+                now,
+            )
+            .await?
+        }
+    };
     let (identity, credential) = match decision {
-        Decision::Reject(r) => return respond(r).map_err(js),
+        Decision::Reject(r) => return refuse(&req, r).await,
         Decision::Pass {
             identity,
             credential,
@@ -203,8 +280,8 @@ async fn edge(
     };
     let mut target = worker::Url::parse(&format!("{upstream}{}", url.path()))
         .map_err(|e| Error::new(ErrorKind::Config, format!("UPSTREAM_URL: {e}")))?;
-    let query = gateway::forward_query(config, credential, url.query().unwrap_or(""));
-    target.set_query((!query.is_empty()).then_some(query.as_str()));
+    let forwarded_query = gateway::forward_query(config, credential, query);
+    target.set_query((!forwarded_query.is_empty()).then_some(forwarded_query.as_str()));
     let headers = Headers::new();
     for (name, value) in gateway::forward_headers(
         config,
@@ -214,13 +291,26 @@ async fn edge(
     ) {
         headers.append(&name, &value).map_err(js)?;
     }
+    let method = req.method();
+    if let Some(signer) = &settings.signer {
+        // What the upstream reads as the request target: path, and the query when there is one.
+        let request_target = match target.query() {
+            Some(q) => format!("{}?{q}", target.path()),
+            None => target.path().to_owned(),
+        };
+        for (name, value) in
+            signer.headers(now, method.as_ref(), &request_target, identity.as_deref())
+        {
+            headers.set(name, &value).map_err(js)?;
+        }
+    }
     let mut init = RequestInit::new();
     // The upstream's redirects go to the client as they are: following them here would send
     // the identity headers and the client's cookies to wherever they point.
-    init.with_method(req.method())
+    init.with_method(method.clone())
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if !matches!(req.method(), Method::Get | Method::Head) {
+    if !matches!(method, Method::Get | Method::Head) {
         init.with_body(req.inner().body().map(Into::into));
     }
     let outbound = Request::new_with_init(target.as_str(), &init).map_err(js)?;

@@ -5,3 +5,7 @@ pub const KV: &str = "KEYWARD_KV";
 
 /// The Durable Object namespace of the bucket objects (class `BucketObject`).
 pub const BUCKETS: &str = "KEYWARD_BUCKETS";
+
+/// Optional rate-limiting binding (`[[ratelimits]]`): when bound, lookups of unknown keys
+/// count per client address and a client over its limit gets 429 before any KV read.
+pub const UNKNOWN_KEY_LIMIT: &str = "UNKNOWN_KEY_LIMIT";

@@ -9,7 +9,7 @@ use crate::app::respond;
 use crate::bindings;
 use crate::random::WebCrypto;
 use crate::sql_storage::ObjectSql;
-use crate::state::{cache, now, State};
+use crate::state::{now, State};
 use keyward_core::api::Api;
 use keyward_core::http::ApiRequest;
 use keyward_core::problem;
@@ -145,7 +145,7 @@ impl BucketObject {
         let sink = Recording {
             inner: KvSink {
                 kv: &app.kv,
-                cache: cache(&app.config),
+                cache: &app.settings.cache,
                 directory: DirectoryStub { env: &self.env },
             },
             written: RefCell::new(Vec::new()),
@@ -250,10 +250,10 @@ impl BucketObject {
             store: &app.kv,
             sql: &sql,
             entropy: &WebCrypto,
-            hasher: &app.hasher,
-            cache: cache(&app.config),
-            config: &app.config,
-            tokens: app.tokens()?,
+            hasher: &app.settings.hasher,
+            cache: &app.settings.cache,
+            config: &app.settings.config,
+            tokens: app.settings.tokens()?,
             now: now(),
             openapi: "",
         };

@@ -1,46 +1,73 @@
-//! What every request needs from `env` (settings, hasher, tokens, KV), and the isolate's
-//! verification cache. Shared by the Worker's front and the bucket objects, which run the
-//! same code with the same bindings.
+//! What every request needs from `env`: the settings, hasher, tokens and signer, built once
+//! per isolate and rebuilt when the environment changes, with the isolate's verification
+//! cache and blocklist; and the KV binding. Shared by the Worker's front and the bucket
+//! objects, which run the same code with the same bindings.
 
 use crate::bindings;
 use crate::kv_store::Kv;
 use keyward_core::api::token::Tokens;
 use keyward_core::config::{vars, Config};
+use keyward_core::edge::signature::UpstreamSigner;
+use keyward_core::edge::throttle::Blocklist;
 use keyward_core::key::hash::KeyHasher;
 use keyward_core::storage::cache::{VerifyCache, DEFAULT_CAPACITY};
 use keyward_core::{Error, ErrorKind};
-use std::cell::OnceCell;
+use std::cell::RefCell;
+use std::rc::Rc;
+use worker::js_sys::Object;
+use worker::wasm_bindgen::JsValue;
 use worker::{Date, Env};
 
-thread_local! {
-    // One cache per isolate, alive across requests. Leaked once so that requests can hold a
-    // plain reference across awaits; the cache itself never borrows across an await.
-    static CACHE: OnceCell<&'static VerifyCache> = const { OnceCell::new() };
-}
-
-/// This isolate's verification cache.
-pub fn cache(config: &Config) -> &'static VerifyCache {
-    CACHE.with(|cell| {
-        *cell.get_or_init(|| {
-            Box::leak(Box::new(VerifyCache::new(
-                config.cache_ttl_seconds,
-                DEFAULT_CAPACITY,
-            )))
-        })
-    })
-}
-
-/// What every request needs from `env`.
-pub struct State {
+/// Everything built from the variables and secrets.
+pub struct Settings {
     /// Settings.
     pub config: Config,
     /// Hashes keys.
     pub hasher: KeyHasher,
     /// Management tokens, or why `MANAGEMENT_TOKEN(S)` could not be read: that fails only
-    /// developer-API requests ([`State::tokens`]); the gateway keeps serving.
+    /// developer-API requests ([`Settings::tokens`]); the gateway keeps serving.
     tokens: Result<Tokens, Error>,
-    /// The KV namespace.
-    pub kv: Kv,
+    /// Signs forwarded requests (`UPSTREAM_SIGNING_SECRET`).
+    pub signer: Option<UpstreamSigner>,
+    /// The isolate's verification cache (a new one with new settings: the TTL, bucket or
+    /// hash secret may have changed).
+    pub cache: VerifyCache,
+    /// Clients refused store reads for unknown keys (`UNKNOWN_KEY_LIMIT`).
+    pub blocklist: Blocklist,
+}
+
+impl Settings {
+    /// The management tokens, for developer-API requests; an unreadable secret is a
+    /// configuration error naming it.
+    pub fn tokens(&self) -> Result<&Tokens, Error> {
+        self.tokens.as_ref().map_err(Clone::clone)
+    }
+
+    /// Builds the settings from `lookup`, which records what it read.
+    fn build(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
+        let config = Config::from_lookup(lookup)?;
+        let secret = lookup(vars::KEY_HASH_SECRET).filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "secret KEY_HASH_SECRET is not set; run `wrangler secret put KEY_HASH_SECRET` (or add it to .dev.vars)",
+            )
+        })?;
+        let tokens = Tokens::from_secrets(
+            lookup(vars::MANAGEMENT_TOKEN).as_deref(),
+            lookup(vars::MANAGEMENT_TOKENS).as_deref(),
+        );
+        let signer = lookup(vars::UPSTREAM_SIGNING_SECRET)
+            .filter(|s| !s.is_empty())
+            .map(|s| UpstreamSigner::new(s.as_bytes()));
+        Ok(Settings {
+            cache: VerifyCache::new(config.cache_ttl_seconds, DEFAULT_CAPACITY),
+            config,
+            hasher: KeyHasher::new(secret.as_bytes()),
+            tokens,
+            signer,
+            blocklist: Blocklist::new(),
+        })
+    }
 }
 
 fn lookup(env: &Env, name: &str) -> Option<String> {
@@ -50,20 +77,65 @@ fn lookup(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
+/// The isolate's settings and what they were built from.
+struct Built {
+    /// The `env` object they were read from: the same object means the same values.
+    env: JsValue,
+    /// Every variable read, with its value, to tell whether another `env` object differs.
+    reads: Vec<(String, Option<String>)>,
+    settings: Result<Rc<Settings>, Error>,
+}
+
+thread_local! {
+    static BUILT: RefCell<Option<Built>> = const { RefCell::new(None) };
+}
+
+/// This isolate's settings for `env`. Built on the first request; reused while `env` is the
+/// same object or holds the same values; rebuilt (with a fresh cache) when a value changed.
+/// A configuration error is kept too, so a broken deployment does not re-parse per request.
+pub fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
+    BUILT.with(|cell| {
+        let mut built = cell.borrow_mut();
+        if let Some(b) = built.as_mut() {
+            if Object::is(&b.env, env) {
+                return b.settings.clone();
+            }
+            if b.reads
+                .iter()
+                .all(|(name, value)| lookup(env, name) == *value)
+            {
+                b.env = env.clone().into();
+                return b.settings.clone();
+            }
+        }
+        let reads = RefCell::new(Vec::new());
+        let recorded = |name: &str| {
+            let value = lookup(env, name);
+            reads.borrow_mut().push((name.to_owned(), value.clone()));
+            value
+        };
+        let settings = Settings::build(&recorded).map(Rc::new);
+        *built = Some(Built {
+            env: env.clone().into(),
+            reads: reads.into_inner(),
+            settings: settings.clone(),
+        });
+        settings
+    })
+}
+
+/// What a request needs: the isolate's settings and the KV binding.
+pub struct State {
+    /// Settings, cache and blocklist, shared by the isolate's requests.
+    pub settings: Rc<Settings>,
+    /// The KV namespace.
+    pub kv: Kv,
+}
+
 impl State {
-    /// Reads the settings, secrets and bindings.
+    /// The isolate's settings and this `env`'s KV binding.
     pub fn from_env(env: &Env) -> Result<State, Error> {
-        let config = Config::from_lookup(|name| lookup(env, name))?;
-        let secret = lookup(env, vars::KEY_HASH_SECRET).filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "secret KEY_HASH_SECRET is not set; run `wrangler secret put KEY_HASH_SECRET` (or add it to .dev.vars)",
-            )
-        })?;
-        let tokens = Tokens::from_secrets(
-            lookup(env, vars::MANAGEMENT_TOKEN).as_deref(),
-            lookup(env, vars::MANAGEMENT_TOKENS).as_deref(),
-        );
+        let settings = settings(env)?;
         let kv = env.kv(bindings::KV).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -71,19 +143,9 @@ impl State {
             )
         })?;
         Ok(State {
-            config,
-            hasher: KeyHasher::new(secret.as_bytes()),
-            tokens,
+            settings,
             kv: Kv(kv),
         })
-    }
-}
-
-impl State {
-    /// The management tokens, for developer-API requests; an unreadable secret is a
-    /// configuration error naming it.
-    pub fn tokens(&self) -> Result<&Tokens, Error> {
-        self.tokens.as_ref().map_err(Clone::clone)
     }
 }
 

@@ -192,6 +192,19 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
     }
 
+    /// The answer to a request that is refused whatever its body says: a `/v1` route
+    /// without a valid token (401). The adapter asks before reading the body, so an
+    /// unauthenticated client cannot make the Worker read one.
+    pub fn refuse_before_body(&self, req: &ApiRequest) -> Option<ApiResponse> {
+        let segs = segments(&req.path);
+        if segs.first().map(String::as_str) != Some("v1") {
+            return None;
+        }
+        self.authenticate(req)
+            .err()
+            .map(|e| problem::from_error(&e))
+    }
+
     fn authenticate(&self, req: &ApiRequest) -> Result<&Grant, Error> {
         token::bearer(req.authorization.as_deref())
             .and_then(|t| self.tokens.authenticate(t))

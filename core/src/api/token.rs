@@ -128,7 +128,19 @@ impl Tokens {
                 format!("secret MANAGEMENT_TOKENS: {why}"),
             )
         };
-        let list: Vec<ScopedToken> = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let list: Vec<ScopedToken> = serde_json::from_str(json).map_err(|e| {
+            // Not serde's message: it can quote the value, and this one is a secret.
+            bad(format!(
+                "not a JSON list of {{name, sha256, access, buckets}} ({} at line {} column {})",
+                match e.classify() {
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof =>
+                        "invalid JSON",
+                    _ => "unexpected or missing field",
+                },
+                e.line(),
+                e.column()
+            ))
+        })?;
         for t in list {
             let hex = t.sha256.to_ascii_lowercase();
             let bytes: [u8; 64] = hex
@@ -188,6 +200,21 @@ mod tests {
 
     fn hex_of(t: &str) -> String {
         String::from_utf8(digest_hex(t).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_malformed_secret_is_named_without_quoting_it() {
+        for bad in [
+            r#"[{"name":"ci","sha256":"plaintext-token-1","access":"admin"}]"#,
+            r#"[{"name":"ci","token":"plaintext-token-1"}]"#,
+            r#"plaintext-token-1"#,
+            r#"{"plaintext-token-1": 1}"#,
+        ] {
+            let e = Tokens::from_secrets(None, Some(bad)).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains("MANAGEMENT_TOKENS"), "{text}");
+            assert!(!text.contains("plaintext"), "{text}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! [`identity_headers`]) or answers with the response it was given.
 
 use crate::config::Config;
-use crate::edge::verify::{Verdict, Verifier};
+use crate::edge::throttle::{self, Gate};
+use crate::edge::verify::{Step, Verdict, Verifier};
 use crate::error::Error;
 use crate::http::ApiResponse;
 use crate::problem;
@@ -73,19 +74,17 @@ pub fn extract(config: &Config, header: Option<&str>, query: &str) -> Credential
     Credential::Missing
 }
 
-/// The query string with parameter `name` removed (to forward without the credential).
+/// The query string with parameter `name` removed (to forward without the credential). The
+/// other parameters go byte for byte as they came (signed URLs, `?flag`, `%20` vs `+`).
 pub fn strip_query_param(query: &str, name: &str) -> String {
-    // A query without the parameter goes as it came, byte for byte (signed URLs, `?flag`).
-    if !form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == name) {
-        return query.to_owned();
-    }
-    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k != name)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(kept)
-        .finish()
+    query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            !form_urlencoded::parse(key.as_bytes()).any(|(k, v)| k == name && v.is_empty())
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Whether an incoming header must be dropped before forwarding.
@@ -213,16 +212,33 @@ pub enum Decision {
     Reject(ApiResponse),
 }
 
-/// Verifies the request's credential and decides.
+/// Verifies the request's credential and decides. `gate` limits the store reads that
+/// unknown keys cause ([`throttle`]; [`throttle::Open`] when no limit is set).
 pub async fn decide<S: Store>(
     config: &Config,
     verifier: &Verifier<'_, S>,
+    gate: &impl Gate,
     header: Option<&str>,
     query: &str,
     now: Millis,
 ) -> Result<Decision, Error> {
     let (verdict, location) = match extract(config, header, query) {
-        Credential::Present(key, location) => (verifier.verify(&key, now).await?, Some(location)),
+        Credential::Present(key, location) => {
+            let verdict = match verifier.start(&key, now) {
+                Step::Done(verdict) => verdict,
+                Step::Read(_) if !gate.may_read(now) => {
+                    return Ok(Decision::Reject(throttle::too_many_unknown_keys()))
+                }
+                Step::Read(pending) => {
+                    let verdict = verifier.finish(pending, now).await?;
+                    if verdict == Verdict::NotFound && !gate.unknown(now).await {
+                        return Ok(Decision::Reject(throttle::too_many_unknown_keys()));
+                    }
+                    verdict
+                }
+            };
+            (verdict, Some(location))
+        }
         Credential::Missing | Credential::WrongScheme => (Verdict::Malformed, None),
     };
     Ok(match verdict {
@@ -272,6 +288,12 @@ mod tests {
     fn strips_the_credential_parameter() {
         assert_eq!(strip_query_param("a=1&api_key=k&b=2", "api_key"), "a=1&b=2");
         assert_eq!(strip_query_param("", "api_key"), "");
+        assert_eq!(
+            strip_query_param("q=a%20b&api%5Fkey=k&flag&x=1+2", "api_key"),
+            "q=a%20b&flag&x=1+2"
+        );
+        assert_eq!(strip_query_param("api_key", "api_key"), "");
+        assert_eq!(strip_query_param("&&a=1&", "api_key"), "&&a=1&");
     }
 
     #[test]

@@ -6,4 +6,6 @@
 //! `POST /v1/verify`; nothing here knows the developer API.
 
 pub mod gateway;
+pub mod signature;
+pub mod throttle;
 pub mod verify;

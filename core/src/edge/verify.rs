@@ -68,34 +68,69 @@ pub struct Verifier<'a, S> {
     pub prefix: &'a str,
 }
 
+/// Where a verification stands after the checks that need no I/O.
+#[derive(Debug)]
+pub enum Step {
+    /// Decided without the store (malformed, or answered by the cache).
+    Done(Verdict),
+    /// Needs one store read: pass it to [`Verifier::finish`].
+    Read(Pending),
+}
+
+/// A verification waiting for its store read.
+#[derive(Debug)]
+pub struct Pending {
+    kv_key: String,
+    /// The cache generation before the read (see [`VerifyCache::put_if_current`]).
+    generation: u64,
+}
+
+fn judge(record: Option<Rc<KeyRecord>>, now: Millis) -> Verdict {
+    match record {
+        None => Verdict::NotFound,
+        Some(r) if r.expires_on.is_some_and(|t| t <= now) => Verdict::Expired(r),
+        Some(r) => Verdict::Valid(r),
+    }
+}
+
 impl<S: Store> Verifier<'_, S> {
     /// Verifies `key` at time `now`.
     pub async fn verify(&self, key: &str, now: Millis) -> Result<Verdict, Error> {
+        match self.start(key, now) {
+            Step::Done(verdict) => Ok(verdict),
+            Step::Read(pending) => self.finish(pending, now).await,
+        }
+    }
+
+    /// The checks without I/O: format, prefix, checksum, cache. The gateway stops here when a
+    /// client may not cause another store read (`UNKNOWN_KEY_LIMIT`).
+    pub fn start(&self, key: &str, now: Millis) -> Step {
         let Ok(parsed) = key::format::parse(key) else {
-            return Ok(Verdict::Malformed);
+            return Step::Done(Verdict::Malformed);
         };
         if parsed.prefix() != self.prefix {
-            return Ok(Verdict::Malformed);
+            return Step::Done(Verdict::Malformed);
         }
         let kv_key = kv::keys::key_hash(self.bucket, &self.hasher.hash(key));
-        let record = match self.cache.get(&kv_key, now) {
-            Cached::Present(r) => Some(r),
-            Cached::Absent => None,
-            Cached::Miss => {
-                let generation = self.cache.generation();
-                let record = match self.store.get(&kv_key).await? {
-                    Some(text) => Some(kv::decode::<KeyRecord>(&kv_key, &text)?),
-                    None => None,
-                };
-                self.cache
-                    .put_if_current(&kv_key, record.clone(), now, generation);
-                record.map(Rc::new)
-            }
+        match self.cache.get(&kv_key, now) {
+            Cached::Present(r) => Step::Done(judge(Some(r), now)),
+            Cached::Absent => Step::Done(Verdict::NotFound),
+            Cached::Miss => Step::Read(Pending {
+                kv_key,
+                generation: self.cache.generation(),
+            }),
+        }
+    }
+
+    /// The store read [`Verifier::start`] asked for; its answer is cached.
+    pub async fn finish(&self, pending: Pending, now: Millis) -> Result<Verdict, Error> {
+        let Pending { kv_key, generation } = pending;
+        let record = match self.store.get(&kv_key).await? {
+            Some(text) => Some(kv::decode::<KeyRecord>(&kv_key, &text)?),
+            None => None,
         };
-        Ok(match record {
-            None => Verdict::NotFound,
-            Some(r) if r.expires_on.is_some_and(|t| t <= now) => Verdict::Expired(r),
-            Some(r) => Verdict::Valid(r),
-        })
+        self.cache
+            .put_if_current(&kv_key, record.clone(), now, generation);
+        Ok(judge(record.map(Rc::new), now))
     }
 }
