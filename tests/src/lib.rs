@@ -117,6 +117,85 @@ impl Worker {
         self.wait_ready();
     }
 
+    /// The Worker's own socket in workerd, behind `wrangler dev`'s proxy (which serves
+    /// [`Worker::origin`]). For tests of answers sent before a request body ends: the proxy
+    /// (wrangler 4's `ProxyWorker`) loses its connection to the Worker after one and leaves
+    /// the next request hanging, which a deployed Worker has no part in. Found as the one
+    /// loopback socket, among those workerd processes under this `wrangler dev` listen on,
+    /// other than the proxy's, that answers `/_keyward/health` with 200 (Linux `/proc`).
+    pub fn direct_origin(&self) -> String {
+        let proxy = self
+            .origin
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut pids = vec![self.child.id()];
+        let mut i = 0;
+        while i < pids.len() {
+            for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+                // `pid (comm) state ppid …`; comm may hold spaces, so read after the last ')'.
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if ppid == Some(pids[i]) && !pids.contains(&pid) {
+                    pids.push(pid);
+                }
+            }
+            i += 1;
+        }
+        let mut inodes = std::collections::HashSet::new();
+        for pid in &pids {
+            for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let link = std::fs::read_link(fd.path()).unwrap_or_default();
+                let link = link.to_string_lossy();
+                if let Some(inode) = link
+                    .strip_prefix("socket:[")
+                    .and_then(|l| l.strip_suffix(']'))
+                {
+                    inodes.insert(inode.to_owned());
+                }
+            }
+        }
+        let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+        let ports: Vec<u16> = table
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (local, state, inode) = (f.get(1)?, f.get(3)?, f.get(9)?);
+                let (addr, port) = local.split_once(':')?;
+                (*state == "0A" && addr == "0100007F" && inodes.contains(*inode))
+                    .then(|| u16::from_str_radix(port, 16).ok())
+                    .flatten()
+            })
+            .collect();
+        for port in ports {
+            if port.to_string() == proxy {
+                continue;
+            }
+            let url = format!("http://127.0.0.1:{port}/_keyward/health");
+            if let Ok(r) = ureq::get(&url).timeout(Duration::from_secs(2)).call() {
+                if r.status() == 200 && r.into_string().unwrap_or_default().contains("\"ok\"") {
+                    return format!("http://127.0.0.1:{port}");
+                }
+            }
+        }
+        panic!(
+            "no workerd socket of this Worker besides the proxy's:\n{}",
+            self.log()
+        );
+    }
+
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         let url = format!("{}/_keyward/health", self.origin);

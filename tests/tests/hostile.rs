@@ -451,17 +451,17 @@ fn chunked_upload(
 /// before 1 MiB has even been sent) and, with one, is refused with 413 as soon as it passes
 /// 1 MiB; the gateway keeps answering meanwhile.
 ///
-/// Under `wrangler dev` only: its proxy in front of the Worker logs "Can't read from request
-/// stream after response has been sent" after such an early answer, and the next request on
-/// that connection waits about 5 s (GETs are retried); the probe's 30 s timeout covers it.
+/// Sent to the Worker's own socket, not through `wrangler dev`'s proxy: the proxy hangs the
+/// request after an answer that comes before the body ends ([`Worker::direct_origin`]).
 #[test]
 fn an_endless_chunked_body_is_refused_before_it_is_read() {
     let w = Worker::start(&[]);
     let key = consumer_with_key(&w, "acme-corp");
+    let direct = w.direct_origin();
     let gateway_ok = Arc::new(AtomicBool::new(true));
     let uploading = Arc::new(AtomicBool::new(true));
     let probe = {
-        let (origin, key) = (w.origin.clone(), key.clone());
+        let (origin, key) = (direct.clone(), key.clone());
         let (ok, uploading) = (Arc::clone(&gateway_ok), Arc::clone(&uploading));
         std::thread::spawn(move || {
             let mut answered = 0;
@@ -483,11 +483,11 @@ fn an_endless_chunked_body_is_refused_before_it_is_read() {
     };
     const MIB: usize = 1024 * 1024;
     let buckets = "/_keyward/v1/accounts/local/key-buckets";
-    let (status, sent) = chunked_upload(&w.origin, buckets, &[], 100 * MIB);
+    let (status, sent) = chunked_upload(&direct, buckets, &[], 100 * MIB);
     assert_eq!(status, 401, "{}", w.log());
     assert!(sent < MIB, "{sent} bytes were sent before the 401");
     let (status, sent) = chunked_upload(
-        &w.origin,
+        &direct,
         buckets,
         &[("Authorization", &format!("Bearer {TOKEN}"))],
         100 * MIB,
