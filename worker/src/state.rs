@@ -7,7 +7,7 @@ use crate::kv_store::Kv;
 use keyward_core::api::token::Tokens;
 use keyward_core::config::{vars, Config};
 use keyward_core::key::hash::KeyHasher;
-use keyward_core::storage::cache::{VerifyCache, DEFAULT_CAPACITY};
+use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::{Error, ErrorKind};
 use std::cell::OnceCell;
 use worker::{Date, Env};
@@ -24,7 +24,7 @@ pub fn cache(config: &Config) -> &'static VerifyCache {
         *cell.get_or_init(|| {
             Box::leak(Box::new(VerifyCache::new(
                 config.cache_ttl_seconds,
-                DEFAULT_CAPACITY,
+                Limits::default(),
             )))
         })
     })
