@@ -7,8 +7,8 @@
 //! lookup, insert and eviction are O(1)), so a spray of forged keys — well-formed, with a valid
 //! checksum, since the CRC is public — only churns the small absent partition and cannot push a
 //! valid key out. The present partition is bounded in entries and in estimated bytes
-//! ([`Limits`]): metadata of at most 1 KiB of JSON can take ten times that in memory, and an
-//! isolate has 128 MB. A hit refreshes an entry's recency, not its freshness.
+//! ([`Limits`]): metadata of at most 1 KiB of JSON can take over ten times that in memory,
+//! and an isolate has 128 MB. A hit refreshes an entry's recency, not its freshness.
 //!
 //! A delete or roll that runs in the same isolate calls [`VerifyCache::forget`], so its effect
 //! is immediate there; other isolates see it within the TTL (documented in ARCHITECTURE.md).
@@ -39,8 +39,8 @@ pub struct Limits {
 impl Limits {
     /// 10,000 present records within 8 MiB, and 4,096 absent answers (about half a MiB).
     /// A record with a short consumer name and two metadata fields is estimated at about
-    /// 950 bytes on a 64-bit host and about half that on wasm32, so in the Worker the entry
-    /// bound binds first; the byte bound stops records whose metadata is large in memory
+    /// 950 bytes on a 64-bit host and, by the same formula, about 550 on wasm32 (half-size
+    /// pointers), so in the Worker the entry bound binds first; the byte bound stops records whose metadata is large in memory
     /// (1 KiB of JSON can take 17 KB).
     pub const DEFAULT: Limits = Limits {
         present: 10_000,
