@@ -3,7 +3,12 @@
 //! - `verify/cached_valid`: a valid key answered from a warm cache (the common edge case);
 //! - `verify/malformed`, `verify/bad_checksum`: garbage rejected before any storage read;
 //! - `key/generate` (fast deterministic entropy) and `key/generate_getrandom` (OS entropy);
-//! - `key/hash` (HMAC-SHA256 + base64url) and `key/parse` (shape and CRC-32 checksum).
+//! - `key/hash` (HMAC-SHA256 + base64url) and `key/parse` (shape and CRC-32 checksum);
+//! - `cache/insert_full/{10000,100000}`: a new record into a full cache, which evicts one, and
+//!   `cache/hashmap_insert/…`, a plain `HashMap` kept at the same size (the baseline: flat
+//!   per-insert time means eviction is O(1));
+//! - `cache/hit_after_spray`: a valid key's lookup after 100,000 forged keys were verified
+//!   (the setup asserts it is still a hit).
 //!
 //! Measurement is kept short so `cargo bench -p keyward-core --bench hot_paths` finishes in
 //! well under a minute; pass `-- --quick` for a faster, rougher run.
@@ -13,12 +18,14 @@ use keyward_core::edge::verify::{Verdict, Verifier};
 use keyward_core::entropy::Entropy;
 use keyward_core::key::format as key_format;
 use keyward_core::key::hash::KeyHasher;
-use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::cache::{Cached, Limits, VerifyCache};
 use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
 use keyward_core::storage::store::{MemoryStore, Store};
 use keyward_core::{Error, ErrorKind};
 use pollster::block_on;
 use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 const NOW: i64 = 1_800_000_000_000;
@@ -52,15 +59,9 @@ impl Entropy for OsEntropy {
 fn verify(c: &mut Criterion) {
     let store = MemoryStore::new();
     let hasher = KeyHasher::new(b"bench-secret");
-    let cache = VerifyCache::new(3600, 10_000);
+    let cache = VerifyCache::new(3600, Limits::default());
     let key = key_format::generate("kw", &FastEntropy(Cell::new(1))).unwrap();
-    let record = KeyRecord {
-        v: SCHEMA_VERSION,
-        consumer: "acme".into(),
-        key_id: "key_bench".into(),
-        metadata: serde_json::from_str(r#"{"plan":"gold","orgId":42}"#).unwrap(),
-        expires_on: None,
-    };
+    let record = record();
     let kv_key = kv::keys::key_hash("default", &hasher.hash(&key));
     block_on(store.put(&kv_key, &kv::encode(&record), None)).unwrap();
     let verifier = Verifier {
@@ -115,6 +116,99 @@ fn key(c: &mut Criterion) {
     g.finish();
 }
 
+fn record() -> KeyRecord {
+    KeyRecord {
+        v: SCHEMA_VERSION,
+        consumer: "acme".into(),
+        key_id: "key_bench".into(),
+        metadata: serde_json::from_str(r#"{"plan":"gold","orgId":42}"#).unwrap(),
+        expires_on: None,
+    }
+}
+
+fn cache(c: &mut Criterion) {
+    let record = record();
+    let mut g = c.benchmark_group("cache");
+    for size in [10_000, 100_000] {
+        // Twice as many keys as fit, inserted in turn: each insert is of a key evicted
+        // `size` inserts ago, so every measured insert into the full cache evicts one.
+        let keys: Vec<String> = (0..2 * size)
+            .map(|i| format!("k:default:{i:043}"))
+            .collect();
+        let limits = Limits {
+            present: size,
+            present_bytes: usize::MAX,
+            ..Limits::DEFAULT
+        };
+        let cache = VerifyCache::new(3600, limits);
+        for k in &keys[..size] {
+            cache.put(k, Some(record.clone()), NOW);
+        }
+        assert_eq!(cache.len(), size);
+        let mut next = size;
+        g.bench_function(format!("insert_full/{size}"), |b| {
+            b.iter(|| {
+                cache.put(black_box(&keys[next]), Some(record.clone()), NOW);
+                next = (next + 1) % keys.len();
+            })
+        });
+        assert_eq!(cache.len(), size);
+        drop(cache);
+
+        // The same keys and values into a map kept at `size` by removing the key inserted
+        // `size` steps before: what any hash-map cache pays, without recency or accounting.
+        let mut map: HashMap<String, (Rc<KeyRecord>, i64)> = HashMap::new();
+        for k in &keys[..size] {
+            map.insert(k.clone(), (Rc::new(record.clone()), NOW));
+        }
+        let mut next = size;
+        g.bench_function(format!("hashmap_insert/{size}"), |b| {
+            b.iter(|| {
+                map.insert(
+                    black_box(&keys[next]).clone(),
+                    (Rc::new(record.clone()), NOW),
+                );
+                map.remove(&keys[(next + size) % keys.len()]);
+                next = (next + 1) % keys.len();
+            })
+        });
+        assert_eq!(map.len(), size);
+    }
+
+    // A valid key, then 100,000 forged ones with valid checksums through the verifier.
+    let store = MemoryStore::new();
+    let hasher = KeyHasher::new(b"bench-secret");
+    let cache = VerifyCache::new(3600, Limits::default());
+    let entropy = FastEntropy(Cell::new(11));
+    let key = key_format::generate("kw", &entropy).unwrap();
+    let kv_key = kv::keys::key_hash("default", &hasher.hash(&key));
+    block_on(store.put(&kv_key, &kv::encode(&record), None)).unwrap();
+    let verifier = Verifier {
+        store: &store,
+        hasher: &hasher,
+        cache: &cache,
+        bucket: "default",
+        prefix: "kw",
+    };
+    assert!(matches!(
+        block_on(verifier.verify(&key, NOW)).unwrap(),
+        Verdict::Valid(_)
+    ));
+    for _ in 0..100_000 {
+        let forged = key_format::generate("kw", &entropy).unwrap();
+        assert_eq!(
+            block_on(verifier.verify(&forged, NOW)).unwrap(),
+            Verdict::NotFound
+        );
+    }
+    assert_eq!(cache.len(), 1 + Limits::DEFAULT.absent);
+    assert!(matches!(cache.get(&kv_key, NOW), Cached::Present(_)));
+    g.bench_function("hit_after_spray", |b| {
+        b.iter(|| cache.get(black_box(&kv_key), NOW))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -125,6 +219,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = verify, key
+    targets = verify, key, cache
 }
 criterion_main!(benches);

@@ -44,7 +44,7 @@ use keyward_core::storage::bucket::outbox::{self, DirectorySink, Drained, Entry,
 use keyward_core::storage::bucket::schema;
 use keyward_core::storage::bucket::sql::{scalar, Sql};
 use keyward_core::storage::bucket::sqlite::Sqlite;
-use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
 use keyward_core::storage::store::{ListPage, MemoryStore, Store};
 use keyward_core::timestamp::{self, Millis};
@@ -228,7 +228,7 @@ impl World {
             store: FailingStore::default(),
             sql,
             hasher: KeyHasher::new(HASH_SECRET),
-            cache: VerifyCache::new(config.cache_ttl_seconds, 1000),
+            cache: VerifyCache::new(config.cache_ttl_seconds, Limits::default()),
             config,
             tokens: Tokens::new(Some(TOKEN)),
             entropy: OsEntropy,
@@ -491,7 +491,7 @@ impl World {
     /// Verifies `key` in `bucket` through a fresh cache (`shared` false) or the one the API
     /// and the sink share.
     fn verify(&self, bucket: &str, key: &str, shared: bool) -> Verdict {
-        let fresh = VerifyCache::new(60, 10);
+        let fresh = VerifyCache::new(60, Limits::default());
         let verifier = Verifier {
             store: &self.store,
             hasher: &self.hasher,

@@ -13,7 +13,7 @@ use keyward_core::edge::verify::{Code, Verdict, Verifier};
 use keyward_core::key::format as key_format;
 use keyward_core::key::hash::KeyHasher;
 use keyward_core::problem;
-use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
 use keyward_core::storage::store::{CountingStore, Counts, MemoryStore, Store};
 use keyward_core::timestamp::Millis;
@@ -35,7 +35,7 @@ impl Edge {
         Edge {
             store: CountingStore::new(MemoryStore::new()),
             hasher: KeyHasher::new(HASH_SECRET),
-            cache: VerifyCache::new(60, 100),
+            cache: VerifyCache::new(60, Limits::default()),
         }
     }
 
@@ -215,6 +215,42 @@ fn unknown_keys_are_not_found_and_negatively_cached() {
 }
 
 #[test]
+fn a_spray_of_forged_keys_does_not_evict_a_valid_one() {
+    let edge = Edge::new();
+    let key = edge.add_key("acme", None);
+    assert!(matches!(
+        edge.verify_counted(&key, T0),
+        (Verdict::Valid(_), 1)
+    ));
+    // Well-formed keys with a valid checksum (the CRC is public) that no one created: each
+    // costs its one read, and their answers only churn the absent partition.
+    let spray = 10_000;
+    assert!(spray > 2 * Limits::DEFAULT.absent);
+    let forged: Vec<String> = (0..spray)
+        .map(|_| key_format::generate(key_format::DEFAULT_PREFIX, &OsEntropy).unwrap())
+        .collect();
+    let before = edge.reads();
+    for f in &forged {
+        assert_eq!(edge.verify(f, T0 + 1), Verdict::NotFound);
+    }
+    assert_eq!(edge.reads() - before, spray);
+    assert_eq!(edge.cache.len(), 1 + Limits::DEFAULT.absent);
+    assert!(matches!(
+        edge.verify_counted(&key, T0 + 2),
+        (Verdict::Valid(_), 0)
+    ));
+    // The newest forged answers are cached, the oldest evicted.
+    assert_eq!(
+        edge.verify_counted(&forged[spray - 1], T0 + 2),
+        (Verdict::NotFound, 0)
+    );
+    assert_eq!(
+        edge.verify_counted(&forged[0], T0 + 2),
+        (Verdict::NotFound, 1)
+    );
+}
+
+#[test]
 fn expired_keys_are_expired() {
     let edge = Edge::new();
     let past = edge.add_key("old", Some(T0 - 1));
@@ -240,7 +276,7 @@ fn expired_keys_are_expired() {
 #[test]
 fn a_zero_ttl_reads_every_time() {
     let mut edge = Edge::new();
-    edge.cache = VerifyCache::new(0, 100);
+    edge.cache = VerifyCache::new(0, Limits::default());
     let key = edge.add_key("acme", None);
     for _ in 0..3 {
         assert!(matches!(

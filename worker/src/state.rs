@@ -10,7 +10,7 @@ use keyward_core::config::{vars, Config};
 use keyward_core::edge::signature::UpstreamSigner;
 use keyward_core::edge::throttle::Blocklist;
 use keyward_core::key::hash::KeyHasher;
-use keyward_core::storage::cache::{VerifyCache, DEFAULT_CAPACITY};
+use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -60,7 +60,7 @@ impl Settings {
             .filter(|s| !s.is_empty())
             .map(|s| UpstreamSigner::new(s.as_bytes()));
         Ok(Settings {
-            cache: VerifyCache::new(config.cache_ttl_seconds, DEFAULT_CAPACITY),
+            cache: VerifyCache::new(config.cache_ttl_seconds, Limits::DEFAULT),
             config,
             hasher: KeyHasher::new(secret.as_bytes()),
             tokens,

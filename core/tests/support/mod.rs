@@ -20,7 +20,7 @@ use keyward_core::problem;
 use keyward_core::storage::bucket::outbox::{self, DirectorySink, KvSink};
 use keyward_core::storage::bucket::schema;
 use keyward_core::storage::bucket::sqlite::Sqlite;
-use keyward_core::storage::cache::VerifyCache;
+use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::storage::store::MemoryStore;
 use keyward_core::timestamp::Millis;
 use keyward_core::{Error, ErrorKind};
@@ -119,7 +119,7 @@ impl Harness {
             store: MemoryStore::new(),
             sql,
             hasher: KeyHasher::new(HASH_SECRET),
-            cache: VerifyCache::new(config.cache_ttl_seconds, 1000),
+            cache: VerifyCache::new(config.cache_ttl_seconds, Limits::default()),
             config,
             tokens: Tokens::new(Some(TOKEN)),
             entropy: OsEntropy,
