@@ -3,28 +3,169 @@
 //! The account in the API's paths comes from `--account`/`KEYWARD_ACCOUNT`, or is learned
 //! from the Worker (`GET /v1/info`) when neither is given. Errors carry the method, path
 //! and the server's problem detail, never the token.
+//!
+//! The token is sent only where it cannot be read on the way: `https://`, or `http://` to
+//! this machine (127.0.0.0/8, `::1`, `localhost`); plain http to anywhere else needs
+//! `--insecure-http`. Redirects are not followed (a 3xx is an error naming its target), so
+//! no request goes to a host or scheme the user did not name. The token lives in a
+//! [`Secret`], whose `Debug` prints `"***"`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// A management token: its `Debug` never shows it, so neither does the `Debug` of anything
+/// holding it (`Remote`, the parsed command line, [`Client`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(token: impl Into<String>) -> Secret {
+        Secret(token.into())
+    }
+
+    /// The token itself, for the one place that sends it.
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> std::result::Result<Secret, Self::Err> {
+        Ok(Secret::new(s))
+    }
+}
+
+/// The environment variable holding the management token.
+pub const TOKEN_ENV: &str = "KEYWARD_TOKEN";
+
+/// What `--token` costs, said once on stderr whenever it is used.
+pub const TOKEN_ARGV_WARNING: &str = "keyward: warning: --token puts the token in your shell history and the process list; use KEYWARD_TOKEN or --token-file";
+
+/// The most a token file may hold: a token is short, and a wrong path (a device, a big
+/// file) must not be read whole.
+const TOKEN_FILE_MAX: u64 = 64 * 1024;
 
 /// Connection settings shared by every networked subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Remote {
-    /// Base URL of the Worker's API, as a Zuplo client would take it
+    /// Base URL of the Worker's API, as a Zuplo client would take it: https://, or http:// to
+    /// this machine only (127.0.0.0/8, ::1, localhost) unless --insecure-http
     #[arg(
         long,
         env = "KEYWARD_URL",
         default_value = "http://127.0.0.1:8787/_keyward"
     )]
     pub url: String,
-    /// Management token
-    #[arg(long, env = "KEYWARD_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// File holding the management token (whitespace around it trimmed). Taken before
+    /// KEYWARD_TOKEN, which is read when neither --token-file nor --token is given
+    #[arg(long, value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Management token on the command line. Warns: the process list and shell history show
+    /// it; use KEYWARD_TOKEN or --token-file. Taken before KEYWARD_TOKEN
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<Secret>,
+    /// Allow http:// to hosts other than this machine: the token and every answer cross the
+    /// network unencrypted. Only on a network you trust
+    #[arg(
+        long,
+        env = "KEYWARD_INSECURE_HTTP",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub insecure_http: bool,
     /// Account name in the API's paths [default: the Worker's, from GET /v1/info]
     #[arg(long, env = "KEYWARD_ACCOUNT")]
     pub account: Option<String>,
+}
+
+impl Remote {
+    /// The token, from the first source given: `--token-file`, `--token` (the two
+    /// conflict), then `KEYWARD_TOKEN`; a flag beats the environment, as for `--url` and
+    /// `--account`. Warns on stderr when it comes from `--token`.
+    pub fn token(&self) -> Result<Secret> {
+        if let Some(path) = &self.token_file {
+            return read_token_file(path);
+        }
+        if let Some(token) = self.token.as_ref().filter(|t| !t.0.is_empty()) {
+            eprintln!("{TOKEN_ARGV_WARNING}");
+            return Ok(token.clone());
+        }
+        match std::env::var(TOKEN_ENV) {
+            Ok(token) if !token.is_empty() => Ok(Secret(token)),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                bail!("{TOKEN_ENV} is not valid UTF-8; a management token is printable ASCII")
+            }
+            _ => bail!("no management token; set {TOKEN_ENV} or pass --token-file PATH"),
+        }
+    }
+}
+
+/// The token in `path`: the whole file, surrounding whitespace (a final newline) trimmed.
+fn read_token_file(path: &Path) -> Result<Secret> {
+    let shown = path.display();
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(TOKEN_FILE_MAX + 1).read_to_string(&mut text))
+        .map_err(|e| anyhow!("--token-file {shown}: {e}; check the path and its permissions"))?;
+    if text.len() as u64 > TOKEN_FILE_MAX {
+        bail!("--token-file {shown}: larger than {TOKEN_FILE_MAX} bytes; the file must hold only the token");
+    }
+    let token = text.trim();
+    if token.is_empty() {
+        bail!("--token-file {shown}: the file is empty; write the management token into it");
+    }
+    if token.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        bail!("--token-file {shown}: holds more than the token (whitespace inside it); the file must hold only the token");
+    }
+    Ok(Secret(token.to_owned()))
+}
+
+/// Whether the token may be sent to `url`: https, or http to this machine, or any http with
+/// `insecure_http`. An error says what is wrong and what to do.
+pub fn check_url(url: &str, insecure_http: bool) -> Result<()> {
+    let example = "e.g. https://keyward.example.workers.dev/_keyward";
+    let parsed = url::Url::parse(url).map_err(|e| {
+        anyhow!("--url '{url}' is not a URL ({e}); use the Worker's API base, {example}")
+    })?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if insecure_http || is_loopback(&parsed) => {}
+        "http" => bail!(
+            "--url '{url}': plain http to a host other than this machine would send the management token unencrypted, \
+             so nothing was sent; use https://, or pass --insecure-http (KEYWARD_INSECURE_HTTP=1) if you trust every network in between"
+        ),
+        other => bail!(
+            "--url '{url}': '{other}' is not http(s); use the Worker's API base, {example}"
+        ),
+    }
+    if parsed.host().is_none() {
+        bail!("--url '{url}' names no host; use the Worker's API base, {example}");
+    }
+    Ok(())
+}
+
+/// Whether the URL's host is this machine: 127.0.0.0/8, `::1` (also as `::ffff:127.x.y.z`)
+/// or `localhost`. Any other name could resolve anywhere.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// A response: status and JSON body (if any).
@@ -41,6 +182,7 @@ impl Reply {
 }
 
 /// A client bound to one Worker and account.
+#[derive(Debug)]
 pub struct Client {
     /// Requests sent so far (for `sync`'s statistics line).
     requests: std::cell::Cell<usize>,
@@ -49,25 +191,23 @@ pub struct Client {
     root: String,
     /// `{url}/v1/accounts/{account}`
     base: String,
-    token: String,
+    token: Secret,
 }
 
 impl Client {
-    /// A client from the command line's settings; fails when no token is given. Learns the
-    /// account from the Worker when it is not given (one request).
+    /// A client from the command line's settings; fails, before sending anything, when no
+    /// token is given or the URL would expose it. Learns the account from the Worker when it
+    /// is not given (one request).
     pub fn new(remote: &Remote) -> Result<Client> {
-        let Some(token) = remote.token.clone().filter(|t| !t.is_empty()) else {
-            bail!("no management token; pass --token or set KEYWARD_TOKEN");
-        };
+        check_url(&remote.url, remote.insecure_http)?;
+        let token = remote.token()?;
         let root = remote.url.trim_end_matches('/').to_owned();
-        if !(root.starts_with("http://") || root.starts_with("https://")) {
-            bail!(
-                "--url '{}' is not an http(s) URL; use the Worker's API base, e.g. http://127.0.0.1:8787/_keyward",
-                remote.url
-            );
-        }
+        // No redirects: ureq would follow one without the Authorization header, to any host
+        // and from https to http, and hand back that host's answer as the Worker's. The
+        // developer API never redirects; a 3xx is reported (see `respond`).
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(120))
+            .redirects(0)
             .build();
         let mut client = Client {
             requests: std::cell::Cell::new(0),
@@ -159,7 +299,7 @@ impl Client {
             let mut req = self
                 .agent
                 .request(method, url)
-                .set("authorization", &format!("Bearer {}", self.token));
+                .set("authorization", &format!("Bearer {}", self.token.expose()));
             for (k, v) in headers {
                 req = req.set(k, v);
             }
@@ -177,6 +317,13 @@ impl Client {
                     })
                 }
             };
+            if (300..400).contains(&response.status()) {
+                bail!(
+                    "{method} {url}: the Worker answered {} redirecting to '{}'; keyward follows no redirect, so the token goes only where --url says; point --url at the API's real base URL",
+                    response.status(),
+                    response.header("location").unwrap_or("nowhere")
+                );
+            }
             let busy = matches!(response.status(), 429 | 503);
             match waits.next() {
                 Some(secs) if busy && method == "GET" => {
@@ -349,9 +496,133 @@ pub fn encode(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn encode_keeps_unreserved_and_escapes_the_rest() {
         assert_eq!(super::encode("a-Z_0.~"), "a-Z_0.~");
         assert_eq!(super::encode("a b/c=d+é"), "a%20b%2Fc%3Dd%2B%C3%A9");
+    }
+
+    /// https anywhere; http to this machine only, unless `insecure_http`; nothing else.
+    #[test]
+    fn check_url_lets_the_token_travel_only_where_it_cannot_be_read() {
+        for url in [
+            "https://keyward.example/_keyward",
+            "https://203.0.113.7:8443/_keyward",
+            "http://127.0.0.1:8787/_keyward",
+            "http://127.9.8.7/",
+            "http://[::1]:8787/_keyward",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:8787/_keyward",
+            "http://LocalHost/",
+        ] {
+            assert!(check_url(url, false).is_ok(), "{url}");
+        }
+        for url in [
+            "http://keyward.example/_keyward",
+            "http://203.0.113.7/_keyward",
+            "http://0.0.0.0:8787/",
+            "http://[::2]/",
+            "http://[::ffff:203.0.113.7]/",
+            "http://localhost.attacker.example/",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            let err = check_url(url, false).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "--url '{url}': plain http to a host other than this machine would send the \
+                     management token unencrypted, so nothing was sent; use https://, or pass \
+                     --insecure-http (KEYWARD_INSECURE_HTTP=1) if you trust every network in between"
+                )
+            );
+            assert!(check_url(url, true).is_ok(), "{url} with --insecure-http");
+        }
+        for (url, says) in [
+            ("ftp://keyward.example/", "'ftp' is not http(s)"),
+            ("file:///etc/passwd", "'file' is not http(s)"),
+            (
+                "keyward.example/_keyward",
+                "is not a URL (relative URL without a base)",
+            ),
+            ("", "is not a URL"),
+        ] {
+            for insecure in [false, true] {
+                let err = check_url(url, insecure).unwrap_err().to_string();
+                assert!(err.contains(says), "{url}: {err}");
+                assert!(err.ends_with("e.g. https://keyward.example.workers.dev/_keyward"));
+            }
+        }
+    }
+
+    fn remote(token: Option<&str>, token_file: Option<&Path>) -> Remote {
+        Remote {
+            url: "http://127.0.0.1:9/_keyward".into(),
+            token_file: token_file.map(Path::to_path_buf),
+            token: token.map(Secret::new),
+            insecure_http: false,
+            account: Some("local".into()),
+        }
+    }
+
+    /// Neither the settings nor the client show the token in `Debug` (plain or pretty).
+    #[test]
+    fn debug_redacts_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret-from-file\n").unwrap();
+        let from_argv = remote(Some("s3cret-from-argv"), None);
+        let from_file = remote(None, Some(&file));
+        // An account is given: building the client sends nothing.
+        let client = Client::new(&from_file).unwrap();
+        assert_eq!(client.token.expose(), "s3cret-from-file");
+        for shown in [
+            format!("{from_argv:?}"),
+            format!("{from_argv:#?}"),
+            format!("{client:?}"),
+            format!("{client:#?}"),
+            format!("{:?}", Secret::new("s3cret")),
+        ] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("\"***\""), "{shown}");
+        }
+    }
+
+    /// A token file is read whole, whitespace around it trimmed; empty, missing or
+    /// multi-token files are errors naming the file.
+    #[test]
+    fn token_files_are_trimmed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        for (content, expected) in [
+            ("tok\n", "tok"),
+            ("tok\r\n", "tok"),
+            ("  tok \t\n\n", "tok"),
+        ] {
+            std::fs::write(&file, content).unwrap();
+            assert_eq!(read_token_file(&file).unwrap().expose(), expected);
+        }
+        let shown = file.display().to_string();
+        for (content, says) in [
+            ("", "the file is empty; write the management token into it"),
+            (" \n\n", "the file is empty"),
+            ("tok\nother\n", "whitespace inside it"),
+        ] {
+            std::fs::write(&file, content).unwrap();
+            let err = read_token_file(&file).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("--token-file {shown}: ")), "{err}");
+            assert!(err.contains(says), "{err}");
+        }
+        std::fs::write(&file, "x".repeat(TOKEN_FILE_MAX as usize + 1)).unwrap();
+        let err = read_token_file(&file).unwrap_err().to_string();
+        assert!(err.contains("larger than 65536 bytes"), "{err}");
+        let missing = dir.path().join("missing");
+        let err = read_token_file(&missing).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("--token-file {}: ", missing.display()))
+                && err.ends_with("; check the path and its permissions"),
+            "{err}"
+        );
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! One module per subcommand under `cmd/`, each an `Args` struct and a `run`. `main` maps
 //! errors to `keyward: error: …` on stderr and exit code 1 (clap usage errors too, so CI
-//! never mistakes them for "changes").
+//! never mistakes them for "changes"). Error messages carry the Worker's words (problem
+//! details, redirect targets), so they are printed through [`terminal::field`].
 
 mod client;
 mod cmd;
+mod terminal;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) && quiet_on_closed_output {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("keyward: error: {e:#}");
+            eprintln!("keyward: error: {}", terminal::field(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }

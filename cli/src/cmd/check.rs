@@ -8,9 +8,11 @@
 //! on their way and, for a bucket moved from the old KV-only layout, how many consumers were
 //! imported. Exits 1 when any bucket is inconsistent, so it can gate a deploy. `--repair`
 //! sends `POST …/$check`, which queues a fix of each problem from the bucket's tables.
+//! Everything printed from an answer goes through [`terminal::field`].
 
 use super::plural;
 use crate::client::{Client, Remote};
+use crate::terminal;
 use anyhow::{bail, Context, Result};
 use keyward_core::api::model::CheckOut;
 use std::io::Write;
@@ -43,6 +45,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut problems = 0usize;
     let mut bad = 0usize;
     for bucket in &buckets {
+        // Bucket names come from the Worker when not given, problems and records always.
+        let shown = terminal::field(bucket);
         let method = if args.repair { "POST" } else { "GET" };
         let mut cursor: Option<String> = None;
         let mut found = 0usize;
@@ -58,9 +62,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             for p in &answer.problems {
                 writeln!(
                     out,
-                    "{bucket}: {}: {}{}",
-                    keyward_core::storage::kv::keys::redacted(&p.key),
-                    p.problem,
+                    "{shown}: {}: {}{}",
+                    terminal::field(&keyward_core::storage::kv::keys::redacted(&p.key)),
+                    terminal::field(&p.problem),
                     if answer.repaired {
                         " (repair queued)"
                     } else {
@@ -87,7 +91,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for record in &last.unreadable_legacy_records {
             writeln!(
                 out,
-                "{bucket}: {record}: a consumer record of the old KV layout that could not be imported; it stays in KV, and its keys' records are kept"
+                "{shown}: {}: a consumer record of the old KV layout that could not be imported; it stays in KV, and its keys' records are kept",
+                terminal::field(record)
             )?;
         }
         if let Some(n) = last.imported_consumers {
@@ -97,7 +102,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ));
         }
         if found == 0 {
-            writeln!(out, "{bucket}: consistent ({})", notes.join(", "))?;
+            writeln!(out, "{shown}: consistent ({})", notes.join(", "))?;
             continue;
         }
         if !args.repair {

@@ -2,11 +2,14 @@
 //!
 //! `list` pages through every consumer (1000 per request) and prints one line each, or
 //! with `--json` the API's consumer objects as one JSON array. `get` prints one consumer
-//! with its managers and masked keys. Keys are only ever shown masked.
+//! with its managers and masked keys. Keys are only ever shown masked. Every value is the
+//! Worker's, so each goes through [`text`] (escaped as a field) or [`super::write_json`].
 
 use crate::client::{Client, Remote};
+use crate::terminal;
 use anyhow::Result;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -50,11 +53,12 @@ pub struct GetArgs {
     remote: Remote,
 }
 
-fn text<'a>(v: &'a Value, field: &str) -> &'a str {
-    v.get(field).and_then(Value::as_str).unwrap_or("")
+/// A string field of a server object, ready to print (empty when absent).
+fn text<'a>(v: &'a Value, field: &str) -> Cow<'a, str> {
+    terminal::field(v.get(field).and_then(Value::as_str).unwrap_or(""))
 }
 
-fn emails(c: &Value) -> Vec<&str> {
+fn emails(c: &Value) -> Vec<Cow<'_, str>> {
     c.get("managers")
         .and_then(Value::as_array)
         .map(|ms| ms.iter().map(|m| text(m, "email")).collect())
@@ -71,8 +75,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 "include-managers=true",
             )?;
             if a.json {
-                serde_json::to_writer_pretty(&mut out, &all)?;
-                writeln!(out)?;
+                super::write_json(&mut out, &all)?;
             } else {
                 for c in &all {
                     let managers = emails(c);
@@ -102,10 +105,12 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 None,
             )?;
             if a.json {
-                serde_json::to_writer_pretty(&mut out, &c)?;
-                writeln!(out)?;
+                super::write_json(&mut out, &c)?;
             } else {
-                let compact = |f: &str| c.get(f).map(Value::to_string).unwrap_or_default();
+                let compact = |f: &str| {
+                    let json = c.get(f).map(Value::to_string).unwrap_or_default();
+                    terminal::field(&json).into_owned()
+                };
                 writeln!(out, "name:        {}", text(&c, "name"))?;
                 writeln!(out, "id:          {}", text(&c, "id"))?;
                 writeln!(out, "description: {}", text(&c, "description"))?;
@@ -118,7 +123,9 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                         out,
                         "last sync:   {} (commit {})",
                         text(s, "at"),
-                        s.get("commit").and_then(Value::as_str).unwrap_or("unknown")
+                        terminal::field(
+                            s.get("commit").and_then(Value::as_str).unwrap_or("unknown")
+                        )
                     )?;
                 }
                 writeln!(out, "created:     {}", text(&c, "createdOn"))?;
@@ -131,9 +138,11 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                         "  {}\t{}\texpires {}\t{}",
                         text(k, "id"),
                         text(k, "key"),
-                        k.get("expiresOn")
-                            .and_then(Value::as_str)
-                            .unwrap_or("never"),
+                        terminal::field(
+                            k.get("expiresOn")
+                                .and_then(Value::as_str)
+                                .unwrap_or("never")
+                        ),
                         text(k, "description"),
                     )?;
                 }

@@ -1,9 +1,11 @@
 //! `keyward keys`: an admin's manual key management (what Zuplo's portal offers admins).
 //!
 //! `keys create` and `keys roll` print the new key, once, and nothing else on stdout, so
-//! that `KEY=$(keyward keys create --consumer acme)` works.
+//! that `KEY=$(keyward keys create --consumer acme)` works. What the Worker sends is printed
+//! through [`crate::terminal`], the key too (a real one is plain ASCII, so it is unchanged).
 
 use crate::client::{describe, Client, Remote};
+use crate::terminal;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -99,7 +101,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 .get("key")
                 .and_then(Value::as_str)
                 .context("the answer holds no key")?;
-            println!("{key}");
+            println!("{}", terminal::field(key));
         }
         Command::List(a) => {
             let client = Client::new(&a.target.remote)?;
@@ -109,13 +111,15 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 None,
             )?;
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                super::write_json(&mut std::io::stdout().lock(), &list)?;
             } else {
                 let empty = Vec::new();
                 let keys = list.get("data").and_then(Value::as_array).unwrap_or(&empty);
                 for k in keys {
-                    let field =
-                        |f: &str| k.get(f).and_then(Value::as_str).unwrap_or("-").to_owned();
+                    let field = |f: &str| {
+                        terminal::field(k.get(f).and_then(Value::as_str).unwrap_or("-"))
+                            .into_owned()
+                    };
                     println!(
                         "{}\t{}\texpires {}\t{}",
                         field("id"),
@@ -146,7 +150,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 .get("key")
                 .and_then(Value::as_str)
                 .context("the answer holds no key; the Worker may be too old to return it")?;
-            println!("{key}");
+            println!("{}", terminal::field(key));
         }
         Command::Delete(a) => {
             let client = Client::new(&a.target.remote)?;

@@ -1,4 +1,5 @@
-//! The subcommands, one module each, and the little they share (colour on terminals).
+//! The subcommands, one module each, and the little they share: colour on terminals, and
+//! the writers that pass server text through [`crate::terminal`] on its way out.
 
 mod check;
 mod completions;
@@ -140,21 +141,34 @@ pub fn paint_plan(text: &str) -> String {
     out
 }
 
+/// How [`Out`] makes the text it is given safe to print (see [`crate::terminal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// Lines laid out by a renderer, holding names and values from the Worker.
+    Text,
+    /// JSON text.
+    Json,
+}
+
 /// Text written as it is made (core's renderers write to a `fmt::Write`) to an `io::Write`
-/// through a buffer, each complete line coloured by [`paint_plan`] when `paint` is set. An
-/// I/O error (a closed pipe) is kept and returned by [`Out::finish`].
+/// through a buffer, escaped as `escape` says (the renderers copy names and values from the
+/// Worker), then each complete line coloured by [`paint_plan`] when `paint` is set (after
+/// escaping: the colours are the only escape sequences that get through). An I/O error (a
+/// closed pipe) is kept and returned by [`Out::finish`].
 pub struct Out<W: Write> {
     inner: BufWriter<W>,
     paint: bool,
+    escape: Escape,
     line: String,
     error: Option<std::io::Error>,
 }
 
 impl<W: Write> Out<W> {
-    pub fn new(inner: W, paint: bool) -> Out<W> {
+    pub fn new(inner: W, paint: bool, escape: Escape) -> Out<W> {
         Out {
             inner: BufWriter::with_capacity(1 << 16, inner),
             paint,
+            escape,
             line: String::new(),
             error: None,
         }
@@ -190,10 +204,15 @@ impl<W: Write> Out<W> {
 
 impl<W: Write> fmt::Write for Out<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Character by character, so any cut of the text into writes escapes alike.
+        let s = match self.escape {
+            Escape::Text => crate::terminal::text(s),
+            Escape::Json => crate::terminal::json(s),
+        };
         if !self.paint {
             return self.put(s.as_bytes());
         }
-        let mut rest = s;
+        let mut rest = &*s;
         while let Some(end) = rest.find('\n') {
             self.line.push_str(&rest[..=end]);
             let line = std::mem::take(&mut self.line);
@@ -203,6 +222,15 @@ impl<W: Write> fmt::Write for Out<W> {
         self.line.push_str(rest);
         Ok(())
     }
+}
+
+/// `value` as pretty JSON and a newline, DEL, C1 and bidi controls escaped
+/// ([`crate::terminal::json`]): the same document, safe on a terminal.
+pub fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    out.write_all(crate::terminal::json(&text).as_bytes())?;
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
 /// `1 noun` or `N nouns`.
@@ -226,7 +254,7 @@ mod tests {
         let text = "+ consumer b/a\n    tags: {}\n~ consumer b/c\n- consumer b/d\n\nPlan: 1\n";
         for paint in [false, true] {
             let mut bytes = Vec::new();
-            let mut out = Out::new(&mut bytes, paint);
+            let mut out = Out::new(&mut bytes, paint, Escape::Text);
             for piece in text.as_bytes().chunks(5) {
                 out.write_str(std::str::from_utf8(piece).unwrap()).unwrap();
             }
@@ -238,6 +266,42 @@ mod tests {
             };
             assert_eq!(String::from_utf8(bytes).unwrap(), expected);
         }
+    }
+
+    /// Names and values from the Worker reach the output escaped, whatever the format;
+    /// only the colours added afterwards are escape sequences.
+    #[test]
+    fn out_escapes_before_it_paints() {
+        let text = "- consumer b/x\u{1b}[2J\u{202e}\n    description: \"\u{9b}\"\r\n";
+        let mut bytes = Vec::new();
+        let mut out = Out::new(&mut bytes, true, Escape::Text);
+        out.write_str(text).unwrap();
+        out.finish(Ok(())).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "\x1b[31m- consumer b/x\\x1b[2J\\u{202e}\x1b[0m\n    description: \"\\u{9b}\"\\r\n"
+        );
+
+        let json = "{\n  \"name\": \"x\\u001b\u{9b}\u{202e}\"\n}\n";
+        let mut bytes = Vec::new();
+        let mut out = Out::new(&mut bytes, false, Escape::Json);
+        out.write_str(json).unwrap();
+        out.finish(Ok(())).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "{\n  \"name\": \"x\\u001b\\u009b\\u202e\"\n}\n"
+        );
+    }
+
+    /// The parsed command line shows no token in `Debug`.
+    #[test]
+    fn the_command_line_debug_hides_the_token() {
+        let cli = Cli::try_parse_from(["keyward", "plan", "--token", "s3cret"]).unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("\"***\""),
+            "{shown}"
+        );
     }
 
     /// An output that fails (a closed pipe) is an error, with its cause.
@@ -252,7 +316,7 @@ mod tests {
                 Ok(())
             }
         }
-        let mut out = Out::new(Closed, false);
+        let mut out = Out::new(Closed, false, Escape::Text);
         let big = "x".repeat(1 << 17);
         let written = out.write_str(&big);
         assert!(written.is_err());

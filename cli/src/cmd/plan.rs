@@ -81,7 +81,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
 pub fn print<P: PlanView>(plans: &[P], format: Format) -> Result<()> {
     let stdout = std::io::stdout().lock();
     let paint = format == Format::Text && super::colour_stdout();
-    let mut out = super::Out::new(stdout, paint);
+    let escape = match format {
+        Format::Text | Format::Markdown => super::Escape::Text,
+        Format::Json => super::Escape::Json,
+    };
+    let mut out = super::Out::new(stdout, paint, escape);
     let written = match format {
         Format::Text => plan::write_text(plans, &mut out),
         Format::Markdown => plan::write_markdown(plans, &mut out),

@@ -22,6 +22,7 @@
 use super::plan::{self as plan_cmd, Format};
 use super::plural;
 use crate::client::{describe, Client, Remote};
+use crate::terminal;
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keyward_core::api::model::{BulkOut, BulkStatus};
@@ -189,6 +190,8 @@ impl Progress {
     }
 
     fn advance(&self, bucket: &str, by: usize, done: usize) {
+        // With --prune, bucket names come from the Worker.
+        let bucket = terminal::field(bucket);
         match &self.bar {
             Some(bar) => {
                 bar.set_message(format!("({bucket})"));
@@ -427,7 +430,7 @@ fn post_bulk(client: &Client, bucket: &str, body: &[u8]) -> Result<BulkOut> {
             Ok(reply) if (reply.status == 429 || reply.status >= 500) && attempt < ATTEMPTS => {
                 eprintln!(
                     "sync: {}; trying again in {} s",
-                    describe(&reply),
+                    terminal::field(&describe(&reply)),
                     retry_in.as_secs()
                 );
             }
@@ -439,7 +442,11 @@ fn post_bulk(client: &Client, bucket: &str, body: &[u8]) -> Result<BulkOut> {
             }
             Ok(reply) => return Err(anyhow!("POST {path}: {}", describe(&reply))),
             Err(e) if attempt < ATTEMPTS => {
-                eprintln!("sync: {e:#}; trying again in {} s", retry_in.as_secs());
+                eprintln!(
+                    "sync: {}; trying again in {} s",
+                    terminal::field(&format!("{e:#}")),
+                    retry_in.as_secs()
+                );
             }
             Err(e) => return Err(e),
         }
