@@ -110,7 +110,44 @@ const FORMAT: &[(u32, u32)] = &[
     (0xE0020, 0xE007F),
 ];
 
-/// Normalizes an e-mail address to lower case by Unicode's rules and checks its shape
+/// The form e-mail addresses are compared and stored in: NFC (one code point sequence per
+/// visible address: `é` and `e` + U+0301 are the same address), then lower case by Unicode's
+/// rules. The API, `keys.yaml` checks, plans and digests all use this one function.
+pub fn email_key(address: &str) -> String {
+    nfc(address).to_lowercase()
+}
+
+/// The adapter's NFC, for builds without the `nfc` feature (see [`set_nfc`]).
+#[cfg(not(feature = "nfc"))]
+static NFC: std::sync::OnceLock<fn(&str) -> String> = std::sync::OnceLock::new();
+
+/// Supplies NFC to a build without the `nfc` feature. The Worker passes JavaScript's
+/// `String.prototype.normalize` (Unicode's tables are in the runtime already; the crate's would
+/// add about 60 KB gzipped to the bundle). Without either, non-ASCII addresses are compared
+/// as typed.
+#[cfg(not(feature = "nfc"))]
+pub fn set_nfc(f: fn(&str) -> String) {
+    let _ = NFC.set(f);
+}
+
+fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if s.is_ascii() {
+        return Cow::Borrowed(s); // ASCII is always NFC
+    }
+    #[cfg(feature = "nfc")]
+    {
+        use unicode_normalization::UnicodeNormalization;
+        Cow::Owned(s.nfc().collect())
+    }
+    #[cfg(not(feature = "nfc"))]
+    match NFC.get() {
+        Some(f) => Cow::Owned(f(s)),
+        None => Cow::Borrowed(s),
+    }
+}
+
+/// Normalizes an e-mail address ([`email_key`]: NFC, Unicode lower case) and checks its shape
 /// (`local@domain.tld`). An address with a control, invisible or bidi character is refused
 /// with its position: an address carrying one can look like another's.
 pub fn email(raw: &str) -> Result<String, Error> {
@@ -123,7 +160,7 @@ pub fn email(raw: &str) -> Result<String, Error> {
             at + 1
         )));
     }
-    let email = trimmed.to_lowercase();
+    let email = email_key(trimmed);
     let bad = || {
         Error::invalid(format!(
             "manager '{}' is not an e-mail address; use name@domain",
@@ -250,6 +287,21 @@ fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn emails_are_nfc_then_lower_case() {
+        // E + U+0301 (decomposed) and U+00C9 (composed) are one address.
+        assert_eq!(
+            email("E\u{301}lodie@Exemple.fr").unwrap(),
+            "\u{e9}lodie@exemple.fr"
+        );
+        assert_eq!(
+            email_key("\u{c9}LODIE@exemple.fr"),
+            "\u{e9}lodie@exemple.fr"
+        );
+        assert_eq!(email_key("ANGSTROM\u{212B}@x.se"), "angstrom\u{e5}@x.se");
+        assert_eq!(email_key("plain@example.com"), "plain@example.com");
+    }
 
     #[test]
     fn names() {

@@ -185,7 +185,8 @@ fn a_bad_management_tokens_secret_leaves_the_gateway_serving() {
 }
 
 /// An e-mail with an invisible or bidi character is refused, naming the character and its
-/// position, and nothing is written; Unicode upper case is lowered.
+/// position, and nothing is written; Unicode upper case is lowered and combining sequences
+/// composed (NFC, with the runtime's tables).
 #[test]
 fn spoofed_manager_emails_are_refused_with_the_position() {
     let w = Worker::start(&[]);
@@ -216,6 +217,17 @@ fn spoofed_manager_emails_are_refused_with_the_position() {
     );
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.json()["managers"][0]["email"], "élodie@exemple.fr");
+    // The same address typed with a combining accent (E + U+0301) is NFC-normalized: one
+    // manager, not two.
+    let decomposed = admin(
+        "POST",
+        &format!("{consumers}/acme/managers"),
+        Some(&json!({"email": "E\u{301}LODIE@exemple.fr"}).to_string()),
+    );
+    assert!(matches!(decomposed.status, 200 | 409), "{decomposed:?}");
+    let managers = admin("GET", &format!("{consumers}/acme/managers"), None).json()["data"].clone();
+    assert_eq!(managers.as_array().map(Vec::len), Some(1), "{managers}");
+    assert_eq!(managers[0]["email"], "élodie@exemple.fr");
 }
 
 /// The fenced code block that follows `<!-- signature-example: {lang} -->` in README.md.

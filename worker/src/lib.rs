@@ -14,6 +14,13 @@ mod state;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
+/// Once per isolate: e-mail addresses are NFC-normalized with the runtime's own Unicode
+/// tables (core's `nfc` feature would add them to the bundle).
+#[event(start)]
+fn start() {
+    keyward_core::validate::set_nfc(|s| worker::js_sys::JsString::from(s).normalize("NFC").into());
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     app::handle(req, &env).await

@@ -203,7 +203,8 @@ fn plain_is_safe(s: &str) -> bool {
 }
 
 /// A YAML double-quoted scalar: `"`, `\` and every character YAML does not allow raw
-/// (controls, DEL, C1, BOM, line separators, non-characters) escaped.
+/// (controls, DEL, C1, BOM, line separators, non-characters) or that is invisible (format
+/// and bidi characters, blanks other than space) escaped.
 fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -214,12 +215,15 @@ fn quoted(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
+            // Invisible and bidi characters too (valid raw, but they make a reviewed diff
+            // show something other than what it contains).
             c if (c as u32) < 0x20
                 || ('\u{7f}'..='\u{9f}').contains(&c)
                 || matches!(
                     c,
                     '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
-                ) =>
+                )
+                || crate::validate::is_hidden(c) =>
             {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
@@ -454,6 +458,34 @@ mod tests {
         assert!(out.contains("\n      acme-corp:\n        description: Acme Corp's order integration\n        metadata:\n          plan: gold\n          rateLimit:\n            requestsPerMinute: 600\n"), "{out}");
         assert!(
             out.contains("        managers:\n          - alice@acme.example\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_are_escaped_and_read_back() {
+        let tricky = "paid\u{202e}diap \u{200b}x\u{a0}y";
+        assert_eq!(quoted(tricky), "\"paid\\u202ediap \\u200bx\\u00a0y\"");
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("note".into(), tricky.into());
+        let consumer = ConsumerSpec {
+            description: Some(tricky.to_owned()),
+            metadata,
+            ..ConsumerSpec::default()
+        };
+        let file = KeysFile {
+            version: FORMAT_VERSION,
+            buckets: BTreeMap::from([(
+                "default".to_owned(),
+                BucketSpec {
+                    consumers: BTreeMap::from([("acme".to_owned(), consumer)]),
+                    ..BucketSpec::default()
+                },
+            )]),
+        };
+        let out = round_trip(&file);
+        assert!(
+            !out.contains('\u{202e}') && !out.contains('\u{200b}'),
             "{out}"
         );
     }

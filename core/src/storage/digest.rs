@@ -27,7 +27,10 @@ pub fn consumer_digest(
     tags: &BTreeMap<String, String>,
     managers: &[&str],
 ) -> String {
-    let mut emails: Vec<String> = managers.iter().map(|m| m.to_lowercase()).collect();
+    let mut emails: Vec<String> = managers
+        .iter()
+        .map(|m| crate::validate::email_key(m))
+        .collect();
     emails.sort();
     emails.dedup();
     // serde_json's Map is ordered by key (no preserve_order feature), so this is canonical.

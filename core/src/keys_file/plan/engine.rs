@@ -605,8 +605,9 @@ fn field_changes(live: &LiveRecord, spec: &ConsumerSpec) -> Vec<FieldChange> {
             });
         }
     }
-    let lower =
-        |list: &[String]| -> BTreeSet<String> { list.iter().map(|m| m.to_lowercase()).collect() };
+    let lower = |list: &[String]| -> BTreeSet<String> {
+        list.iter().map(|m| crate::validate::email_key(m)).collect()
+    };
     let (old, new) = (lower(&live.managers), lower(&spec.managers));
     for added in new.difference(&old) {
         out.push(FieldChange {

@@ -123,7 +123,11 @@ pub fn spec_digest(spec: &ConsumerSpec) -> String {
         metadata: &'a Map<String, Value>,
         tags: &'a BTreeMap<String, String>,
     }
-    let mut managers: Vec<String> = spec.managers.iter().map(|m| m.to_lowercase()).collect();
+    let mut managers: Vec<String> = spec
+        .managers
+        .iter()
+        .map(|m| crate::validate::email_key(m))
+        .collect();
     managers.sort();
     managers.dedup();
     let canonical = Canonical {
