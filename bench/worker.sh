@@ -3,14 +3,17 @@
 # waits for it, and stops it on exit.
 # Sets: BASE (http://127.0.0.1:PORT), API (…/_keyward/v1/accounts/local), AUTH (header line).
 # Needs `make worker` first.
-[ -f worker/build/index.js ] || { echo "bench: run make worker first" >&2; exit 1; }
+# BENCH_BUNDLE: the bundle to run (default worker/build/index.js; bench/edge.sh sets another
+# revision's to compare).
+BENCH_BUNDLE=${BENCH_BUNDLE:-$PWD/worker/build/index.js}
+[ -f "$BENCH_BUNDLE" ] || { echo "bench: $BENCH_BUNDLE is missing; run make worker first" >&2; exit 1; }
 export WRANGLER_SEND_METRICS=false
 bench_dir=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 bench_port=$(free_port)
 cat > "$bench_dir/wrangler.toml" <<TOML
 name = "keyward-bench"
-main = "$PWD/worker/build/index.js"
+main = "$BENCH_BUNDLE"
 compatibility_date = "2026-04-01"
 [[kv_namespaces]]
 binding = "KEYWARD_KV"
