@@ -86,6 +86,10 @@ fn spoofed_identity_headers_never_reach_the_upstream() {
     assert!(forwarded.contains(&"x-trace"), "{forwarded:?}");
     // Underscores survive the way to the upstream: the spoofs above would have arrived.
     assert!(forwarded.contains(&"x_trace_id"), "{forwarded:?}");
+    // A method the runtime binding cannot name is refused, not forwarded as a GET.
+    let propfind = http("PROPFIND", &format!("{}/orders", w.origin), &[], None);
+    assert_eq!(propfind.status, 405, "{propfind:?}");
+    assert_eq!(echo.received().len(), 1, "PROPFIND reached the upstream");
 }
 
 /// A request with a key in the header and another in the query forwards neither: the query
@@ -293,7 +297,10 @@ fn forwarded_requests_verify_with_the_readme_examples_and_fail_when_changed() {
     let sent = [
         http(
             "GET",
-            &format!("{}/items/caf%C3%A9;v=1?q=a%20b&flag&api_key=x", w.origin),
+            &format!(
+                "{}/items/caf%C3%A9;v=1/a%2Fb?q=a%20b&flag&api_key=x",
+                w.origin
+            ),
             &[("authorization", &auth)],
             None,
         ),
@@ -311,7 +318,7 @@ fn forwarded_requests_verify_with_the_readme_examples_and_fail_when_changed() {
     let got = echo.received();
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(
-        got[0].target, "/items/caf%C3%A9;v=1?q=a%20b&flag",
+        got[0].target, "/items/caf%C3%A9;v=1/a%2Fb?q=a%20b&flag",
         "forwarded byte for byte"
     );
     assert_eq!(got[1].header("x-keyward-consumer"), Some("acme-corp"));
@@ -498,6 +505,15 @@ fn an_endless_chunked_body_is_refused_before_it_is_read() {
     let (status, sent) = chunked_upload(&direct, buckets, &[], 100 * MIB);
     assert_eq!(status, 401, "{}", w.log());
     assert!(sent < MIB, "{sent} bytes were sent before the 401");
+    // Outside `/v1` no route reads a body, with or without a token.
+    for (path, expected) in [("/_keyward/x", 404), ("/_keyward/health", 405)] {
+        let (status, sent) = chunked_upload(&direct, path, &[], 100 * MIB);
+        assert_eq!(status, expected, "{path}\n{}", w.log());
+        assert!(
+            sent < MIB,
+            "{path}: {sent} bytes were sent before the {status}"
+        );
+    }
     let (status, sent) = chunked_upload(
         &direct,
         buckets,

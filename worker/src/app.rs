@@ -8,7 +8,7 @@ use crate::random::WebCrypto;
 use crate::state::{now, State};
 use futures_util::StreamExt;
 use keyward_core::api::token::Tokens;
-use keyward_core::api::{Api, Target};
+use keyward_core::api::{is_v1, Api, Target};
 use keyward_core::edge::gateway::{self, Decision};
 use keyward_core::edge::throttle::{self, Limiter, PerClient};
 use keyward_core::edge::verify::Verifier;
@@ -73,14 +73,15 @@ async fn api(
     let no_tokens = Tokens::new(None);
     let tokens = match settings.tokens() {
         Ok(t) => t,
-        Err(e) if path.trim_start_matches('/').starts_with("v1") => {
+        Err(e) if is_v1(&path) => {
             console_error!("keyward: configuration: {e}");
             return refuse(&req, problem::response(500, None)).await;
         }
         Err(_) => &no_tokens,
     };
     let mut api_req = ApiRequest {
-        method: req.method().to_string().to_ascii_uppercase(),
+        // The method as sent: workers-rs reads any it does not know as GET.
+        method: req.inner().method().to_ascii_uppercase(),
         path,
         query: query.to_owned(),
         authorization: req.headers().get("authorization").ok().flatten(),
@@ -98,11 +99,11 @@ async fn api(
         now: now(),
         openapi: OPENAPI,
     };
-    // The token first: an unauthenticated client never makes the Worker read a body.
-    if let Some(refused) = api.refuse_before_body(&api_req) {
-        return refuse(&req, refused).await;
+    // The token first: only an authenticated `/v1` request makes the Worker read a body.
+    if let Some(answer) = api.answer_before_body(&api_req).await {
+        return refuse(&req, answer).await;
     }
-    if !matches!(req.method(), Method::Get | Method::Head | Method::Delete) {
+    if !matches!(api_req.method.as_str(), "GET" | "HEAD" | "DELETE") {
         match read_body(&mut req).await {
             Ok(body) => api_req.body = body,
             Err(e) if e.kind() == ErrorKind::TooLarge => {
@@ -159,9 +160,13 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
     if req.inner().body().is_none() {
         return Ok(body.finish());
     }
-    let mut stream = req.stream().map_err(js)?;
+    // A body that breaks off (the client went away) is the client's error, not ours: a 400
+    // with no error log.
+    let broken =
+        |e: worker::Error| Error::invalid(format!("the request body could not be read: {e}"));
+    let mut stream = req.stream().map_err(broken)?;
     while let Some(chunk) = stream.next().await {
-        body.push(&chunk.map_err(js)?)?;
+        body.push(&chunk.map_err(broken)?)?;
     }
     Ok(body.finish())
 }
@@ -169,12 +174,24 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
 /// The Workers rate-limiting binding, keyed by client address.
 struct Binding(RateLimiter);
 
+thread_local! {
+    /// When this isolate last logged a failing limiter: once a minute, not once per key.
+    static LIMITER_WARNED: std::cell::Cell<i64> = const { std::cell::Cell::new(i64::MIN) };
+}
+
 impl Limiter for Binding {
     async fn allow(&self, client: &str) -> bool {
         match self.0.limit(client.to_owned()).await {
             Ok(outcome) => outcome.success,
             Err(e) => {
-                console_warn!("keyward: {}: {e}; allowing", bindings::UNKNOWN_KEY_LIMIT);
+                let now = now();
+                if LIMITER_WARNED.get().saturating_add(60_000) <= now {
+                    LIMITER_WARNED.set(now);
+                    console_warn!(
+                        "keyward: {}: {e}; unknown keys are not limited meanwhile",
+                        bindings::UNKNOWN_KEY_LIMIT
+                    );
+                }
                 true
             }
         }
@@ -228,6 +245,15 @@ async fn edge(
     env: &Env,
     url: &worker::Url,
 ) -> std::result::Result<Response, Error> {
+    // workers-rs reads a method it does not know (PROPFIND, PURGE) as GET; forwarding (and
+    // signing) it as one would be a lie, so it is refused.
+    if !req
+        .inner()
+        .method()
+        .eq_ignore_ascii_case(req.method().as_ref())
+    {
+        return refuse(&req, problem::response(405, None)).await;
+    }
     let settings = &state.settings;
     let config = &settings.config;
     let header = req.headers().get(&config.auth_header).ok().flatten();
@@ -240,15 +266,17 @@ async fn edge(
     };
     let query = url.query().unwrap_or("");
     let now = now();
-    let decision = match env.rate_limiter(bindings::UNKNOWN_KEY_LIMIT) {
-        Ok(limiter) => {
-            // Set by Cloudflare's edge; clients cannot choose it there.
-            let client = req
-                .headers()
-                .get("cf-connecting-ip")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+    // Set by Cloudflare's edge (clients cannot choose it there); without a readable one the
+    // request is not limited rather than counted with every other such request.
+    let client = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .and_then(|ip| throttle::client_key(&ip));
+    let limiter = env.rate_limiter(bindings::UNKNOWN_KEY_LIMIT).ok();
+    let decision = match (limiter, client) {
+        (Some(limiter), Some(client)) => {
             let gate = PerClient {
                 limiter: &Binding(limiter),
                 blocklist: &settings.blocklist,
@@ -256,7 +284,7 @@ async fn edge(
             };
             gateway::decide(config, &verifier, &gate, header.as_deref(), query, now).await?
         }
-        Err(_) => {
+        _ => {
             gateway::decide(
                 config,
                 &verifier,

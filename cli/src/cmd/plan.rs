@@ -110,6 +110,12 @@ pub fn read_live(client: &Client, desired: &DesiredFile, prune: bool) -> Result<
             if desired.buckets.contains_key(&bucket) {
                 continue;
             }
+            if keyward_core::validate::bucket_name(&bucket).is_err() {
+                bail!(
+                    "the Worker listed a bucket name that is not valid: {:?}",
+                    bucket.chars().take(80).collect::<String>()
+                );
+            }
             live.push(
                 live_bucket(client, &bucket, &none, prune)
                     .with_context(|| format!("reading bucket '{bucket}'"))?,
@@ -192,6 +198,14 @@ pub fn live_bucket(
             client.get(&page_path)?
         };
         for e in &page.data {
+            // Names end up in the plan's text and in URLs: one the API could never have
+            // stored means a Worker we must not believe (or a newline injected into a plan).
+            if keyward_core::validate::consumer_name(&e.name).is_err() {
+                bail!(
+                    "GET {page_path}: the Worker listed a consumer name that is not valid: {:?}",
+                    e.name.chars().take(80).collect::<String>()
+                );
+            }
             live.push(&e.name, e.source, &e.digest);
         }
         cursor = page.cursor;

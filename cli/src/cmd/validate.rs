@@ -58,7 +58,10 @@ fn report<T>(path: &Path, checked: Result<T, Vec<Diagnostic>>) -> Result<T> {
         Err(problems) => {
             let mut err = std::io::stderr().lock();
             for p in &problems {
-                writeln!(err, "{}:{p}", path.display())?;
+                // keys.yaml may come from an untrusted pull request: its text reaches CI logs
+                // with control characters escaped.
+                let line = format!("{}:{p}", path.display());
+                writeln!(err, "{}", crate::terminal::field(&line))?;
             }
             bail!(
                 "{}: {} found",

@@ -31,4 +31,4 @@ pub mod token;
 pub use bulk::BULK_MAX_ITEMS;
 pub use consumers::INDEX_PAGE_MAX;
 pub use query::Query;
-pub use router::{Api, Target};
+pub use router::{is_v1, Api, Target};

@@ -57,6 +57,11 @@ fn segments(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `path` (below the API prefix) is a `/v1` route, read as the router reads it.
+pub fn is_v1(path: &str) -> bool {
+    segments(path).first().map(String::as_str) == Some("v1")
+}
+
 fn check_size(req: &ApiRequest) -> Result<(), Error> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(crate::http::body_too_large());
@@ -192,13 +197,13 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
     }
 
-    /// The answer to a request that is refused whatever its body says: a `/v1` route
-    /// without a valid token (401). The adapter asks before reading the body, so an
-    /// unauthenticated client cannot make the Worker read one.
-    pub fn refuse_before_body(&self, req: &ApiRequest) -> Option<ApiResponse> {
-        let segs = segments(&req.path);
-        if segs.first().map(String::as_str) != Some("v1") {
-            return None;
+    /// The answer to a request whose body cannot matter, made without it: a `/v1` route
+    /// without a valid token (401), and every route outside `/v1` (health, the OpenAPI
+    /// document, 404s), none of which reads a body. The adapter asks before reading the
+    /// body, so only an authenticated `/v1` request makes the Worker read one.
+    pub async fn answer_before_body(&self, req: &ApiRequest) -> Option<ApiResponse> {
+        if !is_v1(&req.path) {
+            return Some(self.handle(req).await);
         }
         self.authenticate(req)
             .err()

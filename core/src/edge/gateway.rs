@@ -226,11 +226,12 @@ pub async fn decide<S: Store>(
         Credential::Present(key, location) => {
             let verdict = match verifier.start(&key, now) {
                 Step::Done(verdict) => verdict,
-                Step::Read(_) if !gate.may_read(now) => {
-                    return Ok(Decision::Reject(throttle::too_many_unknown_keys()))
-                }
                 Step::Read(pending) => {
+                    let Some(reading) = gate.begin(now) else {
+                        return Ok(Decision::Reject(throttle::too_many_unknown_keys()));
+                    };
                     let verdict = verifier.finish(pending, now).await?;
+                    drop(reading);
                     if verdict == Verdict::NotFound && !gate.unknown(now).await {
                         return Ok(Decision::Reject(throttle::too_many_unknown_keys()));
                     }

@@ -21,6 +21,28 @@ pub const BLOCK_MS: Millis = 10_000;
 /// Most clients an isolate remembers as blocked; the oldest goes first when full.
 pub const BLOCKLIST_CAPACITY: usize = 10_000;
 
+/// Most store reads one client may have in flight in one isolate. The limiter only learns of
+/// an unknown key after its read, so without this a burst of concurrent forged keys would all
+/// be read before the first refusal came back.
+pub const MAX_READS_IN_FLIGHT: u32 = 16;
+
+/// The key a client is counted under: its IPv4 address, or the /64 of its IPv6 address (one
+/// host commonly has a whole /64, so counting single IPv6 addresses would count nothing).
+/// `None` when the address cannot be read: such a request is not limited rather than put in
+/// one bucket with every other such request.
+pub fn client_key(address: &str) -> Option<String> {
+    match address.trim().parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some(v4.to_string()),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Some(v4.to_string()),
+            None => {
+                let s = v6.segments();
+                Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+            }
+        },
+    }
+}
+
 /// Counts unknown-key lookups per client, across isolates.
 #[allow(async_fn_in_trait)]
 pub trait Limiter {
@@ -36,6 +58,8 @@ pub trait Limiter {
 pub struct Blocklist {
     until: RefCell<HashMap<String, Millis>>,
     order: RefCell<VecDeque<(String, Millis)>>,
+    /// Reads in flight per client (an entry only while one is).
+    reading: RefCell<HashMap<String, u32>>,
 }
 
 impl Blocklist {
@@ -67,6 +91,27 @@ impl Blocklist {
         order.push_back((client.to_owned(), until));
     }
 
+    /// Starts a read for `client`, unless it already has [`MAX_READS_IN_FLIGHT`].
+    fn begin_read(&self, client: &str) -> bool {
+        let mut reading = self.reading.borrow_mut();
+        let n = reading.entry(client.to_owned()).or_default();
+        if *n >= MAX_READS_IN_FLIGHT {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn end_read(&self, client: &str) {
+        let mut reading = self.reading.borrow_mut();
+        if let Some(n) = reading.get_mut(client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                reading.remove(client);
+            }
+        }
+    }
+
     /// Number of clients remembered.
     pub fn len(&self) -> usize {
         self.until.borrow().len()
@@ -90,22 +135,36 @@ impl Blocklist {
     }
 }
 
+/// A store read in flight; dropping it (also when the request is abandoned) ends it.
+#[derive(Debug)]
+pub struct Reading<'a> {
+    client: Option<(&'a Blocklist, &'a str)>,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if let Some((blocklist, client)) = self.client {
+            blocklist.end_read(client);
+        }
+    }
+}
+
 /// What the gateway asks before and after a store read for a key the cache does not know.
 #[allow(async_fn_in_trait)]
 pub trait Gate {
-    /// Whether the read may happen at `now`; false answers 429 without it.
-    fn may_read(&self, now: Millis) -> bool;
+    /// Starts the read at `now`; `None` answers 429 without it.
+    fn begin(&self, now: Millis) -> Option<Reading<'_>>;
     /// Counts a read that found no key; false when the client is now over its limit.
     async fn unknown(&self, now: Millis) -> bool;
 }
 
-/// No limit (`UNKNOWN_KEY_LIMIT` not bound).
+/// No limit (`UNKNOWN_KEY_LIMIT` not bound, or no readable client address).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Open;
 
 impl Gate for Open {
-    fn may_read(&self, _now: Millis) -> bool {
-        true
+    fn begin(&self, _now: Millis) -> Option<Reading<'_>> {
+        Some(Reading { client: None })
     }
     async fn unknown(&self, _now: Millis) -> bool {
         true
@@ -119,13 +178,16 @@ pub struct PerClient<'a, L> {
     pub limiter: &'a L,
     /// This isolate's blocked clients.
     pub blocklist: &'a Blocklist,
-    /// The client's address (`CF-Connecting-IP`).
+    /// The client, as [`client_key`] names it.
     pub client: &'a str,
 }
 
 impl<L: Limiter> Gate for PerClient<'_, L> {
-    fn may_read(&self, now: Millis) -> bool {
-        !self.blocklist.blocked(self.client, now)
+    fn begin(&self, now: Millis) -> Option<Reading<'_>> {
+        (!self.blocklist.blocked(self.client, now) && self.blocklist.begin_read(self.client))
+            .then_some(Reading {
+                client: Some((self.blocklist, self.client)),
+            })
     }
 
     async fn unknown(&self, now: Millis) -> bool {
@@ -201,16 +263,52 @@ mod tests {
             blocklist: &blocklist,
             client: "9.9.9.9",
         };
-        assert!(gate.may_read(0));
+        assert!(gate.begin(0).is_some());
         assert!(pollster::block_on(gate.unknown(0)));
         assert!(pollster::block_on(gate.unknown(0)));
         assert!(!pollster::block_on(gate.unknown(0)));
-        assert!(!gate.may_read(1));
+        assert!(gate.begin(1).is_none());
         let other = PerClient {
             client: "8.8.8.8",
             ..gate
         };
-        assert!(other.may_read(1));
-        assert!(gate.may_read(BLOCK_MS));
+        assert!(other.begin(1).is_some());
+        assert!(gate.begin(BLOCK_MS).is_some());
+    }
+
+    #[test]
+    fn a_client_has_a_bounded_number_of_reads_in_flight() {
+        let limiter = Budget(Cell::new(100));
+        let blocklist = Blocklist::new();
+        let gate = PerClient {
+            limiter: &limiter,
+            blocklist: &blocklist,
+            client: "9.9.9.9",
+        };
+        let reads: Vec<_> = (0..MAX_READS_IN_FLIGHT).map(|_| gate.begin(0)).collect();
+        assert!(reads.iter().all(Option::is_some));
+        assert!(gate.begin(0).is_none(), "one read too many");
+        drop(reads);
+        assert!(gate.begin(0).is_some(), "ended reads free their places");
+        assert!(blocklist.reading.borrow().is_empty());
+    }
+
+    #[test]
+    fn clients_are_counted_by_ipv4_address_or_ipv6_64() {
+        assert_eq!(client_key("203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(
+            client_key("2001:db8:1:2:aaaa::1").as_deref(),
+            Some("2001:db8:1:2::/64")
+        );
+        assert_eq!(
+            client_key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            client_key("2001:db8:1:2::9")
+        );
+        assert_eq!(
+            client_key("::ffff:198.51.100.7").as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(client_key(""), None);
+        assert_eq!(client_key("unknown"), None);
     }
 }
