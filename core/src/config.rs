@@ -39,6 +39,26 @@ pub mod vars {
     pub const MANAGEMENT_TOKENS: &str = "MANAGEMENT_TOKENS";
     /// Secret: HMAC key that signs forwarded requests (see `edge::signature`); unset = unsigned.
     pub const UPSTREAM_SIGNING_SECRET: &str = "UPSTREAM_SIGNING_SECRET";
+    /// Secret: verifies HS256 end-user tokens on `/v1/me`.
+    pub const PORTAL_JWT_SECRET: &str = "PORTAL_JWT_SECRET";
+    /// JWKS URL for RS256/ES256 end-user tokens (Cloudflare Access: its certs URL).
+    pub const PORTAL_JWKS_URL: &str = "PORTAL_JWKS_URL";
+    /// OpenID issuer: its discovery document names the JWKS; also the required `iss`.
+    pub const PORTAL_OIDC_ISSUER: &str = "PORTAL_OIDC_ISSUER";
+    /// Required `iss` of end-user tokens.
+    pub const PORTAL_JWT_ISSUER: &str = "PORTAL_JWT_ISSUER";
+    /// Required `aud` of end-user tokens.
+    pub const PORTAL_JWT_AUDIENCE: &str = "PORTAL_JWT_AUDIENCE";
+    /// The claim holding the end user's e-mail (default `email`).
+    pub const PORTAL_EMAIL_CLAIM: &str = "PORTAL_EMAIL_CLAIM";
+    /// Grace of the old keys when a manager rolls without an expiry (default 86400).
+    pub const PORTAL_ROLL_GRACE_SECONDS: &str = "PORTAL_ROLL_GRACE_SECONDS";
+    /// `false` stops managers from creating keys (rolling stays).
+    pub const PORTAL_ALLOW_CREATE: &str = "PORTAL_ALLOW_CREATE";
+    /// Comma-separated origins allowed to call `/v1/me` from a browser (CORS).
+    pub const PORTAL_ALLOWED_ORIGINS: &str = "PORTAL_ALLOWED_ORIGINS";
+    /// How long a fetched JWKS is used (default 600).
+    pub const PORTAL_JWKS_TTL_SECONDS: &str = "PORTAL_JWKS_TTL_SECONDS";
 }
 
 /// The Worker's settings.
@@ -66,6 +86,47 @@ pub struct Config {
     pub key_prefix: String,
     /// Headers never forwarded upstream, lower-cased with `_` read as `-`.
     pub forward_drop_headers: Vec<String>,
+    /// The self-serve API (`/v1/me`).
+    pub portal: Portal,
+}
+
+/// Settings of the self-serve API (`/v1/me`); its HS256 secret is a secret, not here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Portal {
+    /// Where the JWKS is (given, or from the OIDC discovery document when `None`).
+    pub jwks_url: Option<String>,
+    /// The OpenID issuer whose discovery document names the JWKS.
+    pub oidc_issuer: Option<String>,
+    /// Required `iss` (`PORTAL_JWT_ISSUER`, else the OIDC issuer).
+    pub issuer: Option<String>,
+    /// Required `aud`.
+    pub audience: Option<String>,
+    /// The e-mail claim.
+    pub email_claim: String,
+    /// Grace of a manager's roll without an expiry.
+    pub roll_grace_seconds: u32,
+    /// Managers may create keys.
+    pub allow_create: bool,
+    /// Browser origins allowed on `/v1/me`.
+    pub allowed_origins: Vec<String>,
+    /// Lifetime of a fetched JWKS (default 600 s).
+    pub jwks_ttl_seconds: u32,
+}
+
+impl Default for Portal {
+    fn default() -> Self {
+        Portal {
+            jwks_url: None,
+            oidc_issuer: None,
+            issuer: None,
+            audience: None,
+            email_claim: "email".into(),
+            roll_grace_seconds: 86_400,
+            allow_create: true,
+            allowed_origins: Vec::new(),
+            jwks_ttl_seconds: 600,
+        }
+    }
 }
 
 impl Default for Config {
@@ -82,6 +143,7 @@ impl Default for Config {
             api_prefix: "/_keyward".into(),
             key_prefix: key::format::DEFAULT_PREFIX.into(),
             forward_drop_headers: Vec::new(),
+            portal: Portal::default(),
         }
     }
 }
@@ -147,12 +209,58 @@ impl Config {
             crate::validate::bucket_name(&v).map_err(|e| bad(vars::BUCKET, e))?;
             c.bucket = v;
         }
+        let flag = |name: &str, value: &str| match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(bad(name, "use true or false")),
+        };
         if let Some(v) = get(vars::ALLOW_UNAUTHENTICATED) {
-            c.allow_unauthenticated = match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => return Err(bad(vars::ALLOW_UNAUTHENTICATED, "use true or false")),
-            };
+            c.allow_unauthenticated = flag(vars::ALLOW_UNAUTHENTICATED, &v)?;
+        }
+        let url = |name: &str, value: String| {
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(value.trim_end_matches('/').to_owned())
+            } else {
+                Err(bad(name, "use an https:// URL"))
+            }
+        };
+        let p = &mut c.portal;
+        p.jwks_url = get(vars::PORTAL_JWKS_URL)
+            .map(|v| url(vars::PORTAL_JWKS_URL, v))
+            .transpose()?;
+        p.oidc_issuer = get(vars::PORTAL_OIDC_ISSUER)
+            .map(|v| url(vars::PORTAL_OIDC_ISSUER, v))
+            .transpose()?;
+        p.issuer = get(vars::PORTAL_JWT_ISSUER).or_else(|| p.oidc_issuer.clone());
+        p.audience = get(vars::PORTAL_JWT_AUDIENCE);
+        if let Some(v) = get(vars::PORTAL_EMAIL_CLAIM) {
+            p.email_claim = v;
+        }
+        if let Some(v) = get(vars::PORTAL_ROLL_GRACE_SECONDS) {
+            p.roll_grace_seconds = v.parse().map_err(|_| {
+                bad(
+                    vars::PORTAL_ROLL_GRACE_SECONDS,
+                    "use a whole number of seconds",
+                )
+            })?;
+        }
+        if let Some(v) = get(vars::PORTAL_ALLOW_CREATE) {
+            p.allow_create = flag(vars::PORTAL_ALLOW_CREATE, &v)?;
+        }
+        if let Some(v) = get(vars::PORTAL_ALLOWED_ORIGINS) {
+            p.allowed_origins = v
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        if let Some(v) = get(vars::PORTAL_JWKS_TTL_SECONDS) {
+            p.jwks_ttl_seconds = v.parse().map_err(|_| {
+                bad(
+                    vars::PORTAL_JWKS_TTL_SECONDS,
+                    "use a whole number of seconds",
+                )
+            })?;
         }
         if let Some(v) = get(vars::CACHE_TTL_SECONDS) {
             c.cache_ttl_seconds = v

@@ -24,6 +24,7 @@ pub mod api;
 pub mod edge;
 pub mod key;
 pub mod keys_file;
+pub mod selfserve;
 pub mod storage;
 
 pub mod config;

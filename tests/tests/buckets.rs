@@ -462,6 +462,7 @@ fn legacy_consumer(
             expires_on: None,
             created_on: t0,
             updated_on: t0,
+            created_by: None,
         });
         plaintexts.push(plaintext);
     }

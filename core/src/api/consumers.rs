@@ -11,8 +11,9 @@ use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::storage::bucket::rows;
 use crate::storage::bucket::sql::Sql;
-use crate::storage::kv::{ConsumerRecord, ManagerRecord, Source, SCHEMA_VERSION};
+use crate::storage::kv::{ConsumerRecord, ManagerRecord, Source, StoredKey, SCHEMA_VERSION};
 use crate::storage::store::{Store, LIST_LIMIT};
+use crate::timestamp::Millis;
 use crate::{ids, timestamp, validate};
 
 /// A consumer as a list or get shows it, per the query's include flags.
@@ -72,6 +73,31 @@ pub(super) fn managers_from(
 /// (100,000 consumers in 10 requests). The default stays 1000.
 pub const INDEX_PAGE_MAX: usize = 10_000;
 
+/// Rolls `c`'s keys: every key that would outlive `expires_on` now expires then, and
+/// `new_key` joins them (the developer API's and the managers' roll-key).
+pub(crate) fn roll(
+    c: &mut ConsumerRecord,
+    new_key: &StoredKey,
+    expires_on: Millis,
+    now: Millis,
+) -> Result<(), Error> {
+    if c.keys.len() >= validate::MAX_KEYS {
+        return Err(Error::invalid(format!(
+            "consumer '{}' already has {} keys, the most allowed; delete old ones before rolling",
+            c.name,
+            validate::MAX_KEYS
+        )));
+    }
+    for k in &mut c.keys {
+        if k.expires_on.is_none_or(|t| t > expires_on) {
+            k.expires_on = Some(expires_on);
+            k.updated_on = now;
+        }
+    }
+    c.keys.push(new_key.clone());
+    Ok(())
+}
+
 fn consumer_not_found(bucket: &str, name: &str) -> Error {
     Error::not_found(format!(
         "consumer '{name}' does not exist in bucket '{bucket}'"
@@ -80,7 +106,7 @@ fn consumer_not_found(bucket: &str, name: &str) -> Error {
 
 impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// The consumer, or 404 — also when a `tag.*` guard does not match (ownership check).
-    pub(super) fn guarded_consumer(
+    pub(crate) fn guarded_consumer(
         &self,
         bucket: &str,
         name: &str,
@@ -97,7 +123,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// saves it when anything changed — read, decision and write in one transaction of the
     /// bucket's object, so concurrent changes apply one after the other (see
     /// [`rows`]). Returns what `change` returned and the consumer as saved.
-    pub(super) fn change_consumer<T>(
+    pub(crate) fn change_consumer<T>(
         &self,
         bucket: &str,
         name: &str,
@@ -348,22 +374,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         let input: RollKey = body(req)?;
         let expires_on = timestamp::parse(&input.expires_on)?;
         let (new_key, plaintext) = self.new_key(&CreateKey::default())?;
-        self.change_consumer(bucket, name, q, |c| {
-            if c.keys.len() >= validate::MAX_KEYS {
-                return Err(Error::invalid(format!(
-                    "consumer '{name}' already has {} keys, the most allowed; delete old ones before rolling",
-                    validate::MAX_KEYS
-                )));
-            }
-            for k in &mut c.keys {
-                if k.expires_on.is_none_or(|t| t > expires_on) {
-                    k.expires_on = Some(expires_on);
-                    k.updated_on = self.now;
-                }
-            }
-            c.keys.push(new_key.clone());
-            Ok(())
-        })?;
+        self.change_consumer(bucket, name, q, |c| roll(c, &new_key, expires_on, self.now))?;
         let wants_key = req
             .prefer
             .as_deref()

@@ -20,7 +20,7 @@ fn key_not_found(consumer: &str, id: &str) -> Error {
 
 impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// Validates a key request and makes the key: the stored form and the plaintext.
-    pub(super) fn new_key(&self, input: &CreateKey) -> Result<(StoredKey, String), Error> {
+    pub(crate) fn new_key(&self, input: &CreateKey) -> Result<(StoredKey, String), Error> {
         if input.key.is_some() {
             return Err(Error::invalid(
                 "field 'key' is not accepted: keyward generates every key so that it carries a valid checksum; omit it",
@@ -43,6 +43,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             expires_on,
             created_on: self.now,
             updated_on: self.now,
+            created_by: None,
         };
         Ok((stored, plaintext))
     }

@@ -18,14 +18,14 @@
 
 mod buckets;
 mod bulk;
-mod consumers;
+pub(crate) mod consumers;
 mod keys;
 mod managers;
 pub mod model;
 #[cfg(feature = "schema")]
 pub mod openapi;
-mod query;
-mod router;
+pub(crate) mod query;
+pub(crate) mod router;
 pub mod token;
 
 pub use bulk::BULK_MAX_ITEMS;

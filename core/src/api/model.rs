@@ -178,6 +178,9 @@ pub struct KeyOut {
     /// The key: plaintext only in the response that creates it, else masked or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// E-mail of the manager who created it in the self-serve API; absent for admins' keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 impl KeyOut {
@@ -190,6 +193,7 @@ impl KeyOut {
             expires_on: k.expires_on.map(timestamp::format),
             description: k.description.clone(),
             key: (format == KeyFormat::Masked).then(|| k.masked.clone()),
+            created_by: k.created_by.clone(),
         }
     }
 

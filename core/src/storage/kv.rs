@@ -157,6 +157,9 @@ pub struct StoredKey {
     pub created_on: Millis,
     /// Last change.
     pub updated_on: Millis,
+    /// The manager who created it through `/v1/me` (their e-mail); none for admins' keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// A manager of a consumer.

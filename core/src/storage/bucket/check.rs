@@ -398,6 +398,7 @@ mod tests {
                 expires_on: None,
                 created_on: 0,
                 updated_on: 0,
+                created_by: None,
             }],
             created_on: 0,
             updated_on: 0,

@@ -1,0 +1,352 @@
+//! The end-user API, `/v1/me`: the consumers whose managers include the signed-in e-mail,
+//! and their keys — listed, created, rolled, described and deleted by the managers
+//! themselves. Runs in the bucket's object like the developer API, through the same write
+//! path (`Api::change_consumer`: one transaction, outbox, cache), so `keyward plan` sees no
+//! drift (keys are not in `keys.yaml`).
+//!
+//! A consumer the caller does not manage is a 404 worded exactly like one that does not
+//! exist. What belongs to `keys.yaml` and the admins (name, description, metadata, tags,
+//! managers) is a 403 saying so.
+
+use crate::api::model::{CreateKey, KeyFormat, KeyOut};
+use crate::api::query::Query;
+use crate::api::Api;
+use crate::config::Portal;
+use crate::error::{Error, ErrorKind};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::problem;
+use crate::selfserve::jwt::Identity;
+use crate::storage::bucket::rows;
+use crate::storage::bucket::sql::Sql;
+use crate::storage::kv::ConsumerRecord;
+use crate::storage::store::Store;
+use crate::{timestamp, validate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /v1/me/consumers/{name}/keys`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MeCreateKey {
+    description: Option<String>,
+    expires_on: Option<String>,
+}
+
+/// `POST /v1/me/consumers/{name}/roll-key`; `{}` rolls with the default grace.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MeRollKey {
+    expires_on: Option<String>,
+}
+
+/// `PATCH /v1/me/consumers/{name}/keys/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MePatchKey {
+    description: Option<String>,
+}
+
+/// A consumer as its managers see it (the shape Zudoku's API-keys plugin reads).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeConsumerOut {
+    /// `csmr_…`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// What a portal shows as its title: the description, else the name.
+    pub label: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Metadata (read-only here), e.g. the plan.
+    pub metadata: Map<String, Value>,
+    /// RFC 3339.
+    pub created_on: String,
+    /// RFC 3339.
+    pub updated_on: String,
+    /// The keys, masked.
+    pub api_keys: KeyList,
+}
+
+/// `{data: [...]}` of keys.
+#[derive(Debug, Serialize)]
+pub struct KeyList {
+    /// The keys.
+    pub data: Vec<KeyOut>,
+}
+
+fn me_consumer(c: &ConsumerRecord) -> MeConsumerOut {
+    MeConsumerOut {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        label: c.description.clone().unwrap_or_else(|| c.name.clone()),
+        description: c.description.clone(),
+        metadata: c.metadata.clone(),
+        created_on: timestamp::format(c.created_on),
+        updated_on: timestamp::format(c.updated_on),
+        api_keys: KeyList {
+            data: c
+                .keys
+                .iter()
+                .map(|k| KeyOut::stored(k, KeyFormat::Masked))
+                .collect(),
+        },
+    }
+}
+
+/// The one 404 for a consumer that does not exist and one the caller does not manage.
+fn not_yours(name: &str) -> Error {
+    Error::not_found(format!(
+        "consumer '{}' does not exist or is not managed by you",
+        name.chars().take(64).collect::<String>()
+    ))
+}
+
+fn manages(c: &ConsumerRecord, who: &Identity) -> bool {
+    c.managers.iter().any(|m| m.email == who.email)
+}
+
+fn forbidden(why: &str) -> Error {
+    Error::new(ErrorKind::Forbidden, why)
+}
+
+fn method_not_allowed() -> Error {
+    Error::new(
+        ErrorKind::MethodNotAllowed,
+        "method not allowed on this path",
+    )
+}
+
+fn body<T: serde::de::DeserializeOwned + Default>(req: &ApiRequest) -> Result<T, Error> {
+    // Zudoku sends `{}`, some clients nothing at all: both mean "no fields".
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    crate::api::router::body(req)
+}
+
+impl<S: Store, Q: Sql> Api<'_, S, Q> {
+    /// Answers a `/v1/me` request (`segs` after `v1/me`) of the signed-in `who`, in bucket
+    /// `bucket` (the gateway's), with the portal's settings.
+    pub fn handle_me(
+        &self,
+        req: &ApiRequest,
+        segs: &[&str],
+        bucket: &str,
+        who: &Identity,
+        portal: &Portal,
+    ) -> ApiResponse {
+        match self.route_me(req, segs, bucket, who, portal) {
+            Ok(r) => r,
+            Err(e) => problem::from_error(&e),
+        }
+    }
+
+    fn managed(&self, bucket: &str, name: &str, who: &Identity) -> Result<ConsumerRecord, Error> {
+        if validate::consumer_name(name).is_err() {
+            return Err(not_yours(name));
+        }
+        match rows::consumer(self.sql, bucket, name) {
+            Ok(c) if manages(&c, who) => Ok(c),
+            Ok(_) => Err(not_yours(name)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(not_yours(name)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes consumer `name` in one transaction, after checking there that `who` manages it.
+    fn change_managed<T>(
+        &self,
+        bucket: &str,
+        name: &str,
+        who: &Identity,
+        change: impl FnOnce(&mut ConsumerRecord) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if validate::consumer_name(name).is_err() {
+            return Err(not_yours(name));
+        }
+        let result = self.change_consumer(bucket, name, &Query::default(), |c| {
+            if !manages(c, who) {
+                return Err(not_yours(name));
+            }
+            change(c)
+        });
+        match result {
+            Ok((out, _)) => Ok(out),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(not_yours(name)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn route_me(
+        &self,
+        req: &ApiRequest,
+        segs: &[&str],
+        bucket: &str,
+        who: &Identity,
+        portal: &Portal,
+    ) -> Result<ApiResponse, Error> {
+        let m = req.method.as_str();
+        match segs {
+            [] => match m {
+                "GET" | "HEAD" => {
+                    let managed = rows::managed_by(self.sql, bucket, &who.email)?;
+                    Ok(ApiResponse::json(
+                        200,
+                        &serde_json::json!({
+                            "email": who.email,
+                            "issuer": who.issuer,
+                            "consumers": managed.len(),
+                        }),
+                    ))
+                }
+                _ => Err(method_not_allowed()),
+            },
+            ["consumers"] => match m {
+                "GET" | "HEAD" => {
+                    let data: Vec<MeConsumerOut> = rows::managed_by(self.sql, bucket, &who.email)?
+                        .iter()
+                        .map(me_consumer)
+                        .collect();
+                    Ok(ApiResponse::json(200, &serde_json::json!({ "data": data })))
+                }
+                _ => Err(method_not_allowed()),
+            },
+            ["consumers", name] => {
+                let c = self.managed(bucket, name, who)?;
+                match m {
+                    "GET" | "HEAD" => Ok(ApiResponse::json(200, &me_consumer(&c))),
+                    "PATCH" | "PUT" | "DELETE" => Err(forbidden(
+                        "a consumer's name, description, metadata, tags and managers are kept by the API's administrators (keys.yaml); managers change its keys only",
+                    )),
+                    _ => Err(method_not_allowed()),
+                }
+            }
+            ["consumers", name, "keys"] => match m {
+                "GET" | "HEAD" => {
+                    let c = self.managed(bucket, name, who)?;
+                    Ok(ApiResponse::json(200, &me_consumer(&c).api_keys))
+                }
+                "POST" => self.me_create_key(req, bucket, name, who, portal),
+                _ => Err(method_not_allowed()),
+            },
+            ["consumers", name, "roll-key"] => match m {
+                "POST" => self.me_roll_key(req, bucket, name, who, portal),
+                _ => Err(method_not_allowed()),
+            },
+            ["consumers", name, "keys", id] => match m {
+                "GET" | "HEAD" => {
+                    let c = self.managed(bucket, name, who)?;
+                    let k = c
+                        .keys
+                        .iter()
+                        .find(|k| k.id == *id)
+                        .ok_or_else(|| key_not_found(id))?;
+                    Ok(ApiResponse::json(
+                        200,
+                        &KeyOut::stored(k, KeyFormat::Masked),
+                    ))
+                }
+                "PATCH" => {
+                    let patch: MePatchKey = crate::api::router::body(req)?;
+                    if let Some(d) = &patch.description {
+                        validate::description(d)?;
+                    }
+                    let key = self.change_managed(bucket, name, who, |c| {
+                        let k = c
+                            .keys
+                            .iter_mut()
+                            .find(|k| k.id == *id)
+                            .ok_or_else(|| key_not_found(id))?;
+                        if k.description != patch.description {
+                            k.description = patch.description;
+                            k.updated_on = self.now;
+                        }
+                        Ok(k.clone())
+                    })?;
+                    Ok(ApiResponse::json(
+                        200,
+                        &KeyOut::stored(&key, KeyFormat::Masked),
+                    ))
+                }
+                "DELETE" => {
+                    self.change_managed(bucket, name, who, |c| {
+                        let at = c
+                            .keys
+                            .iter()
+                            .position(|k| k.id == *id)
+                            .ok_or_else(|| key_not_found(id))?;
+                        c.keys.remove(at);
+                        Ok(())
+                    })?;
+                    Ok(ApiResponse::empty(204))
+                }
+                _ => Err(method_not_allowed()),
+            },
+            _ => Err(Error::not_found("no such route; see /openapi.json")),
+        }
+    }
+
+    fn me_create_key(
+        &self,
+        req: &ApiRequest,
+        bucket: &str,
+        name: &str,
+        who: &Identity,
+        portal: &Portal,
+    ) -> Result<ApiResponse, Error> {
+        // Existence first: a consumer the caller does not manage stays a 404 either way.
+        self.managed(bucket, name, who)?;
+        if !portal.allow_create {
+            return Err(forbidden(
+                "managers cannot create keys on this deployment (PORTAL_ALLOW_CREATE=false); roll the consumer's key instead",
+            ));
+        }
+        let input: MeCreateKey = body(req)?;
+        let (mut key, plaintext) = self.new_key(&CreateKey {
+            description: input.description,
+            expires_on: input.expires_on,
+            ..CreateKey::default()
+        })?;
+        key.created_by = Some(who.email.clone());
+        self.change_managed(bucket, name, who, |c| {
+            if c.keys.len() >= validate::MAX_KEYS {
+                return Err(Error::invalid(format!(
+                    "consumer '{name}' already has {} keys, the most allowed; delete old ones first",
+                    validate::MAX_KEYS
+                )));
+            }
+            c.keys.push(key.clone());
+            Ok(())
+        })?;
+        Ok(ApiResponse::json(200, &KeyOut::created(&key, plaintext)))
+    }
+
+    fn me_roll_key(
+        &self,
+        req: &ApiRequest,
+        bucket: &str,
+        name: &str,
+        who: &Identity,
+        portal: &Portal,
+    ) -> Result<ApiResponse, Error> {
+        let input: MeRollKey = body(req)?;
+        let expires_on = match &input.expires_on {
+            Some(t) => timestamp::parse(t)?,
+            None => self.now + i64::from(portal.roll_grace_seconds) * 1000,
+        };
+        let (mut key, plaintext) = self.new_key(&CreateKey::default())?;
+        key.created_by = Some(who.email.clone());
+        self.change_managed(bucket, name, who, |c| {
+            crate::api::consumers::roll(c, &key, expires_on, self.now)
+        })?;
+        Ok(ApiResponse::json(200, &KeyOut::created(&key, plaintext)))
+    }
+}
+
+fn key_not_found(id: &str) -> Error {
+    Error::not_found(format!(
+        "key '{}' does not exist on this consumer",
+        id.chars().take(64).collect::<String>()
+    ))
+}
