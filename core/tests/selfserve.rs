@@ -515,3 +515,22 @@ fn creation_can_be_turned_off_and_the_key_limit_holds() {
     }
     assert_eq!(last, 400, "the per-consumer key limit");
 }
+
+#[test]
+fn minted_tokens_verify() {
+    use keyward_core::selfserve::jwt::mint_hs256;
+    let token = mint_hs256(
+        SECRET,
+        "Alice@Example.com",
+        NOW,
+        3600,
+        Some("https://idp.example"),
+        Some("keyward"),
+    )
+    .unwrap();
+    assert_eq!(rules(None).verify(&token, NOW), Ok(alice()));
+    assert_eq!(
+        rules(None).verify(&token, NOW + 3_661_000),
+        Err(Rejection::Expired)
+    );
+}

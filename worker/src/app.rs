@@ -5,7 +5,7 @@
 use crate::bindings;
 use crate::bucket_object::{API_URL, BUCKET_HEADER, DIRECTORY, PATH_HEADER, WRITTEN_HEADER};
 use crate::random::WebCrypto;
-use crate::state::{now, State};
+use crate::state::{now, Settings, State};
 use futures_util::StreamExt;
 use keyward_core::api::token::Tokens;
 use keyward_core::api::{is_v1, Api, Target};
@@ -67,6 +67,10 @@ async fn api(
     if too_large {
         return refuse(&req, problem::from_error(&http::body_too_large())).await;
     }
+    // End users, with their own tokens: never a management token's routes.
+    if keyward_core::selfserve::me_segments(&path).is_some() {
+        return crate::portal::me(req, state, env, path, query).await;
+    }
     let settings = &state.settings;
     // Health and the OpenAPI document need no token, so they answer even when the
     // management tokens cannot be read; every `/v1` request then fails, naming the secret.
@@ -118,23 +122,8 @@ async fn api(
         Target::Directory => Some(DIRECTORY.to_owned()),
     };
     if let Some(name) = object {
-        let mut response = to_object(env, &name, &api_req).await?;
-        // The object applied these KV writes (and forgot them in its isolate); this isolate
-        // may have cached the old answers.
-        let written = response.headers().get(WRITTEN_HEADER).ok().flatten();
-        if let Some(written) = written {
-            let cache = &settings.cache;
-            if written == "*" {
-                cache.clear();
-            } else {
-                written.split(',').for_each(|k| cache.forget(k));
-            }
-            // A copy: the headers of a fetched response are immutable.
-            let headers = response.headers().clone();
-            headers.delete(WRITTEN_HEADER).map_err(js)?;
-            response = response.with_headers(headers);
-        }
-        return Ok(response);
+        let response = to_object(env, &name, &api_req, &[]).await?;
+        return forget_written(response, settings);
     }
     let response = api
         .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
@@ -142,20 +131,63 @@ async fn api(
     respond(response).map_err(js)
 }
 
-/// Answers `response` without reading the request's body: the body is cancelled first, or
-/// the runtime would receive all of it (however long) before sending the answer.
-async fn refuse(req: &Request, response: ApiResponse) -> std::result::Result<Response, Error> {
+/// Bodies up to this size (by `Content-Length`) are read and dropped before a refusal, so the
+/// connection stays usable; anything larger, or of unknown length, is cancelled instead.
+const DISCARD_MAX: usize = 64 * 1024;
+
+/// Answers `response` without using the request's body. A small body of known length is read
+/// and dropped (answering before a body ends makes wrangler dev's proxy hang the next
+/// request on that connection); any other body is cancelled, or the runtime would take all
+/// of it (however long) before sending the answer.
+pub(crate) async fn refuse(
+    req: &Request,
+    response: ApiResponse,
+) -> std::result::Result<Response, Error> {
     if let Some(body) = req.inner().body() {
+        let small = req
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n <= DISCARD_MAX);
         if !body.locked() {
-            let _ = JsFuture::from(body.cancel()).await;
+            if small {
+                let mut chunks = worker::ByteStream::from(body);
+                while let Some(Ok(_)) = chunks.next().await {}
+            } else {
+                let _ = JsFuture::from(body.cancel()).await;
+            }
         }
     }
     respond(response).map_err(js)
 }
 
+/// The object applied the KV writes its answer names (and forgot them in its isolate); this
+/// isolate may have cached the old answers, so it forgets them too.
+pub(crate) fn forget_written(
+    mut response: Response,
+    settings: &Settings,
+) -> std::result::Result<Response, Error> {
+    let written = response.headers().get(WRITTEN_HEADER).ok().flatten();
+    if let Some(written) = written {
+        let cache = &settings.cache;
+        if written == "*" {
+            cache.clear();
+        } else {
+            written.split(',').for_each(|k| cache.forget(k));
+        }
+        // A copy: the headers of a fetched response are immutable.
+        let headers = response.headers().clone();
+        headers.delete(WRITTEN_HEADER).map_err(js)?;
+        response = response.with_headers(headers);
+    }
+    Ok(response)
+}
+
 /// Reads a request body through [`BodyCollector`]: 413 as soon as it passes the limit,
 /// whatever `Content-Length` said (or whether there was one).
-async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
+pub(crate) async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
     let mut body = BodyCollector::new();
     if req.inner().body().is_none() {
         return Ok(body.finish());
@@ -198,12 +230,13 @@ impl Limiter for Binding {
     }
 }
 
-/// Sends a developer-API request to the object named `name` (a bucket, or the directory)
-/// and answers with what it answers.
-async fn to_object(
+/// Sends a developer-API request to the object named `name` (a bucket, or the directory),
+/// with `extra` headers (a verified end user), and answers with what it answers.
+pub(crate) async fn to_object(
     env: &Env,
     name: &str,
     req: &ApiRequest,
+    extra: &[(&str, &str)],
 ) -> std::result::Result<Response, Error> {
     let stub = env
         .durable_object(bindings::BUCKETS)
@@ -225,6 +258,9 @@ async fn to_object(
         format!("{}?{}", req.path, req.query)
     };
     headers.set(PATH_HEADER, &target).map_err(js)?;
+    for (name, value) in extra {
+        headers.set(name, value).map_err(js)?;
+    }
     let method = Method::from(req.method.clone());
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(headers);
@@ -355,7 +391,7 @@ async fn edge(
     }
 }
 
-fn js(e: worker::Error) -> Error {
+pub(crate) fn js(e: worker::Error) -> Error {
     Error::new(ErrorKind::Storage, format!("runtime: {e}"))
 }
 

@@ -257,9 +257,31 @@ impl BucketObject {
             now: now(),
             openapi: "",
         };
-        let response = api
-            .handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
-            .await;
+        // A verified end user's request (the front checked the token and named the e-mail).
+        let me = keyward_core::selfserve::me_segments(path).zip(
+            req.headers()
+                .get(keyward_core::selfserve::EMAIL_HEADER)
+                .ok()
+                .flatten(),
+        );
+        let response = match (me, bucket.as_deref()) {
+            (Some((segs, email)), Some(bucket)) => {
+                let who = keyward_core::selfserve::jwt::Identity {
+                    email,
+                    issuer: req
+                        .headers()
+                        .get(keyward_core::selfserve::ISSUER_HEADER)
+                        .ok()
+                        .flatten(),
+                };
+                let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+                api.handle_me(&api_req, &segs, bucket, &who, &app.settings.config.portal)
+            }
+            _ => {
+                api.handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))
+                    .await
+            }
+        };
         // The change is committed. When it owes KV anything, the alarm is set first — in the
         // same synchronous run as the SQL writes, so they commit together — then its KV
         // writes go out before the answer, so the client reads its own writes at the edge

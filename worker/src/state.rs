@@ -10,6 +10,7 @@ use keyward_core::config::{vars, Config};
 use keyward_core::edge::signature::UpstreamSigner;
 use keyward_core::edge::throttle::Blocklist;
 use keyward_core::key::hash::KeyHasher;
+use keyward_core::selfserve::jwt::KeyCache;
 use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::{Error, ErrorKind};
 use std::cell::RefCell;
@@ -34,6 +35,12 @@ pub struct Settings {
     pub cache: VerifyCache,
     /// Clients refused store reads for unknown keys (`UNKNOWN_KEY_LIMIT`).
     pub blocklist: Blocklist,
+    /// `PORTAL_JWT_SECRET`: verifies HS256 end-user tokens.
+    pub portal_secret: Option<Vec<u8>>,
+    /// The end-user tokens' JWKS, fetched when needed.
+    pub jwks: KeyCache,
+    /// The JWKS URL found in `PORTAL_OIDC_ISSUER`'s discovery document.
+    pub discovered_jwks_url: RefCell<Option<String>>,
 }
 
 impl Settings {
@@ -59,8 +66,14 @@ impl Settings {
         let signer = lookup(vars::UPSTREAM_SIGNING_SECRET)
             .filter(|s| !s.is_empty())
             .map(|s| UpstreamSigner::new(s.as_bytes()));
+        let portal_secret = lookup(vars::PORTAL_JWT_SECRET)
+            .filter(|s| !s.is_empty())
+            .map(String::into_bytes);
         Ok(Settings {
             cache: VerifyCache::new(config.cache_ttl_seconds, Limits::DEFAULT),
+            jwks: KeyCache::new(config.portal.jwks_ttl_seconds),
+            discovered_jwks_url: RefCell::new(None),
+            portal_secret,
             config,
             hasher: KeyHasher::new(secret.as_bytes()),
             tokens,

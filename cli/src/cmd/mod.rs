@@ -7,6 +7,7 @@ mod consumers;
 mod export;
 mod keys;
 mod plan;
+mod portal_token;
 mod schema;
 mod sync;
 mod validate;
@@ -74,6 +75,8 @@ enum Command {
     Keys(keys::Command),
     /// Check that KV holds exactly the verification records the buckets' tables say (network)
     Check(check::Args),
+    /// Mint an HS256 token for the self-serve API (/v1/me) from PORTAL_JWT_SECRET (no network)
+    PortalToken(portal_token::Args),
     /// Print the JSON Schema of keys.yaml (no network)
     Schema(schema::Args),
     /// Print a shell completion script (no network)
@@ -91,6 +94,7 @@ impl Cli {
             Command::Export(_)
             | Command::Consumers(_)
             | Command::Schema(_)
+            | Command::PortalToken(_)
             | Command::Completions(_) => true,
             Command::Validate(_) | Command::Sync(_) | Command::Keys(_) | Command::Check(_) => false,
         }
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::PortalToken(args) => portal_token::run(args),
         Command::Completions(args) => completions::run(args),
     }
 }

@@ -45,7 +45,7 @@ pub struct Api<'a, S, Q> {
 }
 
 /// Splits a path into percent-decoded segments.
-fn segments(path: &str) -> Vec<String> {
+pub(crate) fn segments(path: &str) -> Vec<String> {
     path.trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())

@@ -352,3 +352,35 @@ impl KeyCache {
         self.keys.borrow().as_ref().map(|(set, _)| Rc::clone(set))
     }
 }
+
+/// An HS256 token for `email`, valid `ttl_seconds` from `now` (`keyward portal-token`: local
+/// use and tests; production tokens come from the customer's identity provider).
+pub fn mint_hs256(
+    secret: &[u8],
+    email: &str,
+    now: Millis,
+    ttl_seconds: i64,
+    issuer: Option<&str>,
+    audience: Option<&str>,
+) -> Result<String, crate::Error> {
+    let now_s = now.div_euclid(1000);
+    let mut claims = serde_json::json!({
+        "sub": email,
+        "email": email,
+        "email_verified": true,
+        "iat": now_s,
+        "exp": now_s + ttl_seconds,
+    });
+    if let Some(iss) = issuer {
+        claims["iss"] = iss.into();
+    }
+    if let Some(aud) = audience {
+        claims["aud"] = aud.into();
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| crate::Error::new(crate::ErrorKind::Invalid, format!("minting a token: {e}")))
+}

@@ -4,5 +4,21 @@
 //! May use: [`crate::storage`], [`crate::api`]'s wire shapes and write path, and the shared
 //! modules. Beside `api/`, not inside it: the developer API knows nothing of end users.
 
+pub mod cors;
 pub mod jwt;
 pub mod me;
+
+/// Forwarded from the Worker's front to the bucket object: the verified end user's e-mail
+/// (the object trusts it; only the front can reach the object).
+pub const EMAIL_HEADER: &str = "x-keyward-me-email";
+/// Forwarded likewise: the verified token's issuer, when it has one.
+pub const ISSUER_HEADER: &str = "x-keyward-me-issuer";
+
+/// The segments after `/v1/me` when `path` (below the API prefix) is a self-serve route.
+pub fn me_segments(path: &str) -> Option<Vec<String>> {
+    let segs = crate::api::router::segments(path);
+    match segs.as_slice() {
+        [v1, me, ..] if v1 == "v1" && me == "me" => Some(segs[2..].to_vec()),
+        _ => None,
+    }
+}
