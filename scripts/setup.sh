@@ -8,6 +8,7 @@
 #   (without --locked: one of its locked dependencies is missing from the registry mirror)
 # - npm packages from package-lock.json (wrangler 4.86.0, esbuild, binaryen's wasm-opt)
 # - schemathesis (PyPI, pinned) in .tools/venv, for the developer-API fuzz test
+# - openssl (Debian), which the self-serve tests use to make key pairs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,4 +48,9 @@ if [ "$(.tools/venv/bin/schemathesis --version 2>/dev/null | awk '{print $3}')" 
   say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/venv"
   python3 -m venv .tools/venv
   .tools/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+if ! command -v openssl >/dev/null; then
+  say "installing openssl (Debian package)"
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
 fi
