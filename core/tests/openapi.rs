@@ -49,3 +49,60 @@ fn document_is_openapi_3_1_with_every_path() {
         assert!(schemas.contains_key(name), "dangling $ref {name}");
     }
 }
+
+/// The served document adds `/v1/me`, with its own security scheme, every operation routed
+/// by the self-serve handlers, and every `$ref` resolving.
+#[test]
+fn the_self_serve_operations_are_declared_and_routed() {
+    use keyward_core::config::Portal;
+    use keyward_core::http::ApiRequest;
+    use keyward_core::selfserve::jwt::Identity;
+    let doc = keyward_core::selfserve::openapi::document();
+    assert!(doc["components"]["securitySchemes"]["endUserToken"].is_object());
+    let h = Harness::new();
+    h.create_bucket("default");
+    let who = Identity {
+        email: "ops@acme.example".into(),
+        issuer: None,
+    };
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(rest) = path.strip_prefix("/v1/me") else {
+            continue;
+        };
+        for (method, op) in item.as_object().unwrap() {
+            assert_eq!(
+                op["security"][0]["endUserToken"],
+                serde_json::json!([]),
+                "{path}"
+            );
+            let concrete = rest
+                .replace("{consumerName}", "acme")
+                .replace("{keyId}", "key_x");
+            let segs: Vec<&str> = concrete.split('/').filter(|s| !s.is_empty()).collect();
+            let req = ApiRequest {
+                method: method.to_ascii_uppercase(),
+                path: format!("/v1/me{concrete}"),
+                body: b"{}".to_vec(),
+                ..ApiRequest::default()
+            };
+            let r = h
+                .api()
+                .handle_me(&req, &segs, "default", &who, &Portal::default());
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            assert_ne!(r.status, 405, "{method} {path}: {body}");
+            assert_ne!(
+                body["detail"], "no such route; see /openapi.json",
+                "{method} {path}"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 10);
+    let text = doc.to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &part[..part.find('"').unwrap()];
+        assert!(schemas.contains_key(name), "dangling $ref {name}");
+    }
+}

@@ -108,6 +108,13 @@ pub async fn me(
     if method == "OPTIONS" {
         return respond(cors::preflight(&portal.allowed_origins, origin.as_deref())).map_err(js);
     }
+    if !matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
+    ) {
+        let refused = problem::response(405, None);
+        return refuse(&req, with_cors(refused, settings, origin.as_deref())).await;
+    }
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let token = header("cf-access-jwt-assertion").or_else(|| {
         header("authorization").and_then(|a| {

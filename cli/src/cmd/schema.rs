@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.openapi {
-        out.write_all(keyward_core::api::openapi::document_text().as_bytes())?;
+        out.write_all(keyward_core::selfserve::openapi::document_text().as_bytes())?;
     } else {
         serde_json::to_writer_pretty(&mut out, &keyward_core::keys_file::json_schema())?;
         writeln!(out)?;

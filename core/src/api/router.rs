@@ -202,6 +202,14 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// document, 404s), none of which reads a body. The adapter asks before reading the
     /// body, so only an authenticated `/v1` request makes the Worker read one.
     pub async fn answer_before_body(&self, req: &ApiRequest) -> Option<ApiResponse> {
+        // A method no route has (QUERY, PROPFIND, …) goes no further: 405 before the token,
+        // the body or any object is involved.
+        if !matches!(
+            req.method.as_str(),
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
+        ) {
+            return Some(problem::from_error(&method_not_allowed()));
+        }
         if !is_v1(&req.path) {
             return Some(self.handle(req).await);
         }

@@ -26,28 +26,37 @@ use serde_json::{Map, Value};
 
 /// `POST /v1/me/consumers/{name}/keys`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MeCreateKey {
-    description: Option<String>,
-    expires_on: Option<String>,
+pub struct MeCreateKey {
+    /// Free text.
+    pub description: Option<String>,
+    /// RFC 3339; none for a key that does not expire.
+    pub expires_on: Option<String>,
 }
 
 /// `POST /v1/me/consumers/{name}/roll-key`; `{}` rolls with the default grace.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MeRollKey {
-    expires_on: Option<String>,
+pub struct MeRollKey {
+    /// When the consumer's other keys stop working (RFC 3339); default: now plus
+    /// `PORTAL_ROLL_GRACE_SECONDS`. A past time stops them at once.
+    pub expires_on: Option<String>,
 }
 
 /// `PATCH /v1/me/consumers/{name}/keys/{id}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct MePatchKey {
-    description: Option<String>,
+pub struct MePatchKey {
+    /// The key's new description (null clears it).
+    pub description: Option<String>,
 }
 
 /// A consumer as its managers see it (the shape Zudoku's API-keys plugin reads).
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MeConsumerOut {
     /// `csmr_…`
@@ -70,6 +79,7 @@ pub struct MeConsumerOut {
 
 /// `{data: [...]}` of keys.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyList {
     /// The keys.
     pub data: Vec<KeyOut>,
