@@ -596,3 +596,31 @@ fn creation_can_be_turned_off() {
         200
     );
 }
+
+/// `portal/zudoku/keyward-api-keys.js`, Zudoku's API-keys service over `/v1/me`, run under
+/// `node --test` against this Worker with a manager's token: it lists, creates, describes,
+/// rolls and deletes, and is refused another manager's consumer and a missing token.
+#[test]
+fn the_zudoku_service_module_works_against_the_worker() {
+    let jwks = Jwks::serve(&[]);
+    let w = start(&jwks.url, &[]);
+    seed(&w);
+    let token = portal_token("alice@example.com");
+    let out = Command::new("node")
+        .arg("--test")
+        .arg(keyward_e2e::root().join("portal/zudoku/keyward-api-keys.test.mjs"))
+        .env("KEYWARD_ENDPOINT", format!("{}/_keyward", w.origin))
+        .env("KEYWARD_ME_TOKEN", &token)
+        .env("KEYWARD_CONSUMER", "acme")
+        .env("KEYWARD_GATEWAY", &w.origin)
+        .output()
+        .expect("node must be installed (it runs wrangler)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node --test failed:\n{stdout}\n{}\n--- worker log ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        w.log()
+    );
+    assert!(stdout.contains("# pass 3"), "{stdout}");
+}
