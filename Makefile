@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WORKER_BUNDLE := worker/build/index.js
 WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock
 
-.PHONY: help setup build worker cli dev test test-native test-e2e lint bench bench-core bench-edge bench-api bench-sync bench-size deploy-dry-run
+.PHONY: help setup build worker cli dev test test-native test-e2e lint bench bench-core bench-edge bench-api bench-me bench-sync bench-size deploy-dry-run
 
 help:
 	@echo "make dev    build, start the Worker locally (127.0.0.1:8787), load keys.yaml, print a curl line"
@@ -68,10 +68,13 @@ bench-edge: build
 bench-api: worker
 	bench/api.sh
 
+bench-me: worker cli
+	bench/me.sh
+
 bench-sync: worker
 	bench/sync.sh
 
 bench-size: worker
 	bench/wasm-size.sh
 
-bench: bench-core bench-edge bench-api bench-sync bench-size
+bench: bench-core bench-edge bench-api bench-me bench-sync bench-size

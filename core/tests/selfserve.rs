@@ -534,3 +534,68 @@ fn minted_tokens_verify() {
         Err(Rejection::Expired)
     );
 }
+
+/// `GET /v1/me` and `/v1/me/consumers` read the bucket's tables only (the manager index): no
+/// KV operation, whether the person manages 1 or 100 consumers (BENCHMARKS.md's KV column).
+#[test]
+fn listing_managed_consumers_costs_no_kv_operation() {
+    use keyward_core::api::Api;
+    use keyward_core::storage::store::CountingStore;
+    let h = Harness::new();
+    h.create_bucket("default");
+    for n in [1, 100] {
+        for i in 0..n {
+            h.create_consumer_with_key(
+                "default",
+                &json!({"name": format!("m{n}-c{i:03}"), "managers": [format!("m{n}@example.com")]}),
+            );
+        }
+    }
+    h.drain();
+    let counted = CountingStore::new(keyward_core::storage::store::MemoryStore::new());
+    for n in [1, 100] {
+        let api = Api {
+            store: &counted,
+            sql: &h.sql,
+            entropy: &h.entropy,
+            hasher: &h.hasher,
+            cache: &h.cache,
+            config: &h.config,
+            tokens: &h.tokens,
+            now: h.now(),
+            openapi: "{}",
+        };
+        let who = Identity {
+            email: format!("m{n}@example.com"),
+            issuer: None,
+        };
+        for path in ["", "/consumers"] {
+            let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let req = ApiRequest {
+                method: "GET".into(),
+                path: format!("/v1/me{path}"),
+                ..ApiRequest::default()
+            };
+            let r = api.handle_me(&req, &segs, "default", &who, &Portal::default());
+            assert_eq!(r.status, 200);
+        }
+        let listed = json_of(&api.handle_me(
+            &ApiRequest {
+                method: "GET".into(),
+                path: "/v1/me/consumers".into(),
+                ..ApiRequest::default()
+            },
+            &["consumers"],
+            "default",
+            &who,
+            &Portal::default(),
+        ));
+        assert_eq!(listed["data"].as_array().unwrap().len(), n);
+    }
+    let c = counted.counts();
+    assert_eq!(
+        (c.reads, c.writes, c.deletes, c.lists, c.bulk_reads),
+        (0, 0, 0, 0, 0),
+        "KV operations"
+    );
+}
