@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 . bench/worker.sh
 tokens=()
 for n in 1 10 100; do
-  tokens+=("$(PORTAL_JWT_SECRET=bench-portal-secret target/debug/keyward portal-token --email "m$n@bench.example" --ttl 1h)")
+  tokens+=("$(PORTAL_JWT_SECRET=bench-portal-secret-of-at-least-32-bytes target/debug/keyward portal-token --email "m$n@bench.example" --ttl 1h)")
 done
 python3 bench/me.py "$BASE" bench-token "${1:-200}" "${tokens[@]}"

@@ -2,7 +2,7 @@
 # free 127.0.0.1 port with a fresh local KV and Durable Object storage (the bucket objects),
 # waits for it, and stops it on exit.
 # Sets: BASE (http://127.0.0.1:PORT), API (…/_keyward/v1/accounts/local), AUTH (header line).
-# The Worker's PORTAL_JWT_SECRET is bench-portal-secret (for /v1/me).
+# The Worker's PORTAL_JWT_SECRET is bench-portal-secret-of-at-least-32-bytes (for /v1/me).
 # Needs `make worker` first.
 # BENCH_BUNDLE: the bundle to run (default worker/build/index.js; bench/edge.sh sets another
 # revision's to compare).
@@ -28,7 +28,7 @@ class_name = "BucketObject"
 tag = "v1"
 new_sqlite_classes = ["BucketObject"]
 TOML
-printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\nPORTAL_JWT_SECRET=bench-portal-secret\n' > "$bench_dir/.dev.vars"
+printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\nPORTAL_JWT_SECRET=bench-portal-secret-of-at-least-32-bytes\n' > "$bench_dir/.dev.vars"
 (cd "$bench_dir" && exec setsid "$OLDPWD/node_modules/.bin/wrangler" dev --config wrangler.toml --ip 127.0.0.1 \
   --port "$bench_port" --inspector-port "$(free_port)" --persist-to "$bench_dir/state" --log-level "${BENCH_LOG_LEVEL:-error}" >"$bench_dir/log" 2>&1) &
 bench_pid=$!

@@ -217,17 +217,30 @@ impl Config {
         if let Some(v) = get(vars::ALLOW_UNAUTHENTICATED) {
             c.allow_unauthenticated = flag(vars::ALLOW_UNAUTHENTICATED, &v)?;
         }
+        // Keys come from these URLs: https, or plain http only on this machine (tests, dev).
         let url = |name: &str, value: String| {
-            if value.starts_with("https://") || value.starts_with("http://") {
-                Ok(value.trim_end_matches('/').to_owned())
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|l| {
+                    value
+                        .strip_prefix(l)
+                        .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+                });
+            if value.starts_with("https://") || local {
+                Ok(value)
             } else {
-                Err(bad(name, "use an https:// URL"))
+                Err(bad(
+                    name,
+                    "use an https:// URL (http:// only for 127.0.0.1 or localhost)",
+                ))
             }
         };
         let p = &mut c.portal;
         p.jwks_url = get(vars::PORTAL_JWKS_URL)
             .map(|v| url(vars::PORTAL_JWKS_URL, v))
             .transpose()?;
+        // Kept as written: it is also the required `iss`, which for some providers (Auth0)
+        // ends in `/`.
         p.oidc_issuer = get(vars::PORTAL_OIDC_ISSUER)
             .map(|v| url(vars::PORTAL_OIDC_ISSUER, v))
             .transpose()?;
@@ -250,7 +263,7 @@ impl Config {
         if let Some(v) = get(vars::PORTAL_ALLOWED_ORIGINS) {
             p.allowed_origins = v
                 .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
                 .filter(|o| !o.is_empty())
                 .collect();
         }
@@ -304,6 +317,17 @@ mod tests {
     }
 
     #[test]
+    fn the_oidc_issuer_is_the_required_iss_as_written() {
+        let c = from(&[("PORTAL_OIDC_ISSUER", "https://tenant.auth0.com/")]).unwrap();
+        assert_eq!(
+            c.portal.issuer.as_deref(),
+            Some("https://tenant.auth0.com/")
+        );
+        let local = from(&[("PORTAL_JWKS_URL", "http://127.0.0.1:9999/jwks.json")]).unwrap();
+        assert!(local.portal.jwks_url.is_some());
+    }
+
+    #[test]
     fn defaults() {
         assert_eq!(from(&[]).unwrap(), Config::default());
     }
@@ -323,6 +347,9 @@ mod tests {
             ("KEY_PREFIX", "KW"),
             ("ALLOW_UNAUTHENTICATED", "maybe"),
             ("API_PREFIX", "x"),
+            ("PORTAL_JWKS_URL", "http://evil.example/jwks.json"),
+            ("PORTAL_OIDC_ISSUER", "http://localhost.evil.example"),
+            ("PORTAL_ALLOW_CREATE", "perhaps"),
         ] {
             let e = from(&[(k, v)]).unwrap_err();
             assert!(e.message().contains(k), "{e}");

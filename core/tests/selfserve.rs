@@ -4,7 +4,8 @@
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use keyward_core::selfserve::jwt::{
-    kid_of, Identity, KeyCache, KeySet, KeysNeeded, Rejection, Rules, UNKNOWN_KID_REFETCH_MS,
+    kid_of, Identity, KeyCache, KeySet, KeysNeeded, Rejection, Rules, FETCH_BACKOFF_MS,
+    STALE_GRACE_MS, UNKNOWN_KID_REFETCH_MS,
 };
 use serde_json::{json, Value};
 
@@ -179,7 +180,15 @@ fn every_bad_token_is_refused_for_its_reason() {
             with(&|c| c["email_verified"] = json!(false)),
             Rejection::EmailUnverified,
         ),
+        (
+            with(&|c| c["email_verified"] = json!("false")),
+            Rejection::EmailUnverified,
+        ),
     ];
+    // An absurd expiry is far future, not an overflow.
+    assert!(r
+        .verify(&with(&|c| c["exp"] = json!(i64::MAX)), NOW)
+        .is_ok());
     for (token, reason) in cases {
         assert_eq!(r.verify(&token, NOW), Err(reason));
     }
@@ -273,11 +282,54 @@ fn the_key_cache_refetches_on_expiry_and_at_most_once_a_minute_for_unknown_kids(
         KeysNeeded::Fetch
     ));
     // The TTL.
+    let expired = NOW + 600_000;
     assert!(matches!(
-        cache.needed(Some("rsa-1"), NOW + 600_000),
+        cache.needed(Some("rsa-1"), expired),
         KeysNeeded::Fetch
     ));
-    assert!(cache.stale().is_some());
+    // The endpoint is down: the old keys for a while, no fetch during the backoff, then none.
+    assert!(cache.failed(expired).is_some());
+    assert!(matches!(
+        cache.needed(Some("rsa-1"), expired + 1),
+        KeysNeeded::Use(_)
+    ));
+    assert!(matches!(
+        cache.needed(Some("rsa-1"), expired + FETCH_BACKOFF_MS),
+        KeysNeeded::Fetch
+    ));
+    let much_later = NOW + 600_000 + STALE_GRACE_MS;
+    assert!(cache.failed(much_later).is_none(), "too old to trust");
+    assert!(matches!(
+        cache.needed(Some("rsa-1"), much_later + 1),
+        KeysNeeded::Unavailable
+    ));
+    cache.store(KeySet::parse(JWKS).unwrap(), much_later + FETCH_BACKOFF_MS);
+    assert!(matches!(
+        cache.needed(Some("rsa-1"), much_later + FETCH_BACKOFF_MS + 1),
+        KeysNeeded::Use(_)
+    ));
+}
+
+#[test]
+fn a_jwks_without_audience_or_issuer_verifies_nothing() {
+    let set = KeySet::parse(JWKS).unwrap();
+    for rules in [
+        Rules {
+            audience: None,
+            ..rules(Some(&set))
+        },
+        Rules {
+            issuer: None,
+            ..rules(Some(&set))
+        },
+    ] {
+        assert!(matches!(
+            rules.verify(&rs256(&claims(), Some("rsa-1")), NOW),
+            Err(Rejection::Misconfigured(_))
+        ));
+        // HS256 from the deployment's own secret needs neither.
+        assert!(rules.verify(&hs256(&claims()), NOW).is_ok());
+    }
 }
 
 // ---- /v1/me handlers, over the bucket tables ----
@@ -415,6 +467,34 @@ fn managers_create_roll_describe_and_delete_keys_and_nothing_else() {
         r#"{"expiresOn":"2020-01-01T00:00:00Z"}"#,
     );
     assert_eq!(sneaky.status, 400);
+    assert_eq!(
+        me(
+            &h,
+            alice,
+            "PATCH",
+            &format!("/consumers/acme/keys/{id}"),
+            "{}"
+        )
+        .status,
+        400,
+        "the description must be given (null clears it)"
+    );
+    // A roll may not keep the old keys past the grace (that would be a create).
+    let too_late = me(
+        &h,
+        alice,
+        "POST",
+        "/consumers/acme/roll-key",
+        r#"{"expiresOn":"2999-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(too_late.status, 400);
+    // A missing key on a managed consumer says so.
+    let gone = me(&h, alice, "DELETE", "/consumers/acme/keys/key_nope", "");
+    assert_eq!(gone.status, 404);
+    assert!(json_of(&gone)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("key 'key_nope'"));
     // Roll with `{}`: the old keys live for the default grace.
     let rolled = me(&h, alice, "POST", "/consumers/acme/roll-key", "{}");
     assert_eq!(rolled.status, 200);

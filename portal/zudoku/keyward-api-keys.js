@@ -44,6 +44,10 @@ const enc = encodeURIComponent;
 export function keywardApiKeys({ endpoint, consumer } = {}) {
   if (!endpoint) throw new Error("keywardApiKeys: `endpoint` is required");
   const base = endpoint.replace(/\/+$/, "");
+  // keyward keeps only hashes: a new key's plaintext is in the answer that creates it and
+  // nowhere else. Kept here (in this page's memory, never stored) so that Zudoku, which
+  // re-reads the list after a create or roll, can show and copy it until the page reloads.
+  const fresh = new Map();
   // Plain functions, not methods: Zudoku may call them detached from this object.
   const getConsumers = async (context) => {
     const { data } = await call(base, context, "GET", "/consumers");
@@ -55,7 +59,7 @@ export function keywardApiKeys({ endpoint, consumer } = {}) {
       updatedOn: c.updatedOn,
       apiKeys: c.apiKeys.data.map((k) => ({
         id: k.id,
-        key: k.key,
+        key: fresh.get(k.id) ?? k.key,
         description: k.description ?? undefined,
         createdOn: k.createdOn,
         updatedOn: k.updatedOn,
@@ -82,11 +86,13 @@ export function keywardApiKeys({ endpoint, consumer } = {}) {
       const body = {};
       if (apiKey?.description) body.description = apiKey.description;
       if (apiKey?.expiresOn) body.expiresOn = apiKey.expiresOn;
-      await call(base, context, "POST", `/consumers/${enc(target)}/keys`, body);
+      const created = await call(base, context, "POST", `/consumers/${enc(target)}/keys`, body);
+      fresh.set(created.id, created.key);
     },
 
     async rollKey(consumerId, context) {
-      await call(base, context, "POST", `/consumers/${enc(consumerId)}/roll-key`, {});
+      const created = await call(base, context, "POST", `/consumers/${enc(consumerId)}/roll-key`, {});
+      fresh.set(created.id, created.key);
     },
 
     async deleteKey(consumerId, keyId, context) {

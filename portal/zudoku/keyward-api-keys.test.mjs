@@ -39,6 +39,8 @@ test("lists, creates, rolls, describes and deletes keys", async () => {
   assert.equal(now.apiKeys.length, keysBefore + 1);
   const created = now.apiKeys.find((k) => k.description === "from zudoku");
   assert.ok(created, "the new key is listed with its description");
+  assert.ok(!created.key.includes("*"), "the new key is shown in full until the page reloads");
+  assert.equal(await gatewayStatus(created.key), 200, "and it works at the gateway");
 
   await service.updateKeyDescription({ id: created.id, description: "renamed" }, context);
   now = (await service.getConsumers(context)).find((c) => c.id === consumer);
@@ -47,6 +49,8 @@ test("lists, creates, rolls, describes and deletes keys", async () => {
   await service.rollKey(consumer, context);
   now = (await service.getConsumers(context)).find((c) => c.id === consumer);
   assert.equal(now.apiKeys.length, keysBefore + 2, "a roll adds a key");
+  const rolled = now.apiKeys.at(-1);
+  assert.equal(await gatewayStatus(rolled.key), 200, "the rolled-in key is shown and works");
   assert.ok(
     now.apiKeys.filter((k) => k.id !== now.apiKeys.at(-1).id).every((k) => k.expiresOn),
     "the other keys now expire",

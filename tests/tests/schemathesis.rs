@@ -6,7 +6,7 @@ use keyward_e2e::{admin, root, Worker, TOKEN};
 use std::process::Command;
 
 /// Signs the manager's token for the `/v1/me` run.
-const PORTAL_SECRET: &str = "e2e-schemathesis-portal-secret";
+const PORTAL_SECRET: &str = "e2e-schemathesis-portal-secret-32-bytes-long";
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_violation() {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const SECRET: &str = "e2e-portal-secret";
+const SECRET: &str = "e2e-portal-secret-of-at-least-32-bytes";
 const ISSUER: &str = "https://idp.e2e.example";
 const AUDIENCE: &str = "keyward-e2e";
 
@@ -496,6 +496,15 @@ fn jwks_keys_are_used_and_rotated_without_a_restart() {
         me(&w, &ec.sign(&alice), "GET", "/consumers", None).status,
         200
     );
+    // Behind Cloudflare Access the token comes in its own header, with no login step.
+    let access = http(
+        "GET",
+        &format!("{}/_keyward/v1/me", w.origin),
+        &[("cf-access-jwt-assertion", &rsa.sign(&alice))],
+        None,
+    );
+    assert_eq!(access.status, 200, "{access:?}");
+    assert_eq!(access.json()["email"], "alice@example.com");
     let next = rsa_pair("rsa-2");
     jwks.publish(&[&next, &ec]);
     assert_eq!(
@@ -579,6 +588,22 @@ fn cors_preflight_is_answered_for_listed_origins_only() {
         None,
         "the developer API never answers CORS"
     );
+    // Changes from a page elsewhere, or not as JSON (no preflight needed), are refused.
+    let change = |origin: &str, content_type: &str| {
+        let url = format!("{}/_keyward/v1/me/consumers/acme/roll-key", w.origin);
+        let response = ureq::post(&url)
+            .set("authorization", &format!("Bearer {alice}"))
+            .set("origin", origin)
+            .set("content-type", content_type)
+            .send_string(r#"{"expiresOn":"2000-01-01T00:00:00Z"}"#);
+        match response {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(change("https://evil.example", "application/json"), 403);
+    assert_eq!(change("https://portal.e2e.example", "text/plain"), 415);
 }
 
 /// `PORTAL_ALLOW_CREATE=false` stops creation; rolling stays.

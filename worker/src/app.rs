@@ -57,6 +57,10 @@ async fn api(
     path: String,
     query: &str,
 ) -> std::result::Result<Response, Error> {
+    // End users, with their own tokens: never a management token's routes.
+    if keyward_core::selfserve::me_segments(&path).is_some() {
+        return crate::portal::me(req, state, env, path, query).await;
+    }
     let too_large = req
         .headers()
         .get("content-length")
@@ -66,10 +70,6 @@ async fn api(
         .is_some_and(|n| n > MAX_BODY_BYTES);
     if too_large {
         return refuse(&req, problem::from_error(&http::body_too_large())).await;
-    }
-    // End users, with their own tokens: never a management token's routes.
-    if keyward_core::selfserve::me_segments(&path).is_some() {
-        return crate::portal::me(req, state, env, path, query).await;
     }
     let settings = &state.settings;
     // Health and the OpenAPI document need no token, so they answer even when the

@@ -246,6 +246,21 @@ impl BucketObject {
             prefer: req.headers().get("prefer").ok().flatten(),
             body,
         };
+        // A verified end user's request (the front checked the token and named the e-mail).
+        let me = keyward_core::selfserve::me_segments(path).zip(
+            req.headers()
+                .get(keyward_core::selfserve::EMAIL_HEADER)
+                .ok()
+                .flatten()
+                .map(|v| keyward_core::selfserve::from_header_value(&v)),
+        );
+        // Management tokens only for the developer API: a broken MANAGEMENT_TOKENS must not
+        // take /v1/me down with it.
+        let no_tokens = keyward_core::api::token::Tokens::new(None);
+        let tokens = match me {
+            Some(_) => &no_tokens,
+            None => app.settings.tokens()?,
+        };
         let api = Api {
             store: &app.kv,
             sql: &sql,
@@ -253,17 +268,10 @@ impl BucketObject {
             hasher: &app.settings.hasher,
             cache: &app.settings.cache,
             config: &app.settings.config,
-            tokens: app.settings.tokens()?,
+            tokens,
             now: now(),
             openapi: "",
         };
-        // A verified end user's request (the front checked the token and named the e-mail).
-        let me = keyward_core::selfserve::me_segments(path).zip(
-            req.headers()
-                .get(keyward_core::selfserve::EMAIL_HEADER)
-                .ok()
-                .flatten(),
-        );
         let response = match (me, bucket.as_deref()) {
             (Some((segs, email)), Some(bucket)) => {
                 let who = keyward_core::selfserve::jwt::Identity {
@@ -272,7 +280,8 @@ impl BucketObject {
                         .headers()
                         .get(keyward_core::selfserve::ISSUER_HEADER)
                         .ok()
-                        .flatten(),
+                        .flatten()
+                        .map(|v| keyward_core::selfserve::from_header_value(&v)),
                 };
                 let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
                 api.handle_me(&api_req, &segs, bucket, &who, &app.settings.config.portal)

@@ -7,8 +7,8 @@
 use crate::app::{forget_written, js, read_body, refuse, respond, to_object};
 use crate::state::{now, Settings, State};
 use keyward_core::http::{ApiRequest, ApiResponse};
-use keyward_core::selfserve::jwt::{kid_of, KeySet, KeysNeeded, Rules};
-use keyward_core::selfserve::{cors, EMAIL_HEADER, ISSUER_HEADER};
+use keyward_core::selfserve::jwt::{alg_of, kid_of, KeySet, KeysNeeded, Rules};
+use keyward_core::selfserve::{cors, header_value, EMAIL_HEADER, ISSUER_HEADER};
 use keyward_core::{problem, Error, ErrorKind};
 use std::rc::Rc;
 use worker::{console_warn, Env, Fetch, Request, Response};
@@ -58,6 +58,7 @@ async fn jwks_url(settings: &Settings) -> Result<Option<String>, String> {
     if let Some(url) = settings.discovered_jwks_url.borrow().clone() {
         return Ok(Some(url));
     }
+    let issuer = issuer.trim_end_matches('/');
     let text = fetch_text(&format!("{issuer}/.well-known/openid-configuration")).await?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("discovery document: {e}"))?;
@@ -73,23 +74,28 @@ async fn jwks_url(settings: &Settings) -> Result<Option<String>, String> {
 /// The JWKS's keys for a token with `kid`, fetched when the cache says so; on a failed fetch
 /// the keys held before (however old), else none.
 async fn key_set(settings: &Settings, kid: Option<&str>) -> Option<Rc<KeySet>> {
-    let url = match jwks_url(settings).await {
-        Ok(Some(url)) => url,
-        Ok(None) => return None,
-        Err(e) => {
-            console_warn!("keyward: /v1/me: finding the JWKS: {e}");
-            return settings.jwks.stale();
-        }
-    };
+    let portal = &settings.config.portal;
+    if portal.jwks_url.is_none() && portal.oidc_issuer.is_none() {
+        return None;
+    }
     match settings.jwks.needed(kid, now()) {
         KeysNeeded::Use(set) => Some(set),
-        KeysNeeded::Fetch => match fetch_text(&url).await.and_then(|t| KeySet::parse(&t)) {
-            Ok(set) => Some(settings.jwks.store(set, now())),
-            Err(e) => {
-                console_warn!("keyward: /v1/me: fetching the JWKS: {e}");
-                settings.jwks.stale()
+        KeysNeeded::Unavailable => None,
+        KeysNeeded::Fetch => {
+            let fetched = match jwks_url(settings).await {
+                Ok(Some(url)) => fetch_text(&url).await.and_then(|t| KeySet::parse(&t)),
+                Ok(None) => return None,
+                Err(e) => Err(format!("finding the JWKS: {e}")),
+            };
+            match fetched {
+                Ok(set) => Some(settings.jwks.store(set, now())),
+                Err(e) => {
+                    // Once per backoff period (the cache does not ask again before).
+                    console_warn!("keyward: /v1/me: fetching the JWKS: {e}");
+                    settings.jwks.failed(now())
+                }
             }
-        },
+        }
     }
 }
 
@@ -116,6 +122,13 @@ pub async fn me(
         return refuse(&req, with_cors(refused, settings, origin.as_deref())).await;
     }
     let header = |name: &str| req.headers().get(name).ok().flatten();
+    if header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > keyward_core::http::MAX_BODY_BYTES)
+    {
+        let refused = problem::from_error(&keyward_core::http::body_too_large());
+        return refuse(&req, with_cors(refused, settings, origin.as_deref())).await;
+    }
     let token = header("cf-access-jwt-assertion").or_else(|| {
         header("authorization").and_then(|a| {
             a.split_once(' ')
@@ -130,7 +143,12 @@ pub async fn me(
         )
         .await;
     };
-    let key_set = key_set(settings, kid_of(&token).as_deref()).await;
+    // The deployment's own HS256 tokens need no JWKS (and must not make the Worker fetch one).
+    let key_set = if alg_of(&token).as_deref() == Some("HS256") {
+        None
+    } else {
+        key_set(settings, kid_of(&token).as_deref()).await
+    };
     let rules = Rules {
         hs256_secret: settings.portal_secret.as_deref(),
         key_set: key_set.as_deref(),
@@ -149,6 +167,29 @@ pub async fn me(
             .await;
         }
     };
+    // A change from a browser must come from an allowed origin (or the Worker's own) and as
+    // JSON: a cross-site form or text/plain request, which needs no preflight, is refused
+    // even when the browser attaches a Cloudflare Access cookie.
+    if !matches!(method.as_str(), "GET" | "HEAD") {
+        let own = req.url().ok().map(|u| u.origin().ascii_serialization());
+        let foreign = origin.as_deref().is_some_and(|o| {
+            !cors::allowed(&portal.allowed_origins, o) && Some(o) != own.as_deref()
+        });
+        let json = header("content-type").is_some_and(|t| {
+            t.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+        if foreign || (method != "DELETE" && !json) {
+            let why = if foreign {
+                "this origin may not change keys (PORTAL_ALLOWED_ORIGINS)"
+            } else {
+                "send the body as Content-Type: application/json"
+            };
+            let refused = problem::response(if foreign { 403 } else { 415 }, Some(why.into()));
+            return refuse(&req, with_cors(refused, settings, origin.as_deref())).await;
+        }
+    }
     let body = if matches!(method.as_str(), "GET" | "HEAD" | "DELETE") {
         Vec::new()
     } else {
@@ -173,8 +214,10 @@ pub async fn me(
         prefer: None,
         body,
     };
-    let mut identity = vec![(EMAIL_HEADER, who.email.as_str())];
-    if let Some(iss) = who.issuer.as_deref() {
+    let email = header_value(&who.email);
+    let issuer = who.issuer.as_deref().map(header_value);
+    let mut identity = vec![(EMAIL_HEADER, email.as_str())];
+    if let Some(iss) = issuer.as_deref() {
         identity.push((ISSUER_HEADER, iss));
     }
     let response = to_object(env, &settings.config.bucket, &api_req, &identity).await?;

@@ -19,6 +19,9 @@ use worker::js_sys::Object;
 use worker::wasm_bindgen::JsValue;
 use worker::{Date, Env};
 
+/// Shortest `PORTAL_JWT_SECRET` used.
+const MIN_PORTAL_SECRET: usize = 32;
+
 /// Everything built from the variables and secrets.
 pub struct Settings {
     /// Settings.
@@ -66,8 +69,20 @@ impl Settings {
         let signer = lookup(vars::UPSTREAM_SIGNING_SECRET)
             .filter(|s| !s.is_empty())
             .map(|s| UpstreamSigner::new(s.as_bytes()));
+        // HS256 under a short secret can be brute-forced from any one token: such a secret
+        // verifies nothing (and the log says why).
         let portal_secret = lookup(vars::PORTAL_JWT_SECRET)
             .filter(|s| !s.is_empty())
+            .filter(|s| {
+                let long_enough = s.len() >= MIN_PORTAL_SECRET;
+                if !long_enough {
+                    worker::console_error!(
+                        "keyward: configuration: secret {} is shorter than {MIN_PORTAL_SECRET} bytes; HS256 tokens are refused (e.g. openssl rand -hex 32)",
+                        vars::PORTAL_JWT_SECRET
+                    );
+                }
+                long_enough
+            })
             .map(String::into_bytes);
         Ok(Settings {
             cache: VerifyCache::new(config.cache_ttl_seconds, Limits::DEFAULT),

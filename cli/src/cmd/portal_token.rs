@@ -48,7 +48,8 @@ fn seconds(ttl: &str) -> Result<i64> {
     if n <= 0 {
         bail!("--ttl {ttl:?}: must be more than zero");
     }
-    Ok(n * scale)
+    n.checked_mul(scale)
+        .with_context(|| format!("--ttl {ttl:?}: too long"))
 }
 
 fn secret(dev_vars: &PathBuf) -> Result<String> {
@@ -64,9 +65,20 @@ fn secret(dev_vars: &PathBuf) -> Result<String> {
             dev_vars.display()
         )
     })?;
+    // Lines as dotenv writes them: `[export ]NAME = value`, the value maybe quoted.
     text.lines()
-        .filter_map(|l| l.trim().strip_prefix("PORTAL_JWT_SECRET="))
-        .map(|v| v.trim().trim_matches('"').to_owned())
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            let (name, value) = l.split_once('=')?;
+            (name.trim() == "PORTAL_JWT_SECRET").then(|| value.trim())
+        })
+        .map(|v| {
+            let quoted = v.len() >= 2
+                && ((v.starts_with('"') && v.ends_with('"'))
+                    || (v.starts_with('\'') && v.ends_with('\'')));
+            if quoted { &v[1..v.len() - 1] } else { v }.to_owned()
+        })
         .find(|v| !v.is_empty())
         .with_context(|| {
             format!(

@@ -12,7 +12,8 @@ const HEADERS: &str = "authorization, content-type";
 
 /// Whether `origin` is listed (exactly, without a trailing slash; `*` allows any).
 pub fn allowed(list: &[String], origin: &str) -> bool {
-    list.iter().any(|o| o == "*" || o == origin)
+    list.iter()
+        .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
 }
 
 /// The headers to add to a `/v1/me` answer for a request from `origin`.

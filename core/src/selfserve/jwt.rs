@@ -53,14 +53,18 @@ pub enum Rejection {
     NoEmail,
     /// `email_verified` is false.
     EmailUnverified,
+    /// A JWKS is configured without `PORTAL_JWT_AUDIENCE` or an issuer: a provider's keys sign
+    /// tokens for every application and tenant, so they prove nothing alone.
+    Misconfigured(&'static str),
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::Malformed(why) => write!(f, "malformed token: {why}"),
+            // Both may carry what the client sent: cut short for the log.
+            Rejection::Malformed(why) => write!(f, "malformed token: {}", clip(why)),
             Rejection::NoKey(alg) => write!(f, "no configured key verifies {alg} tokens"),
-            Rejection::UnknownKid(kid) => write!(f, "no JWKS key has kid {kid:?}"),
+            Rejection::UnknownKid(kid) => write!(f, "no JWKS key has kid {:?}", clip(kid)),
             Rejection::Signature => f.write_str("the signature does not verify"),
             Rejection::Expired => f.write_str("expired (or no exp claim)"),
             Rejection::NotYetValid => f.write_str("not valid yet (nbf or iat in the future)"),
@@ -68,8 +72,13 @@ impl fmt::Display for Rejection {
             Rejection::Audience => f.write_str("wrong audience (aud)"),
             Rejection::NoEmail => f.write_str("no e-mail in the token"),
             Rejection::EmailUnverified => f.write_str("the e-mail is not verified"),
+            Rejection::Misconfigured(what) => write!(f, "configuration: {what}"),
         }
     }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
 }
 
 /// One signing key of a JWKS, with the algorithm it verifies.
@@ -113,7 +122,9 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
             EllipticCurve::P384 => Some(Algorithm::ES384),
             _ => None,
         },
-        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+        AlgorithmParameters::OctetKeyPair(p) => {
+            (p.curve == EllipticCurve::Ed25519).then_some(Algorithm::EdDSA)
+        }
         // A symmetric key in a published key set is a mistake; never use one.
         AlgorithmParameters::OctetKey(_) => None,
     }
@@ -215,6 +226,12 @@ pub fn kid_of(token: &str) -> Option<String> {
     jsonwebtoken::decode_header(token).ok()?.kid
 }
 
+/// The `alg` of a token's header, if it parses (the adapter skips the JWKS for HS256).
+pub fn alg_of(token: &str) -> Option<String> {
+    let alg = jsonwebtoken::decode_header(token).ok()?.alg;
+    Some(format!("{alg:?}"))
+}
+
 fn seconds(claims: &Value, name: &str) -> Option<i64> {
     let v = claims.get(name)?;
     v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
@@ -234,6 +251,11 @@ impl Rules<'_> {
             let set = self
                 .key_set
                 .ok_or_else(|| Rejection::NoKey(format!("{:?}", header.alg)))?;
+            if self.audience.is_none() || self.issuer.is_none() {
+                return Err(Rejection::Misconfigured(
+                    "a JWKS needs PORTAL_JWT_AUDIENCE and an issuer (PORTAL_JWT_ISSUER or PORTAL_OIDC_ISSUER); refusing its tokens",
+                ));
+            }
             let key = set.key_for(header.kid.as_deref(), header.alg)?;
             (key.alg, key.key.clone())
         };
@@ -253,11 +275,11 @@ impl Rules<'_> {
         let claims = data.claims;
         let now_s = now.div_euclid(1000);
         match seconds(&claims, "exp") {
-            Some(exp) if exp + SKEW_SECONDS > now_s => {}
+            Some(exp) if exp.saturating_add(SKEW_SECONDS) > now_s => {}
             _ => return Err(Rejection::Expired),
         }
         for name in ["nbf", "iat"] {
-            if seconds(&claims, name).is_some_and(|t| t > now_s + SKEW_SECONDS) {
+            if seconds(&claims, name).is_some_and(|t| t > now_s.saturating_add(SKEW_SECONDS)) {
                 return Err(Rejection::NotYetValid);
             }
         }
@@ -277,8 +299,11 @@ impl Rules<'_> {
                 return Err(Rejection::Audience);
             }
         }
-        if claims.get("email_verified") == Some(&Value::Bool(false)) {
-            return Err(Rejection::EmailUnverified);
+        // Present means it must say yes (some providers send it as a string).
+        match claims.get("email_verified") {
+            None | Some(Value::Bool(true)) => {}
+            Some(Value::String(s)) if s == "true" => {}
+            Some(_) => return Err(Rejection::EmailUnverified),
         }
         let email = claims
             .get(self.email_claim)
@@ -294,18 +319,30 @@ impl Rules<'_> {
 pub enum KeysNeeded {
     /// Use these keys.
     Use(Rc<KeySet>),
-    /// Fetch the JWKS (and [`KeyCache::store`] it), then verify.
+    /// Fetch the JWKS (then [`KeyCache::store`] it, or [`KeyCache::failed`]), then verify.
     Fetch,
+    /// No usable keys: a fetch failed a moment ago ([`FETCH_BACKOFF_MS`]) and what was held
+    /// before is too old to trust.
+    Unavailable,
 }
+
+/// After a failed fetch, the JWKS is not fetched again for this long.
+pub const FETCH_BACKOFF_MS: Millis = 30_000;
+/// Keys held are still used this long past their TTL while fetching fails (an outage of the
+/// provider's endpoint); after that their tokens are refused, so a key removed from the JWKS
+/// cannot stay valid for as long as the endpoint is down.
+pub const STALE_GRACE_MS: Millis = 3_600_000;
 
 /// The isolate's JWKS: fetched when missing or older than the TTL, and again when a token
 /// names a `kid` it lacks — a rotation — at most once per [`UNKNOWN_KID_REFETCH_MS`], so
-/// tokens with made-up `kid`s cannot make every request fetch.
+/// tokens with made-up `kid`s cannot make every request fetch; after a failed fetch, not
+/// again for [`FETCH_BACKOFF_MS`].
 #[derive(Debug)]
 pub struct KeyCache {
     ttl_ms: Millis,
     keys: RefCell<Option<(Rc<KeySet>, Millis)>>,
     unknown_kid_fetch: Cell<Option<Millis>>,
+    failed_at: Cell<Option<Millis>>,
 }
 
 impl KeyCache {
@@ -315,23 +352,40 @@ impl KeyCache {
             ttl_ms: Millis::from(ttl_seconds) * 1000,
             keys: RefCell::new(None),
             unknown_kid_fetch: Cell::new(None),
+            failed_at: Cell::new(None),
         }
     }
 
     /// What to do for a token with `kid` at `now`.
     pub fn needed(&self, kid: Option<&str>, now: Millis) -> KeysNeeded {
+        let backing_off = self
+            .failed_at
+            .get()
+            .is_some_and(|t| now - t < FETCH_BACKOFF_MS);
         let keys = self.keys.borrow();
         let Some((set, fetched)) = keys.as_ref() else {
-            return KeysNeeded::Fetch;
+            return if backing_off {
+                KeysNeeded::Unavailable
+            } else {
+                KeysNeeded::Fetch
+            };
         };
         if now - fetched >= self.ttl_ms {
-            return KeysNeeded::Fetch;
+            if !backing_off {
+                return KeysNeeded::Fetch;
+            }
+            return if now - fetched < self.ttl_ms + STALE_GRACE_MS {
+                KeysNeeded::Use(Rc::clone(set))
+            } else {
+                KeysNeeded::Unavailable
+            };
         }
         if let Some(kid) = kid {
-            let may_refetch = self
-                .unknown_kid_fetch
-                .get()
-                .is_none_or(|t| now - t >= UNKNOWN_KID_REFETCH_MS);
+            let may_refetch = !backing_off
+                && self
+                    .unknown_kid_fetch
+                    .get()
+                    .is_none_or(|t| now - t >= UNKNOWN_KID_REFETCH_MS);
             if !set.has_kid(kid) && may_refetch {
                 self.unknown_kid_fetch.set(Some(now));
                 return KeysNeeded::Fetch;
@@ -344,12 +398,19 @@ impl KeyCache {
     pub fn store(&self, set: KeySet, now: Millis) -> Rc<KeySet> {
         let set = Rc::new(set);
         *self.keys.borrow_mut() = Some((Rc::clone(&set), now));
+        self.failed_at.set(None);
         set
     }
 
-    /// The keys held, however old (when a fetch failed: better than refusing everyone).
-    pub fn stale(&self) -> Option<Rc<KeySet>> {
-        self.keys.borrow().as_ref().map(|(set, _)| Rc::clone(set))
+    /// Records a failed fetch; returns the keys still fit to use (within
+    /// [`STALE_GRACE_MS`] past their TTL), if any.
+    pub fn failed(&self, now: Millis) -> Option<Rc<KeySet>> {
+        self.failed_at.set(Some(now));
+        self.keys
+            .borrow()
+            .as_ref()
+            .filter(|(_, fetched)| now - fetched < self.ttl_ms + STALE_GRACE_MS)
+            .map(|(set, _)| Rc::clone(set))
     }
 }
 

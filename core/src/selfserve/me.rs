@@ -50,8 +50,16 @@ pub struct MeRollKey {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MePatchKey {
-    /// The key's new description (null clears it).
-    pub description: Option<String>,
+    /// The key's new description (null clears it). Required: `{}` changes nothing by
+    /// accident.
+    #[cfg_attr(feature = "schema", schemars(required))]
+    #[serde(deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+}
+
+/// A field that must be present, and may be null.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A consumer as its managers see it (the shape Zudoku's API-keys plugin reads).
@@ -165,6 +173,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     }
 
     /// Changes consumer `name` in one transaction, after checking there that `who` manages it.
+    /// Its own 404s (a missing key) keep their words; the consumer's become [`not_yours`].
     fn change_managed<T>(
         &self,
         bucket: &str,
@@ -172,9 +181,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         who: &Identity,
         change: impl FnOnce(&mut ConsumerRecord) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if validate::consumer_name(name).is_err() {
-            return Err(not_yours(name));
-        }
+        self.managed(bucket, name, who)?;
         let result = self.change_consumer(bucket, name, &Query::default(), |c| {
             if !manages(c, who) {
                 return Err(not_yours(name));
@@ -183,7 +190,13 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         });
         match result {
             Ok((out, _)) => Ok(out),
-            Err(e) if e.kind() == ErrorKind::NotFound => Err(not_yours(name)),
+            // Deleted between the check and the change.
+            Err(e)
+                if e.kind() == ErrorKind::NotFound
+                    && rows::consumer(self.sql, bucket, name).is_err() =>
+            {
+                Err(not_yours(name))
+            }
             Err(e) => Err(e),
         }
     }
@@ -259,7 +272,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 }
                 "PATCH" => {
                     let patch: MePatchKey = crate::api::router::body(req)?;
-                    if let Some(d) = &patch.description {
+                    let description = patch.description.flatten();
+                    if let Some(d) = &description {
                         validate::description(d)?;
                     }
                     let key = self.change_managed(bucket, name, who, |c| {
@@ -268,8 +282,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                             .iter_mut()
                             .find(|k| k.id == *id)
                             .ok_or_else(|| key_not_found(id))?;
-                        if k.description != patch.description {
-                            k.description = patch.description;
+                        if k.description != description {
+                            k.description = description;
                             k.updated_on = self.now;
                         }
                         Ok(k.clone())
@@ -341,10 +355,19 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         portal: &Portal,
     ) -> Result<ApiResponse, Error> {
         let input: MeRollKey = body(req)?;
+        let latest = self.now + i64::from(portal.roll_grace_seconds) * 1000;
         let expires_on = match &input.expires_on {
             Some(t) => timestamp::parse(t)?,
-            None => self.now + i64::from(portal.roll_grace_seconds) * 1000,
+            None => latest,
         };
+        // Not later than the grace: a roll that left the old keys working for years would be
+        // a create (and PORTAL_ALLOW_CREATE=false could be walked around).
+        if expires_on > latest {
+            return Err(Error::invalid(format!(
+                "expiresOn may be at most {} seconds from now (PORTAL_ROLL_GRACE_SECONDS); the old keys must stop",
+                portal.roll_grace_seconds
+            )));
+        }
         let (mut key, plaintext) = self.new_key(&CreateKey::default())?;
         key.created_by = Some(who.email.clone());
         self.change_managed(bucket, name, who, |c| {

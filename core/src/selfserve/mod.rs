@@ -24,3 +24,16 @@ pub fn me_segments(path: &str) -> Option<Vec<String>> {
         _ => None,
     }
 }
+
+/// A header value for [`EMAIL_HEADER`] or [`ISSUER_HEADER`]: percent-encoded, since header
+/// values are Latin-1 and e-mails may not be.
+pub fn header_value(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The text of a value made by [`header_value`].
+pub fn from_header_value(value: &str) -> String {
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8_lossy()
+        .into_owned()
+}
