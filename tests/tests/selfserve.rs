@@ -87,25 +87,30 @@ fn hex_field(text: &str, label: &str, next: &str) -> Vec<u8> {
         .collect()
 }
 
-fn rsa_pair(kid: &str) -> KeyPair {
+/// A new private key (`openssl genpkey -algorithm ALGORITHM -pkeyopt OPTION`): its PEM, and
+/// its public half as `openssl pkey -text` prints it.
+fn generate(algorithm: &str, option: &str) -> (Vec<u8>, String) {
     let dir = tempfile::tempdir().unwrap();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "k.pem",
-        ],
-        dir.path(),
-    );
-    let text = String::from_utf8(openssl(
+    let genpkey = [
+        "genpkey",
+        "-algorithm",
+        algorithm,
+        "-pkeyopt",
+        option,
+        "-out",
+        "k.pem",
+    ];
+    openssl(&genpkey, dir.path());
+    let text = openssl(
         &["pkey", "-in", "k.pem", "-pubout", "-text", "-noout"],
         dir.path(),
-    ))
-    .unwrap();
+    );
+    let pem = std::fs::read(dir.path().join("k.pem")).unwrap();
+    (pem, String::from_utf8(text).unwrap())
+}
+
+fn rsa_pair(kid: &str) -> KeyPair {
+    let (pem, text) = generate("RSA", "rsa_keygen_bits:2048");
     let mut n = hex_field(&text, "Modulus:", "Exponent");
     while n.first() == Some(&0) {
         n.remove(0);
@@ -122,31 +127,14 @@ fn rsa_pair(kid: &str) -> KeyPair {
         .skip_while(|b| *b == 0)
         .collect();
     KeyPair {
-        pem: std::fs::read(dir.path().join("k.pem")).unwrap(),
+        pem,
         jwk: json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64url(&n), "e": b64url(&e_bytes)}),
         alg: Algorithm::RS256,
     }
 }
 
 fn ec_pair(kid: &str) -> KeyPair {
-    let dir = tempfile::tempdir().unwrap();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "k.pem",
-        ],
-        dir.path(),
-    );
-    let text = String::from_utf8(openssl(
-        &["pkey", "-in", "k.pem", "-pubout", "-text", "-noout"],
-        dir.path(),
-    ))
-    .unwrap();
+    let (pem, text) = generate("EC", "ec_paramgen_curve:P-256");
     let public = hex_field(&text, "pub:", "ASN1 OID");
     assert_eq!(
         (public.len(), public[0]),
@@ -154,7 +142,7 @@ fn ec_pair(kid: &str) -> KeyPair {
         "an uncompressed P-256 point"
     );
     KeyPair {
-        pem: std::fs::read(dir.path().join("k.pem")).unwrap(),
+        pem,
         jwk: json!({"kty": "EC", "kid": kid, "crv": "P-256", "x": b64url(&public[1..33]), "y": b64url(&public[33..])}),
         alg: Algorithm::ES256,
     }
