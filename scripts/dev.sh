@@ -59,6 +59,9 @@ Without a key the same request gets 401:
 The developer API (token in .dev.vars):
   curl -s http://127.0.0.1:${PORT}/_keyward/v1/accounts/local/key-buckets/default/consumers -H "Authorization: Bearer \$(grep ^MANAGEMENT_TOKEN= .dev.vars | cut -d= -f2-)"
 
+The self-serve API, as a manager from keys.yaml (alice@acme.example) signed in:
+  curl -s http://127.0.0.1:${PORT}/_keyward/v1/me/consumers -H "Authorization: Bearer \$(${keyward} portal-token --email alice@acme.example)"
+
 Ctrl-C stops the Worker.
 MSG
 wait "$wrangler_pid"
