@@ -11,7 +11,8 @@ export WRANGLER_SEND_METRICS := false
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 WORKER_BUNDLE := worker/build/index.js
-WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock
+WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock \
+  schemas/openapi.json $(wildcard portal/*.html portal/*.css portal/*.js)
 
 .PHONY: help setup build worker cli dev test test-native test-e2e lint bench bench-core bench-edge bench-api bench-me bench-sync bench-size deploy-dry-run
 

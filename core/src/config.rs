@@ -59,6 +59,10 @@ pub mod vars {
     pub const PORTAL_ALLOWED_ORIGINS: &str = "PORTAL_ALLOWED_ORIGINS";
     /// How long a fetched JWKS is used (default 600).
     pub const PORTAL_JWKS_TTL_SECONDS: &str = "PORTAL_JWKS_TTL_SECONDS";
+    /// The portal page's OpenID client id (public client, PKCE).
+    pub const PORTAL_OIDC_CLIENT_ID: &str = "PORTAL_OIDC_CLIENT_ID";
+    /// Which token the portal page sends to `/v1/me`: `id` (default) or `access`.
+    pub const PORTAL_OIDC_TOKEN: &str = "PORTAL_OIDC_TOKEN";
 }
 
 /// The Worker's settings.
@@ -111,6 +115,10 @@ pub struct Portal {
     pub allowed_origins: Vec<String>,
     /// Lifetime of a fetched JWKS (default 600 s).
     pub jwks_ttl_seconds: u32,
+    /// The portal page's OpenID client id.
+    pub oidc_client_id: Option<String>,
+    /// The portal page sends the access token instead of the ID token.
+    pub oidc_use_access_token: bool,
 }
 
 impl Default for Portal {
@@ -125,6 +133,8 @@ impl Default for Portal {
             allow_create: true,
             allowed_origins: Vec::new(),
             jwks_ttl_seconds: 600,
+            oidc_client_id: None,
+            oidc_use_access_token: false,
         }
     }
 }
@@ -266,6 +276,14 @@ impl Config {
                 .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
                 .filter(|o| !o.is_empty())
                 .collect();
+        }
+        p.oidc_client_id = get(vars::PORTAL_OIDC_CLIENT_ID);
+        if let Some(v) = get(vars::PORTAL_OIDC_TOKEN) {
+            p.oidc_use_access_token = match v.as_str() {
+                "id" => false,
+                "access" => true,
+                _ => return Err(bad(vars::PORTAL_OIDC_TOKEN, "use id or access")),
+            };
         }
         if let Some(v) = get(vars::PORTAL_JWKS_TTL_SECONDS) {
             p.jwks_ttl_seconds = v.parse().map_err(|_| {

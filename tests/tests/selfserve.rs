@@ -637,3 +637,74 @@ fn the_zudoku_service_module_works_against_the_worker() {
     );
     assert!(stdout.contains("# pass 3"), "{stdout}");
 }
+
+/// The managers' portal page is served from the Worker with its files, its settings and a
+/// policy that keeps it to the Worker and the OpenID provider. (Sign-in and use in a real
+/// browser are the portal issue's browser test.)
+#[test]
+fn the_portal_page_is_served_with_a_strict_policy() {
+    let w = Worker::start(&[
+        ("PORTAL_OIDC_ISSUER", "http://127.0.0.1:9/idp"),
+        ("PORTAL_OIDC_CLIENT_ID", "keyward-portal"),
+        ("PORTAL_JWT_AUDIENCE", "keyward-portal"),
+    ]);
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let redirect = match agent.get(&format!("{}/_keyward/portal", w.origin)).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.header("location"), Some("/_keyward/portal/"));
+    let page = http("GET", &format!("{}/_keyward/portal/", w.origin), &[], None);
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text.contains("portal.js"));
+    let csp = page.header("content-security-policy").expect("a CSP");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("script-src 'self';"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("connect-src 'self' http://127.0.0.1:9;"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    for (file, kind) in [("portal.js", "text/javascript"), ("portal.css", "text/css")] {
+        let a = http(
+            "GET",
+            &format!("{}/_keyward/portal/{file}", w.origin),
+            &[],
+            None,
+        );
+        assert_eq!(a.status, 200, "{file}");
+        assert!(
+            a.header("content-type").unwrap().starts_with(kind),
+            "{file}"
+        );
+    }
+    let settings = http(
+        "GET",
+        &format!("{}/_keyward/portal/config.json", w.origin),
+        &[],
+        None,
+    )
+    .json();
+    assert_eq!(settings["clientId"], "keyward-portal");
+    assert_eq!(settings["issuer"], "http://127.0.0.1:9/idp");
+    assert_eq!(settings["api"], "/_keyward/v1/me");
+    assert_eq!(
+        http(
+            "GET",
+            &format!("{}/_keyward/portal/secret.txt", w.origin),
+            &[],
+            None
+        )
+        .status,
+        404
+    );
+}

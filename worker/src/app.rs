@@ -13,6 +13,7 @@ use keyward_core::edge::gateway::{self, Decision};
 use keyward_core::edge::throttle::{self, Limiter, PerClient};
 use keyward_core::edge::verify::Verifier;
 use keyward_core::http::{self, ApiRequest, ApiResponse, BodyCollector, MAX_BODY_BYTES};
+use keyward_core::selfserve::page::{self, Asset};
 use keyward_core::storage::bucket::sql::NoSql;
 use keyward_core::{problem, Error, ErrorKind};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -20,6 +21,30 @@ use worker::{
     console_error, console_warn, Env, Fetch, Headers, Method, RateLimiter, Request, RequestInit,
     RequestRedirect, Response, Result,
 };
+
+/// The managers' portal page, served at `{API_PREFIX}/portal/`.
+const PORTAL_FILES: &[Asset] = &[
+    Asset {
+        name: "",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../../portal/index.html"),
+    },
+    Asset {
+        name: "index.html",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../../portal/index.html"),
+    },
+    Asset {
+        name: "portal.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../portal/portal.css"),
+    },
+    Asset {
+        name: "portal.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../portal/portal.js"),
+    },
+];
 
 /// The developer API's description, served at `{API_PREFIX}/openapi.json`.
 const OPENAPI: &str = include_str!("../../schemas/openapi.json");
@@ -57,6 +82,16 @@ async fn api(
     path: String,
     query: &str,
 ) -> std::result::Result<Response, Error> {
+    // The managers' portal page (files from portal/, embedded).
+    let method = req.inner().method().to_ascii_uppercase();
+    let access = req
+        .headers()
+        .has("cf-access-jwt-assertion")
+        .unwrap_or(false);
+    let config = &state.settings.config;
+    if let Some(page) = page::answer(&path, &method, config, PORTAL_FILES, access) {
+        return refuse(&req, page).await;
+    }
     // End users, with their own tokens: never a management token's routes.
     if keyward_core::selfserve::me_segments(&path).is_some() {
         return crate::portal::me(req, state, env, path, query).await;

@@ -24,6 +24,10 @@ use crate::{timestamp, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The longest a manager's roll may keep the old keys working, unless
+/// `PORTAL_ROLL_GRACE_SECONDS` is longer: 7 days, the longest choice the portal page offers.
+pub const MAX_ROLL_GRACE_MS: i64 = 7 * 86_400_000;
+
 /// `POST /v1/me/consumers/{name}/keys`.
 #[derive(Debug, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -355,17 +359,19 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         portal: &Portal,
     ) -> Result<ApiResponse, Error> {
         let input: MeRollKey = body(req)?;
-        let latest = self.now + i64::from(portal.roll_grace_seconds) * 1000;
+        let grace = i64::from(portal.roll_grace_seconds) * 1000;
         let expires_on = match &input.expires_on {
             Some(t) => timestamp::parse(t)?,
-            None => latest,
+            None => self.now + grace,
         };
-        // Not later than the grace: a roll that left the old keys working for years would be
-        // a create (and PORTAL_ALLOW_CREATE=false could be walked around).
-        if expires_on > latest {
+        // Not later than the longest grace a portal offers (or the configured one, if longer):
+        // a roll that left the old keys working for years would be a create (and
+        // PORTAL_ALLOW_CREATE=false could be walked around).
+        let longest = grace.max(MAX_ROLL_GRACE_MS);
+        if expires_on > self.now + longest {
             return Err(Error::invalid(format!(
-                "expiresOn may be at most {} seconds from now (PORTAL_ROLL_GRACE_SECONDS); the old keys must stop",
-                portal.roll_grace_seconds
+                "expiresOn may be at most {} seconds from now; the old keys must stop",
+                longest / 1000
             )));
         }
         let (mut key, plaintext) = self.new_key(&CreateKey::default())?;

@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod me;
 #[cfg(feature = "schema")]
 pub mod openapi;
+pub mod page;
 
 /// Forwarded from the Worker's front to the bucket object: the verified end user's e-mail
 /// (the object trusts it; only the front can reach the object).

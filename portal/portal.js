@@ -1,0 +1,386 @@
+// The managers' portal: sign in (OpenID Connect with PKCE, Cloudflare Access, or a token in
+// the URL fragment), then see, create, roll, describe and delete the keys of the consumers
+// you manage, through keyward's /v1/me. No dependencies, no external requests: the Worker
+// and the OpenID provider are the only hosts it talks to. The token lives in memory and in
+// sessionStorage (this tab only), never in localStorage or cookies.
+
+const $ = (id) => document.getElementById(id);
+const STORE = "keyward.portal";
+const state = { config: null, token: null, email: null, busy: false };
+
+// ---------- small helpers ----------
+
+function show(id, on = true) {
+  $(id).hidden = !on;
+}
+
+function say(text) {
+  $("status").textContent = text || "";
+}
+
+function fail(text) {
+  $("error").textContent = text || "";
+  show("error", Boolean(text));
+}
+
+function b64url(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function random(n = 32) {
+  return b64url(crypto.getRandomValues(new Uint8Array(n)));
+}
+
+function claims(jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(part))));
+  } catch {
+    return null;
+  }
+}
+
+function date(iso) {
+  if (!iso) return "never";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+function saveSession(value) {
+  if (value) sessionStorage.setItem(STORE, JSON.stringify(value));
+  else sessionStorage.removeItem(STORE);
+}
+
+function loadSession() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE) || "null");
+  } catch {
+    return null;
+  }
+}
+
+// ---------- the API ----------
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`${state.config.api}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch {
+    throw new ApiError(0, "The portal could not reach the server. Check your connection and try again.");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.detail || data.title || `error ${response.status}`);
+  return data;
+}
+
+function explain(error, consumer) {
+  if (error.status === 401) return null; // handled: back to sign-in
+  if (error.status === 404 && consumer) {
+    return `The consumer ${consumer} is no longer managed by ${state.email}, or no longer exists.`;
+  }
+  return error.message;
+}
+
+// ---------- sign-in ----------
+
+async function discovery() {
+  const issuer = state.config.issuer.replace(/\/+$/, "");
+  const r = await fetch(`${issuer}/.well-known/openid-configuration`);
+  if (!r.ok) throw new Error("the sign-in provider did not answer");
+  return r.json();
+}
+
+async function startSignIn() {
+  const doc = await discovery();
+  const verifier = random(48);
+  const challenge = b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+  const pending = { verifier, state: random(), nonce: random() };
+  sessionStorage.setItem(`${STORE}.pending`, JSON.stringify(pending));
+  const url = new URL(doc.authorization_endpoint);
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: state.config.clientId,
+    redirect_uri: redirectUri(),
+    scope: state.config.scope,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: pending.state,
+    nonce: pending.nonce,
+  });
+  location.assign(url.toString());
+}
+
+function redirectUri() {
+  return `${location.origin}${location.pathname}`;
+}
+
+async function finishSignIn(params) {
+  const pending = JSON.parse(sessionStorage.getItem(`${STORE}.pending`) || "null");
+  sessionStorage.removeItem(`${STORE}.pending`);
+  history.replaceState(null, "", redirectUri());
+  if (params.get("error")) throw new Error(`the sign-in provider said: ${params.get("error_description") || params.get("error")}`);
+  if (!pending || params.get("state") !== pending.state) throw new Error("the sign-in answer did not match this tab (state); please sign in again");
+  const doc = await discovery();
+  const r = await fetch(doc.token_endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: params.get("code") || "",
+      redirect_uri: redirectUri(),
+      client_id: state.config.clientId,
+      code_verifier: pending.verifier,
+    }),
+  });
+  const tokens = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`the sign-in provider refused the sign-in (${tokens.error || r.status})`);
+  const idClaims = claims(tokens.id_token || "");
+  if (!idClaims || idClaims.nonce !== pending.nonce) throw new Error("the sign-in answer did not match this tab (nonce); please sign in again");
+  return state.config.tokenKind === "access" ? tokens.access_token : tokens.id_token;
+}
+
+function signIn(reason) {
+  state.token = null;
+  state.email = null;
+  saveSession(null);
+  show("who", false);
+  show("consumers", false);
+  show("sign-in", true);
+  $("sign-in-reason").textContent = reason || "";
+  show("sign-in-reason", Boolean(reason));
+  const oidc = Boolean(state.config.issuer && state.config.clientId);
+  show("sign-in-button", oidc);
+  show("sign-in-unavailable", !oidc);
+  say("");
+}
+
+// ---------- the list ----------
+
+function cell(row, label, text, className) {
+  const td = row.insertCell();
+  if (label) td.dataset.label = label;
+  if (className) td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function render(consumers) {
+  const list = $("list");
+  list.replaceChildren();
+  show("empty", consumers.length === 0);
+  $("empty").textContent = `No consumer lists ${state.email} as a manager — ask your API provider.`;
+  for (const c of consumers) {
+    const node = $("consumer-template").content.firstElementChild.cloneNode(true);
+    node.querySelector(".name").textContent = c.name;
+    node.querySelector(".description").textContent = c.description || "";
+    const plan = c.metadata && typeof c.metadata.plan === "string" ? `Plan: ${c.metadata.plan}` : "";
+    node.querySelector(".plan").textContent = plan;
+    node.querySelector(".create").setAttribute("aria-label", `Create a key for ${c.name}`);
+    node.querySelector(".roll").setAttribute("aria-label", `Roll the keys of ${c.name}`);
+    node.querySelector(".create").addEventListener("click", (e) => createKey(c, e.currentTarget));
+    node.querySelector(".roll").addEventListener("click", (e) => rollKeys(c, e.currentTarget));
+    const body = node.querySelector("tbody");
+    for (const k of c.apiKeys.data) {
+      const row = body.insertRow();
+      cell(row, "Key", k.key, "key");
+      cell(row, "Description", k.description || "");
+      cell(row, "Created", date(k.createdOn));
+      cell(row, "Expires", date(k.expiresOn));
+      cell(row, "Created by", k.createdBy || "your API provider");
+      const actions = row.insertCell();
+      const wrap = document.createElement("div");
+      wrap.className = "row-actions";
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", `Edit the description of key ${k.key}`);
+      edit.addEventListener("click", (e) => describeKey(c, k, e.currentTarget));
+      const del = document.createElement("button");
+      del.type = "button";
+      del.textContent = "Delete";
+      del.className = "danger";
+      del.setAttribute("aria-label", `Delete key ${k.key}`);
+      del.addEventListener("click", (e) => deleteKey(c, k, e.currentTarget));
+      wrap.append(edit, del);
+      actions.append(wrap);
+    }
+    list.append(node);
+  }
+  show("consumers", true);
+}
+
+async function refresh() {
+  say("Loading…");
+  fail("");
+  try {
+    const me = await api("GET", "");
+    state.email = me.email;
+    $("who-email").textContent = me.email;
+    show("who", true);
+    show("sign-in", false);
+    const { data } = await api("GET", "/consumers");
+    render(data);
+    say("");
+  } catch (e) {
+    if (e.status === 401) return signIn("Your sign-in has expired or is not valid here. Please sign in again.");
+    say("");
+    fail(explain(e));
+  }
+}
+
+// ---------- dialogs ----------
+
+function ask(dialog, opener) {
+  return new Promise((resolve) => {
+    const d = $(dialog);
+    d.addEventListener(
+      "close",
+      () => {
+        resolve(d.returnValue === "ok" || d.returnValue === "done");
+        opener?.focus();
+      },
+      { once: true },
+    );
+    d.returnValue = "";
+    d.showModal();
+  });
+}
+
+async function act(work, consumer) {
+  if (state.busy) return;
+  state.busy = true;
+  say("Working…");
+  fail("");
+  try {
+    await work();
+    await refresh();
+  } catch (e) {
+    if (e.status === 401) signIn("Your sign-in has expired or is not valid here. Please sign in again.");
+    else {
+      say("");
+      fail(explain(e, consumer));
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function showNewKey(key, opener) {
+  $("new-key").value = key;
+  $("copied").textContent = "";
+  const done = ask("key-dialog", opener);
+  $("new-key").select();
+  await done;
+}
+
+async function createKey(c, opener) {
+  const form = $("create-form");
+  form.reset();
+  if (!(await ask("create-dialog", opener))) return;
+  const body = {};
+  const description = form.elements.description.value.trim();
+  if (description) body.description = description;
+  if (form.elements.expires.value) body.expiresOn = new Date(`${form.elements.expires.value}T23:59:59Z`).toISOString();
+  let created;
+  await act(async () => {
+    created = await api("POST", `/consumers/${encodeURIComponent(c.name)}/keys`, body);
+  }, c.name);
+  if (created) await showNewKey(created.key, opener);
+}
+
+async function rollKeys(c, opener) {
+  if (!(await ask("roll-dialog", opener))) return;
+  const seconds = Number(document.querySelector('#roll-dialog input[name="grace"]:checked').value);
+  const expiresOn = new Date(Date.now() + seconds * 1000).toISOString();
+  let created;
+  await act(async () => {
+    created = await api("POST", `/consumers/${encodeURIComponent(c.name)}/roll-key`, { expiresOn });
+  }, c.name);
+  if (created) await showNewKey(created.key, opener);
+}
+
+async function deleteKey(c, k, opener) {
+  $("confirm-text").textContent = `Key ${k.key} of ${c.name} stops working at once.`;
+  if (!(await ask("confirm-dialog", opener))) return;
+  await act(() => api("DELETE", `/consumers/${encodeURIComponent(c.name)}/keys/${encodeURIComponent(k.id)}`), c.name);
+}
+
+async function describeKey(c, k, opener) {
+  const input = $("describe-dialog").querySelector('input[name="description"]');
+  input.value = k.description || "";
+  if (!(await ask("describe-dialog", opener))) return;
+  const description = input.value.trim() || null;
+  await act(
+    () => api("PATCH", `/consumers/${encodeURIComponent(c.name)}/keys/${encodeURIComponent(k.id)}`, { description }),
+    c.name,
+  );
+}
+
+// ---------- start ----------
+
+async function start() {
+  const here = new URL("config.json", location.href);
+  try {
+    const r = await fetch(here);
+    state.config = await r.json();
+  } catch {
+    fail("The portal could not load its settings from the server.");
+    return;
+  }
+  $("sign-in-button").addEventListener("click", () =>
+    startSignIn().catch((e) => signIn(`Sign-in could not start: ${e.message}.`)),
+  );
+  $("sign-out").addEventListener("click", () => signIn("You signed out."));
+  $("copy-key").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText($("new-key").value);
+      $("copied").textContent = "Copied.";
+    } catch {
+      $("new-key").select();
+      $("copied").textContent = "Select the key and copy it (Ctrl+C / ⌘C).";
+    }
+  });
+
+  // 1. A token in the fragment, from the customer's own product: taken, then removed.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const params = new URLSearchParams(location.search);
+  if (fragment.get("token")) {
+    state.token = fragment.get("token");
+    history.replaceState(null, "", redirectUri());
+    const exp = claims(state.token)?.exp;
+    if (exp && exp * 1000 <= Date.now()) return signIn("The sign-in link has expired. Please sign in again.");
+  } else if (params.get("code") || params.get("error")) {
+    // 2. Back from the OpenID provider.
+    try {
+      state.token = await finishSignIn(params);
+    } catch (e) {
+      return signIn(`Sign-in did not complete: ${e.message}.`);
+    }
+  } else {
+    // 3. This tab's earlier sign-in, or 4. Cloudflare Access (its cookie goes with every call).
+    state.token = loadSession()?.token || null;
+    if (!state.token && !state.config.access) return signIn("");
+  }
+  if (state.token) saveSession({ token: state.token });
+  await refresh();
+}
+
+start();
