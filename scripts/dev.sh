@@ -45,6 +45,9 @@ keyward=target/debug/keyward
 "$keyward" sync keys.yaml
 consumer=$(awk '/^    consumers:/ { getline; sub(/^ +/, ""); sub(/:.*/, ""); print; exit }' keys.yaml)
 key=$("$keyward" keys create --consumer "$consumer" --description "make dev demo key")
+# The first manager in keys.yaml, signed in to the portal page for an hour.
+manager=$(awk '/^ +managers:/ { getline; sub(/^ *- */, ""); print; exit }' keys.yaml)
+portal_token=$("$keyward" portal-token --email "$manager" --ttl 1h)
 
 cat <<MSG
 
@@ -59,8 +62,11 @@ Without a key the same request gets 401:
 The developer API (token in .dev.vars):
   curl -s http://127.0.0.1:${PORT}/_keyward/v1/accounts/local/key-buckets/default/consumers -H "Authorization: Bearer \$(grep ^MANAGEMENT_TOKEN= .dev.vars | cut -d= -f2-)"
 
-The self-serve API, as a manager from keys.yaml (alice@acme.example) signed in:
-  curl -s http://127.0.0.1:${PORT}/_keyward/v1/me/consumers -H "Authorization: Bearer \$(${keyward} portal-token --email alice@acme.example)"
+The managers' portal page, signed in as ${manager} for an hour:
+  http://127.0.0.1:${PORT}/_keyward/portal/#token=${portal_token}
+
+The self-serve API, as the same manager:
+  curl -s http://127.0.0.1:${PORT}/_keyward/v1/me/consumers -H "Authorization: Bearer \$(${keyward} portal-token --email ${manager})"
 
 Ctrl-C stops the Worker.
 MSG
