@@ -521,3 +521,67 @@ fn serve_echo(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
         );
     }
 }
+
+/// Streams a POST body (8 KiB every 10 ms, up to `total` bytes) to `path` on `origin` until
+/// the server answers; returns the status (0 for none) and how many body bytes had been sent
+/// when the answer arrived. `chunked` sends without `Content-Length`. For answers that come
+/// before a body ends: the server may close the connection then, which a client that writes
+/// the whole body before reading (ureq) reports as a reset instead of the answer.
+pub fn upload(
+    origin: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    total: usize,
+    chunked: bool,
+) -> (u16, usize) {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = origin.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {total}")
+    };
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{framing}\r\nConnection: close\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send head");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = stream.try_clone().expect("clone");
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(reader).read_line(&mut line);
+        let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+        let _ = tx.send(status.unwrap_or(0u16));
+    });
+    let chunk = vec![b' '; 8 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        if let Ok(status) = rx.try_recv() {
+            return (status, sent);
+        }
+        let piece = &chunk[..chunk.len().min(total - sent)];
+        let mut framed = Vec::with_capacity(piece.len() + 16);
+        if chunked {
+            framed.extend(format!("{:x}\r\n", piece.len()).into_bytes());
+        }
+        framed.extend_from_slice(piece);
+        if chunked {
+            framed.extend_from_slice(b"\r\n");
+        }
+        if stream.write_all(&framed).is_err() {
+            break; // the server closed the connection: its answer is on the way
+        }
+        sent += piece.len();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if chunked {
+        let _ = stream.write_all(b"0\r\n\r\n");
+    }
+    let status = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(0);
+    (status, sent)
+}

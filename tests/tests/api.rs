@@ -603,9 +603,17 @@ fn bad_input_changes_nothing() {
         "d".repeat(1_100_000)
     );
     // To the Worker's own socket: the 413 comes before the body ends, after which wrangler
-    // dev's proxy would hang the next request (see `Worker::direct_origin`).
-    let direct = consumers.replacen(&w.origin, &w.direct_origin(), 1);
-    let a = admin("POST", &direct, Some(&huge));
-    assert_eq!(a.status, 413, "{a:?}");
+    // dev's proxy would hang the next request (see `Worker::direct_origin`); `upload` reads
+    // the answer while it sends.
+    let path = consumers.replacen(&w.origin, "", 1);
+    let auth = format!("Bearer {}", keyward_e2e::TOKEN);
+    let (status, sent) = keyward_e2e::upload(
+        &w.direct_origin(),
+        &path,
+        &[("Authorization", &auth)],
+        huge.len(),
+        false,
+    );
+    assert_eq!(status, 413, "{sent} bytes sent");
     assert_eq!(snapshot(), before, "a rejected request changed the state");
 }

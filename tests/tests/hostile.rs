@@ -6,13 +6,13 @@
 //! spoofed e-mails.
 
 use keyward_core::key::format as key_format;
-use keyward_e2e::{admin, http, root, Echo, Worker, TOKEN};
+use keyward_e2e::{admin, http, root, upload, Echo, Worker, TOKEN};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Creates bucket `default` and consumer `name` with one key; returns the key.
@@ -420,52 +420,6 @@ fn forwarded_requests_verify_with_the_readme_examples_and_fail_when_changed() {
     assert_eq!(by_node, json!(expected), "JavaScript");
 }
 
-/// Streams a chunked POST (8 KiB every 10 ms, up to `total` bytes) until the Worker answers;
-/// returns the status and how many body bytes had been sent when the answer arrived.
-fn chunked_upload(
-    origin: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    total: usize,
-) -> (u16, usize) {
-    let addr = origin.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    let (tx, rx) = mpsc::channel();
-    let reader = stream.try_clone().expect("clone");
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(reader).read_line(&mut line);
-        let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
-        let _ = tx.send(status.unwrap_or(0u16));
-    });
-    let chunk = vec![b' '; 8 * 1024];
-    let mut sent = 0;
-    while sent < total {
-        if let Ok(status) = rx.try_recv() {
-            return (status, sent);
-        }
-        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-        framed.extend_from_slice(&chunk);
-        framed.extend_from_slice(b"\r\n");
-        if stream.write_all(&framed).is_err() {
-            break; // the Worker closed the connection: its answer is on the way
-        }
-        sent += chunk.len();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = stream.write_all(b"0\r\n\r\n");
-    let status = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(0);
-    (status, sent)
-}
-
 /// A 100 MB chunked body (no `Content-Length`) is never read without a valid token (401
 /// before 1 MiB has even been sent) and, with one, is refused with 413 as soon as it passes
 /// 1 MiB; the gateway keeps answering meanwhile.
@@ -502,23 +456,24 @@ fn an_endless_chunked_body_is_refused_before_it_is_read() {
     };
     const MIB: usize = 1024 * 1024;
     let buckets = "/_keyward/v1/accounts/local/key-buckets";
-    let (status, sent) = chunked_upload(&direct, buckets, &[], 100 * MIB);
+    let (status, sent) = upload(&direct, buckets, &[], 100 * MIB, true);
     assert_eq!(status, 401, "{}", w.log());
     assert!(sent < MIB, "{sent} bytes were sent before the 401");
     // Outside `/v1` no route reads a body, with or without a token.
     for (path, expected) in [("/_keyward/x", 404), ("/_keyward/health", 405)] {
-        let (status, sent) = chunked_upload(&direct, path, &[], 100 * MIB);
+        let (status, sent) = upload(&direct, path, &[], 100 * MIB, true);
         assert_eq!(status, expected, "{path}\n{}", w.log());
         assert!(
             sent < MIB,
             "{path}: {sent} bytes were sent before the {status}"
         );
     }
-    let (status, sent) = chunked_upload(
+    let (status, sent) = upload(
         &direct,
         buckets,
         &[("Authorization", &format!("Bearer {TOKEN}"))],
         100 * MIB,
+        true,
     );
     assert_eq!(status, 413, "{}", w.log());
     assert!(
