@@ -75,13 +75,13 @@ pub fn document() -> Value {
         ("/v1/me", "get", op("me", "Who the token says you are, and how many consumers you manage", vec![], None, 200, Some(ok(me)), &[401])),
         ("/v1/me/consumers", "get", op("myConsumers", "The consumers whose managers include your e-mail, with their keys (masked)", vec![], None, 200, Some(ok(json!({"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": consumer.clone()}}}))), &[401])),
         ("/v1/me/consumers/{consumerName}", "get", op("myConsumer", "One consumer you manage", vec![name()], None, 200, Some(ok(consumer)), &[401, 404])),
-        ("/v1/me/consumers/{consumerName}", "patch", op("changeMyConsumer", "Refused: a consumer's name, description, metadata, tags and managers belong to the administrators", vec![name()], Some(body(json!({"type": "object"}))), 403, Some(problem(403)), &[401, 404])),
+        ("/v1/me/consumers/{consumerName}", "patch", op("changeMyConsumer", "Refused: a consumer's name, description, metadata, tags and managers belong to the administrators", vec![name()], Some(body(json!({"type": "object"}))), 403, Some(problem(403)), &[401, 404, 415])),
         ("/v1/me/consumers/{consumerName}/keys", "get", op("myKeys", "The consumer's keys (masked)", vec![name()], None, 200, Some(ok(keys)), &[401, 404])),
-        ("/v1/me/consumers/{consumerName}/keys", "post", op("createMyKey", "Create a key (its plaintext is in this answer only; createdBy records you)", vec![name()], Some(body(req.subschema_for::<MeCreateKey>().to_value())), 200, Some(ok(key.clone())), &[400, 401, 403, 404, 413])),
-        ("/v1/me/consumers/{consumerName}/roll-key", "post", op("rollMyKey", "New key; the others expire at expiresOn (default: PORTAL_ROLL_GRACE_SECONDS from now)", vec![name()], Some(body(req.subschema_for::<MeRollKey>().to_value())), 200, Some(ok(key.clone())), &[400, 401, 404, 413])),
+        ("/v1/me/consumers/{consumerName}/keys", "post", op("createMyKey", "Create a key (its plaintext is in this answer only; createdBy records you)", vec![name()], Some(body(req.subschema_for::<MeCreateKey>().to_value())), 200, Some(ok(key.clone())), &[400, 401, 403, 404, 413, 415])),
+        ("/v1/me/consumers/{consumerName}/roll-key", "post", op("rollMyKey", "New key; the others expire at expiresOn (default: PORTAL_ROLL_GRACE_SECONDS from now)", vec![name()], Some(body(req.subschema_for::<MeRollKey>().to_value())), 200, Some(ok(key.clone())), &[400, 401, 403, 404, 413, 415])),
         ("/v1/me/consumers/{consumerName}/keys/{keyId}", "get", op("myKey", "One key (masked)", vec![name(), key_id()], None, 200, Some(ok(key.clone())), &[401, 404])),
-        ("/v1/me/consumers/{consumerName}/keys/{keyId}", "patch", op("describeMyKey", "Change a key's description", vec![name(), key_id()], Some(body(req.subschema_for::<MePatchKey>().to_value())), 200, Some(ok(key)), &[400, 401, 404, 413])),
-        ("/v1/me/consumers/{consumerName}/keys/{keyId}", "delete", op("deleteMyKey", "Delete a key", vec![name(), key_id()], None, 204, None, &[401, 404])),
+        ("/v1/me/consumers/{consumerName}/keys/{keyId}", "patch", op("describeMyKey", "Change a key's description", vec![name(), key_id()], Some(body(req.subschema_for::<MePatchKey>().to_value())), 200, Some(ok(key)), &[400, 401, 403, 404, 413, 415])),
+        ("/v1/me/consumers/{consumerName}/keys/{keyId}", "delete", op("deleteMyKey", "Delete a key", vec![name(), key_id()], None, 204, None, &[401, 403, 404])),
     ];
     let mut definitions = req.take_definitions(true);
     definitions.extend(res.take_definitions(true));
