@@ -19,6 +19,12 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
 }
 
+/// Whether any route of keyward's answers `method` (upper case): the others (QUERY,
+/// PROPFIND, …) are 405 before a token, a body or an object is involved.
+pub fn is_known_method(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE")
+}
+
 /// Largest request body the developer API accepts; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 

@@ -96,14 +96,7 @@ async fn api(
     if keyward_core::selfserve::me_segments(&path).is_some() {
         return crate::portal::me(req, state, env, path, query).await;
     }
-    let too_large = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES);
-    if too_large {
+    if content_length(&req).is_some_and(|n| n > MAX_BODY_BYTES) {
         return refuse(&req, problem::from_error(&http::body_too_large())).await;
     }
     let settings = &state.settings;
@@ -166,6 +159,15 @@ async fn api(
     respond(response).map_err(js)
 }
 
+/// The request's `Content-Length`, when it has a readable one.
+pub(crate) fn content_length(req: &Request) -> Option<usize> {
+    req.headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+}
+
 /// Bodies up to this size (by `Content-Length`) are read and dropped before a refusal, so the
 /// connection stays usable; anything larger, or of unknown length, is cancelled instead.
 const DISCARD_MAX: usize = 64 * 1024;
@@ -179,13 +181,7 @@ pub(crate) async fn refuse(
     response: ApiResponse,
 ) -> std::result::Result<Response, Error> {
     if let Some(body) = req.inner().body() {
-        let small = req
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|n| n <= DISCARD_MAX);
+        let small = content_length(req).is_some_and(|n| n <= DISCARD_MAX);
         if !body.locked() {
             if small {
                 let mut chunks = worker::ByteStream::from(body);

@@ -4,7 +4,7 @@
 //! goes to the gateway bucket's object with the verified e-mail. Deciding is core's
 //! (`selfserve::jwt`, `selfserve::cors`); this fetches and converts.
 
-use crate::app::{forget_written, js, read_body, refuse, respond, to_object};
+use crate::app::{content_length, forget_written, js, read_body, refuse, respond, to_object};
 use crate::state::{now, Settings, State};
 use keyward_core::http::{ApiRequest, ApiResponse};
 use keyward_core::selfserve::jwt::{alg_of, kid_of, KeySet, KeysNeeded, Rules};
@@ -114,18 +114,12 @@ pub async fn me(
     if method == "OPTIONS" {
         return respond(cors::preflight(&portal.allowed_origins, origin.as_deref())).map_err(js);
     }
-    if !matches!(
-        method.as_str(),
-        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
-    ) {
+    if !keyward_core::http::is_known_method(&method) {
         let refused = problem::response(405, None);
         return refuse(&req, with_cors(refused, settings, origin.as_deref())).await;
     }
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    if header("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > keyward_core::http::MAX_BODY_BYTES)
-    {
+    if content_length(&req).is_some_and(|n| n > keyward_core::http::MAX_BODY_BYTES) {
         let refused = problem::from_error(&keyward_core::http::body_too_large());
         return refuse(&req, with_cors(refused, settings, origin.as_deref())).await;
     }

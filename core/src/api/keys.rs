@@ -8,9 +8,23 @@ use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::key;
 use crate::storage::bucket::sql::Sql;
-use crate::storage::kv::StoredKey;
+use crate::storage::kv::{ConsumerRecord, StoredKey};
 use crate::storage::store::Store;
 use crate::{ids, timestamp, validate};
+
+/// Adds `keys` to `c` within the per-consumer limit (the developer API's and the managers'
+/// create).
+pub(crate) fn add_keys(c: &mut ConsumerRecord, keys: Vec<StoredKey>) -> Result<(), Error> {
+    if c.keys.len() + keys.len() > validate::MAX_KEYS {
+        return Err(Error::invalid(format!(
+            "consumer '{}' may hold at most {} keys; delete or roll old ones",
+            c.name,
+            validate::MAX_KEYS
+        )));
+    }
+    c.keys.extend(keys);
+    Ok(())
+}
 
 fn key_not_found(consumer: &str, id: &str) -> Error {
     Error::not_found(format!(
@@ -71,14 +85,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             created.push(self.new_key(input)?);
         }
         self.change_consumer(bucket, consumer, q, |c| {
-            if c.keys.len() + created.len() > validate::MAX_KEYS {
-                return Err(Error::invalid(format!(
-                    "consumer '{consumer}' may hold at most {} keys; delete or roll old ones",
-                    validate::MAX_KEYS
-                )));
-            }
-            c.keys.extend(created.iter().map(|(k, _)| k.clone()));
-            Ok(())
+            add_keys(c, created.iter().map(|(k, _)| k.clone()).collect())
         })?;
         Ok(created
             .into_iter()

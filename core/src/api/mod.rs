@@ -19,7 +19,7 @@
 mod buckets;
 mod bulk;
 pub(crate) mod consumers;
-mod keys;
+pub(crate) mod keys;
 mod managers;
 pub mod model;
 #[cfg(feature = "schema")]

@@ -204,10 +204,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     pub async fn answer_before_body(&self, req: &ApiRequest) -> Option<ApiResponse> {
         // A method no route has (QUERY, PROPFIND, …) goes no further: 405 before the token,
         // the body or any object is involved.
-        if !matches!(
-            req.method.as_str(),
-            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
-        ) {
+        if !crate::http::is_known_method(&req.method) {
             return Some(problem::from_error(&method_not_allowed()));
         }
         if !is_v1(&req.path) {

@@ -338,14 +338,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         })?;
         key.created_by = Some(who.email.clone());
         self.change_managed(bucket, name, who, |c| {
-            if c.keys.len() >= validate::MAX_KEYS {
-                return Err(Error::invalid(format!(
-                    "consumer '{name}' already has {} keys, the most allowed; delete old ones first",
-                    validate::MAX_KEYS
-                )));
-            }
-            c.keys.push(key.clone());
-            Ok(())
+            crate::api::keys::add_keys(c, vec![key.clone()])
         })?;
         Ok(ApiResponse::json(200, &KeyOut::created(&key, plaintext)))
     }
