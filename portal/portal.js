@@ -154,7 +154,36 @@ async function finishSignIn(params) {
   if (!r.ok) throw new Error(`the sign-in provider refused the sign-in (${tokens.error || r.status})`);
   const idClaims = claims(tokens.id_token || "");
   if (!idClaims || idClaims.nonce !== pending.nonce) throw new Error("the sign-in answer did not match this tab (nonce); please sign in again");
-  return state.config.tokenKind === "access" ? tokens.access_token : tokens.id_token;
+  const token = state.config.tokenKind === "access" ? tokens.access_token : tokens.id_token;
+  return { token, idToken: tokens.id_token };
+}
+
+// Signing out forgets the token, then ends the session where it was made: the provider's
+// (RP-initiated logout, when its discovery document has an end_session_endpoint) or
+// Cloudflare Access's. Otherwise the next "Sign in" would come straight back as the same
+// person, without a chance to sign in as someone else.
+async function signOut() {
+  const idToken = loadSession()?.idToken;
+  signIn("You signed out.");
+  if (state.config.access) {
+    location.assign("/cdn-cgi/access/logout"); // Access shows its own signed-out page
+    return;
+  }
+  if (!idToken || !state.config.issuer) return;
+  try {
+    const doc = await discovery();
+    if (!doc.end_session_endpoint) return;
+    const url = new URL(doc.end_session_endpoint);
+    url.search = new URLSearchParams({
+      id_token_hint: idToken,
+      client_id: state.config.clientId,
+      post_logout_redirect_uri: redirectUri(),
+    });
+    sessionStorage.setItem(`${STORE}.signed-out`, "1");
+    location.assign(url.toString());
+  } catch {
+    // The provider is unreachable: the portal has forgotten the token all the same.
+  }
 }
 
 function signIn(reason) {
@@ -193,8 +222,8 @@ function render(consumers) {
     node.querySelector(".description").textContent = c.description || "";
     const plan = c.metadata && typeof c.metadata.plan === "string" ? `Plan: ${c.metadata.plan}` : "";
     node.querySelector(".plan").textContent = plan;
-    node.querySelector(".create").setAttribute("aria-label", `Create a key for ${c.name}`);
-    node.querySelector(".roll").setAttribute("aria-label", `Roll the keys of ${c.name}`);
+    node.querySelector(".create").setAttribute("aria-label", `Create key for ${c.name}`);
+    node.querySelector(".roll").setAttribute("aria-label", `Roll keys of ${c.name}`);
     node.querySelector(".create").addEventListener("click", (e) => createKey(c, e.currentTarget));
     node.querySelector(".roll").addEventListener("click", (e) => rollKeys(c, e.currentTarget));
     const body = node.querySelector("tbody");
@@ -203,7 +232,8 @@ function render(consumers) {
       cell(row, "Key", k.key, "key");
       cell(row, "Description", k.description || "");
       cell(row, "Created", date(k.createdOn));
-      cell(row, "Expires", date(k.expiresOn));
+      const expired = Boolean(k.expiresOn) && new Date(k.expiresOn).getTime() <= Date.now();
+      cell(row, "Expires", expired ? `expired ${date(k.expiresOn)}` : date(k.expiresOn), expired ? "expired" : "");
       cell(row, "Created by", k.createdBy || "your API provider");
       const actions = row.insertCell();
       const wrap = document.createElement("div");
@@ -348,7 +378,7 @@ async function start() {
   $("sign-in-button").addEventListener("click", () =>
     startSignIn().catch((e) => signIn(`Sign-in could not start: ${e.message}.`)),
   );
-  $("sign-out").addEventListener("click", () => signIn("You signed out."));
+  $("sign-out").addEventListener("click", signOut);
   $("copy-key").addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText($("new-key").value);
@@ -362,6 +392,13 @@ async function start() {
   // 1. A token in the fragment, from the customer's own product: taken, then removed.
   const fragment = new URLSearchParams(location.hash.slice(1));
   const params = new URLSearchParams(location.search);
+  let idToken = null;
+  if (sessionStorage.getItem(`${STORE}.signed-out`)) {
+    // Back from the provider's sign-out.
+    sessionStorage.removeItem(`${STORE}.signed-out`);
+    history.replaceState(null, "", redirectUri());
+    return signIn("You signed out.");
+  }
   if (fragment.get("token")) {
     state.token = fragment.get("token");
     history.replaceState(null, "", redirectUri());
@@ -370,16 +407,18 @@ async function start() {
   } else if (params.get("code") || params.get("error")) {
     // 2. Back from the OpenID provider.
     try {
-      state.token = await finishSignIn(params);
+      ({ token: state.token, idToken } = await finishSignIn(params));
     } catch (e) {
       return signIn(`Sign-in did not complete: ${e.message}.`);
     }
   } else {
     // 3. This tab's earlier sign-in, or 4. Cloudflare Access (its cookie goes with every call).
-    state.token = loadSession()?.token || null;
+    const saved = loadSession();
+    state.token = saved?.token || null;
+    idToken = saved?.idToken || null;
     if (!state.token && !state.config.access) return signIn("");
   }
-  if (state.token) saveSession({ token: state.token });
+  if (state.token) saveSession({ token: state.token, idToken });
   await refresh();
 }
 

@@ -6,9 +6,11 @@
 # - worker-build, pinned (WORKER_BUILD_VERSION)
 # - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
 #   (without --locked: one of its locked dependencies is missing from the registry mirror)
-# - npm packages from package-lock.json (wrangler 4.86.0, esbuild, binaryen's wasm-opt)
+# - npm packages from package-lock.json (wrangler 4.86.0, esbuild, binaryen's wasm-opt;
+#   playwright-core, oidc-provider and axe-core for the portal page's browser test)
 # - schemathesis (PyPI, pinned) in .tools/venv, for the developer-API fuzz test
 # - openssl (Debian), which the self-serve tests use to make key pairs
+# - chromium (Debian), the browser of the portal page's test (driven by playwright-core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,4 +55,9 @@ fi
 if ! command -v openssl >/dev/null; then
   say "installing openssl (Debian package)"
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (Debian package, for the portal page's browser test)"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi

@@ -285,6 +285,12 @@ impl Config {
                 _ => return Err(bad(vars::PORTAL_OIDC_TOKEN, "use id or access")),
             };
         }
+        // The portal page sends the ID token by default, whose `aud` is the client id: that is
+        // the audience to require when none is set. Access tokens name an API instead, which
+        // only PORTAL_JWT_AUDIENCE can say.
+        if p.audience.is_none() && !p.oidc_use_access_token {
+            p.audience = p.oidc_client_id.clone();
+        }
         if let Some(v) = get(vars::PORTAL_JWKS_TTL_SECONDS) {
             p.jwks_ttl_seconds = v.parse().map_err(|_| {
                 bad(
@@ -343,6 +349,18 @@ mod tests {
         );
         let local = from(&[("PORTAL_JWKS_URL", "http://127.0.0.1:9999/jwks.json")]).unwrap();
         assert!(local.portal.jwks_url.is_some());
+    }
+
+    #[test]
+    fn the_portal_client_id_is_the_id_tokens_audience_unless_one_is_set() {
+        let issuer = ("PORTAL_OIDC_ISSUER", "https://kc.example/realms/acme");
+        let client = ("PORTAL_OIDC_CLIENT_ID", "keyward-portal");
+        let id = from(&[issuer, client]).unwrap();
+        assert_eq!(id.portal.audience.as_deref(), Some("keyward-portal"));
+        let given = from(&[issuer, client, ("PORTAL_JWT_AUDIENCE", "api")]).unwrap();
+        assert_eq!(given.portal.audience.as_deref(), Some("api"));
+        let access = from(&[issuer, client, ("PORTAL_OIDC_TOKEN", "access")]).unwrap();
+        assert_eq!(access.portal.audience, None);
     }
 
     #[test]
