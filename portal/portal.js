@@ -128,16 +128,31 @@ async function startSignIn() {
   location.assign(url.toString());
 }
 
+// The page's own address, as registered at the provider: `…/portal/`, also when it was
+// opened as `…/portal/index.html`.
 function redirectUri() {
-  return `${location.origin}${location.pathname}`;
+  return `${location.origin}${location.pathname.replace(/index\.html$/, "")}`;
 }
+
+// The provider's error codes (RFC 6749, OpenID Connect), in words; its free-text
+// error_description is not shown: anyone can put text in a link.
+const PROVIDER_ERRORS = {
+  access_denied: "access was denied at the sign-in provider",
+  login_required: "the sign-in provider needs you to sign in",
+  consent_required: "the sign-in provider needs your consent",
+  interaction_required: "the sign-in provider needs you to sign in",
+  temporarily_unavailable: "the sign-in provider is unavailable; try again in a moment",
+  server_error: "the sign-in provider had an error; try again in a moment",
+};
 
 async function finishSignIn(params) {
   const pending = JSON.parse(sessionStorage.getItem(`${STORE}.pending`) || "null");
   sessionStorage.removeItem(`${STORE}.pending`);
   history.replaceState(null, "", redirectUri());
-  if (params.get("error")) throw new Error(`the sign-in provider said: ${params.get("error_description") || params.get("error")}`);
+  // The state first: an answer this tab did not ask for is not shown, whatever it says.
   if (!pending || params.get("state") !== pending.state) throw new Error("the sign-in answer did not match this tab (state); please sign in again");
+  const error = params.get("error");
+  if (error) throw new Error(PROVIDER_ERRORS[error] || `the sign-in provider refused it (${/^[a-z_]{1,40}$/.test(error) ? error : "unknown error"})`);
   const doc = await discovery();
   const r = await fetch(doc.token_endpoint, {
     method: "POST",
@@ -155,7 +170,7 @@ async function finishSignIn(params) {
   const idClaims = claims(tokens.id_token || "");
   if (!idClaims || idClaims.nonce !== pending.nonce) throw new Error("the sign-in answer did not match this tab (nonce); please sign in again");
   const token = state.config.tokenKind === "access" ? tokens.access_token : tokens.id_token;
-  return { token, idToken: tokens.id_token };
+  return token;
 }
 
 // Signing out forgets the token, then ends the session where it was made: the provider's
@@ -163,23 +178,24 @@ async function finishSignIn(params) {
 // Cloudflare Access's. Otherwise the next "Sign in" would come straight back as the same
 // person, without a chance to sign in as someone else.
 async function signOut() {
-  const idToken = loadSession()?.idToken;
+  const oidc = Boolean(loadSession()?.oidc);
   signIn("You signed out.");
   if (state.config.access) {
     location.assign("/cdn-cgi/access/logout"); // Access shows its own signed-out page
     return;
   }
-  if (!idToken || !state.config.issuer) return;
+  if (!oidc || !state.config.issuer) return;
   try {
     const doc = await discovery();
     if (!doc.end_session_endpoint) return;
     const url = new URL(doc.end_session_endpoint);
+    // No id_token_hint: the ID token is a sign-in token here, and an address ends up in
+    // history and the provider's logs. client_id names the application instead.
     url.search = new URLSearchParams({
-      id_token_hint: idToken,
       client_id: state.config.clientId,
       post_logout_redirect_uri: redirectUri(),
     });
-    sessionStorage.setItem(`${STORE}.signed-out`, "1");
+    sessionStorage.setItem(`${STORE}.signed-out`, String(Date.now()));
     location.assign(url.toString());
   } catch {
     // The provider is unreachable: the portal has forgotten the token all the same.
@@ -197,6 +213,9 @@ function signIn(reason) {
   show("sign-in-reason", Boolean(reason));
   const oidc = Boolean(state.config.issuer && state.config.clientId);
   show("sign-in-button", oidc);
+  $("sign-in-unavailable").textContent = state.config.access
+    ? "Your Cloudflare Access session has ended or does not reach this page. Reload the page to sign in again."
+    : "This portal has no sign-in configured. Open it from the link your API provider gave you.";
   show("sign-in-unavailable", !oidc);
   say("");
 }
@@ -278,6 +297,15 @@ async function refresh() {
 
 // ---------- dialogs ----------
 
+// Focus back on the control that opened a dialog, or on its successor when the list was
+// drawn again meanwhile (same label).
+function refocus(opener) {
+  if (!opener) return;
+  if (opener.isConnected) return opener.focus();
+  const label = opener.getAttribute("aria-label");
+  if (label) document.querySelector(`[aria-label="${CSS.escape(label)}"]`)?.focus();
+}
+
 function ask(dialog, opener) {
   return new Promise((resolve) => {
     const d = $(dialog);
@@ -285,7 +313,7 @@ function ask(dialog, opener) {
       "close",
       () => {
         resolve(d.returnValue === "ok" || d.returnValue === "done");
-        opener?.focus();
+        refocus(opener);
       },
       { once: true },
     );
@@ -294,9 +322,17 @@ function ask(dialog, opener) {
   });
 }
 
+// Runs one change at a time: the list's buttons are disabled meanwhile, so a second click
+// cannot send a second create or roll.
+function busy(on) {
+  state.busy = on;
+  $("list").setAttribute("aria-busy", String(on));
+  for (const b of $("list").querySelectorAll("button")) b.disabled = on;
+}
+
 async function act(work, consumer) {
   if (state.busy) return;
-  state.busy = true;
+  busy(true);
   say("Working…");
   fail("");
   try {
@@ -305,11 +341,13 @@ async function act(work, consumer) {
   } catch (e) {
     if (e.status === 401) signIn("Your sign-in has expired or is not valid here. Please sign in again.");
     else {
+      // The change may have happened though its answer was lost: show what is true now.
+      if (e.status === 0) await refresh().catch(() => {});
       say("");
       fail(explain(e, consumer));
     }
   } finally {
-    state.busy = false;
+    busy(false);
   }
 }
 
@@ -366,18 +404,27 @@ async function describeKey(c, k, opener) {
 
 // ---------- start ----------
 
+// A sign-out at the provider that came back within 10 minutes; older marks (the provider
+// never sent the browser back) are dropped.
+function backFromSignOut() {
+  const at = Number(sessionStorage.getItem(`${STORE}.signed-out`));
+  sessionStorage.removeItem(`${STORE}.signed-out`);
+  return at > 0 && Date.now() - at < 10 * 60 * 1000;
+}
+
 async function start() {
-  const here = new URL("config.json", location.href);
   try {
-    const r = await fetch(here);
+    const r = await fetch(new URL("config.json", location.href));
+    if (!r.ok) throw new Error(String(r.status));
     state.config = await r.json();
   } catch {
-    fail("The portal could not load its settings from the server.");
+    fail("The portal could not load its settings from the server. Reload the page; if it persists, tell your API provider.");
     return;
   }
-  $("sign-in-button").addEventListener("click", () =>
-    startSignIn().catch((e) => signIn(`Sign-in could not start: ${e.message}.`)),
-  );
+  $("sign-in-button").addEventListener("click", () => {
+    say("Contacting the sign-in provider…");
+    startSignIn().catch((e) => signIn(`Sign-in could not start: ${e.message}.`));
+  });
   $("sign-out").addEventListener("click", signOut);
   $("copy-key").addEventListener("click", async () => {
     try {
@@ -389,36 +436,44 @@ async function start() {
     }
   });
 
-  // 1. A token in the fragment, from the customer's own product: taken, then removed.
   const fragment = new URLSearchParams(location.hash.slice(1));
   const params = new URLSearchParams(location.search);
-  let idToken = null;
-  if (sessionStorage.getItem(`${STORE}.signed-out`)) {
-    // Back from the provider's sign-out.
-    sessionStorage.removeItem(`${STORE}.signed-out`);
-    history.replaceState(null, "", redirectUri());
-    return signIn("You signed out.");
-  }
+  const saved = loadSession();
+  let oidc = false;
   if (fragment.get("token")) {
-    state.token = fragment.get("token");
+    // 1. A token in the fragment, from the customer's own product: taken, then removed.
+    sessionStorage.removeItem(`${STORE}.signed-out`);
+    const token = fragment.get("token");
     history.replaceState(null, "", redirectUri());
-    const exp = claims(state.token)?.exp;
-    if (exp && exp * 1000 <= Date.now()) return signIn("The sign-in link has expired. Please sign in again.");
+    const linked = claims(token);
+    if (linked?.exp && linked.exp * 1000 <= Date.now()) return signIn("The sign-in link has expired. Please sign in again.");
+    // A link must not swap the person signed in here for someone else unasked.
+    const current = saved?.token ? claims(saved.token)?.email : null;
+    if (current && linked?.email && current !== linked.email && !confirm(`Continue as ${linked.email} instead of ${current}?`)) {
+      state.token = saved.token;
+      oidc = Boolean(saved.oidc);
+    } else {
+      state.token = token;
+    }
   } else if (params.get("code") || params.get("error")) {
     // 2. Back from the OpenID provider.
+    sessionStorage.removeItem(`${STORE}.signed-out`);
     try {
-      ({ token: state.token, idToken } = await finishSignIn(params));
+      state.token = await finishSignIn(params);
+      oidc = true;
     } catch (e) {
       return signIn(`Sign-in did not complete: ${e.message}.`);
     }
+  } else if (backFromSignOut()) {
+    history.replaceState(null, "", redirectUri());
+    return signIn("You signed out.");
   } else {
     // 3. This tab's earlier sign-in, or 4. Cloudflare Access (its cookie goes with every call).
-    const saved = loadSession();
     state.token = saved?.token || null;
-    idToken = saved?.idToken || null;
+    oidc = Boolean(saved?.oidc);
     if (!state.token && !state.config.access) return signIn("");
   }
-  if (state.token) saveSession({ token: state.token, idToken });
+  if (state.token) saveSession({ token: state.token, oidc });
   await refresh();
 }
 

@@ -101,9 +101,11 @@ pub struct Portal {
     pub jwks_url: Option<String>,
     /// The OpenID issuer whose discovery document names the JWKS.
     pub oidc_issuer: Option<String>,
-    /// Required `iss` (`PORTAL_JWT_ISSUER`, else the OIDC issuer).
+    /// Required `iss` of every token (`PORTAL_JWT_ISSUER`); JWKS tokens fall back to the
+    /// OIDC issuer ([`Portal::jwks_issuer`]).
     pub issuer: Option<String>,
-    /// Required `aud`.
+    /// Required `aud` of every token (`PORTAL_JWT_AUDIENCE`); JWKS tokens fall back to the
+    /// portal's client id ([`Portal::jwks_audience`]).
     pub audience: Option<String>,
     /// The e-mail claim.
     pub email_claim: String,
@@ -119,6 +121,24 @@ pub struct Portal {
     pub oidc_client_id: Option<String>,
     /// The portal page sends the access token instead of the ID token.
     pub oidc_use_access_token: bool,
+}
+
+impl Portal {
+    /// The `iss` a JWKS-verified token must have: `PORTAL_JWT_ISSUER`, else the OIDC issuer.
+    pub fn jwks_issuer(&self) -> Option<&str> {
+        self.issuer.as_deref().or(self.oidc_issuer.as_deref())
+    }
+
+    /// The `aud` a JWKS-verified token must contain: `PORTAL_JWT_AUDIENCE`, else, when the
+    /// portal page sends ID tokens, its client id (an ID token's `aud`). HS256 tokens from
+    /// the deployment's own backend keep to `PORTAL_JWT_AUDIENCE` alone.
+    pub fn jwks_audience(&self) -> Option<&str> {
+        self.audience.as_deref().or(if self.oidc_use_access_token {
+            None
+        } else {
+            self.oidc_client_id.as_deref()
+        })
+    }
 }
 
 impl Default for Portal {
@@ -254,7 +274,7 @@ impl Config {
         p.oidc_issuer = get(vars::PORTAL_OIDC_ISSUER)
             .map(|v| url(vars::PORTAL_OIDC_ISSUER, v))
             .transpose()?;
-        p.issuer = get(vars::PORTAL_JWT_ISSUER).or_else(|| p.oidc_issuer.clone());
+        p.issuer = get(vars::PORTAL_JWT_ISSUER);
         p.audience = get(vars::PORTAL_JWT_AUDIENCE);
         if let Some(v) = get(vars::PORTAL_EMAIL_CLAIM) {
             p.email_claim = v;
@@ -285,11 +305,13 @@ impl Config {
                 _ => return Err(bad(vars::PORTAL_OIDC_TOKEN, "use id or access")),
             };
         }
-        // The portal page sends the ID token by default, whose `aud` is the client id: that is
-        // the audience to require when none is set. Access tokens name an API instead, which
-        // only PORTAL_JWT_AUDIENCE can say.
-        if p.audience.is_none() && !p.oidc_use_access_token {
-            p.audience = p.oidc_client_id.clone();
+        // An access token's audience is an API, which only PORTAL_JWT_AUDIENCE can name;
+        // without it every such token would be refused, one sign-in after another.
+        if p.oidc_use_access_token && p.audience.is_none() {
+            return Err(bad(
+                vars::PORTAL_OIDC_TOKEN,
+                "access needs PORTAL_JWT_AUDIENCE, the API your provider issues access tokens for",
+            ));
         }
         if let Some(v) = get(vars::PORTAL_JWKS_TTL_SECONDS) {
             p.jwks_ttl_seconds = v.parse().map_err(|_| {
@@ -343,10 +365,8 @@ mod tests {
     #[test]
     fn the_oidc_issuer_is_the_required_iss_as_written() {
         let c = from(&[("PORTAL_OIDC_ISSUER", "https://tenant.auth0.com/")]).unwrap();
-        assert_eq!(
-            c.portal.issuer.as_deref(),
-            Some("https://tenant.auth0.com/")
-        );
+        assert_eq!(c.portal.jwks_issuer(), Some("https://tenant.auth0.com/"));
+        assert_eq!(c.portal.issuer, None, "HS256 tokens keep to PORTAL_JWT_ISSUER");
         let local = from(&[("PORTAL_JWKS_URL", "http://127.0.0.1:9999/jwks.json")]).unwrap();
         assert!(local.portal.jwks_url.is_some());
     }
@@ -356,11 +376,15 @@ mod tests {
         let issuer = ("PORTAL_OIDC_ISSUER", "https://kc.example/realms/acme");
         let client = ("PORTAL_OIDC_CLIENT_ID", "keyward-portal");
         let id = from(&[issuer, client]).unwrap();
-        assert_eq!(id.portal.audience.as_deref(), Some("keyward-portal"));
+        assert_eq!(id.portal.jwks_audience(), Some("keyward-portal"));
+        assert_eq!(id.portal.audience, None, "HS256 tokens keep to PORTAL_JWT_AUDIENCE");
         let given = from(&[issuer, client, ("PORTAL_JWT_AUDIENCE", "api")]).unwrap();
-        assert_eq!(given.portal.audience.as_deref(), Some("api"));
-        let access = from(&[issuer, client, ("PORTAL_OIDC_TOKEN", "access")]).unwrap();
-        assert_eq!(access.portal.audience, None);
+        assert_eq!(given.portal.jwks_audience(), Some("api"));
+        let access = ("PORTAL_OIDC_TOKEN", "access");
+        let e = from(&[issuer, client, access]).unwrap_err();
+        assert!(e.message().contains("PORTAL_JWT_AUDIENCE"), "{e}");
+        let api = from(&[issuer, client, access, ("PORTAL_JWT_AUDIENCE", "api")]).unwrap();
+        assert_eq!(api.portal.jwks_audience(), Some("api"));
     }
 
     #[test]

@@ -2,23 +2,36 @@
 // with its own login and consent pages and two people, alice@example.com (who manages two
 // consumers in the test) and nobody@example.com (who manages none). Usage:
 //
-//   node tests/browser/oidc-provider.mjs PORT CLIENT_ID REDIRECT_URI
+//   node tests/browser/oidc-provider.mjs CLIENT_ID
 //
-// Prints `ready <issuer>` once it listens; stops on SIGTERM or when stdin closes (so it
-// never outlives the test that started it).
+// Listens on a free port of 127.0.0.1 at once and prints `listening <issuer>`; then reads
+// the client's redirect URI (the Worker's portal page, which needs the issuer to start) as
+// one line from stdin and prints `ready`. Stops on SIGTERM or when stdin closes, so it
+// never outlives the test that started it. Taking the port first leaves no window in which
+// another process could take it.
+import { createServer } from "node:http";
+import { createInterface } from "node:readline";
 import Provider from "oidc-provider";
 
-const [port, clientId, redirectUri] = process.argv.slice(2);
-if (!port || !clientId || !redirectUri) {
-  console.error("usage: oidc-provider.mjs PORT CLIENT_ID REDIRECT_URI");
+const [clientId] = process.argv.slice(2);
+if (!clientId) {
+  console.error("usage: oidc-provider.mjs CLIENT_ID");
   process.exit(2);
 }
+
+const server = createServer((_req, res) => {
+  res.writeHead(503).end("not configured yet");
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+console.log(`listening ${issuer}`);
+const lines = createInterface({ input: process.stdin });
+const redirectUri = await new Promise((resolve) => lines.once("line", (l) => resolve(l.trim())));
 
 const people = new Map(
   ["alice@example.com", "nobody@example.com"].map((email) => [email, { email, email_verified: true }]),
 );
 
-const issuer = `http://127.0.0.1:${port}`;
 const provider = new Provider(issuer, {
   clients: [
     {
@@ -44,8 +57,9 @@ const provider = new Provider(issuer, {
 });
 provider.on("server_error", (_ctx, err) => console.error("oidc-provider:", err));
 
-const server = provider.listen(Number(port), "127.0.0.1", () => console.log(`ready ${issuer}`));
+server.removeAllListeners("request");
+server.on("request", provider.callback());
+console.log("ready");
 const stop = () => server.close(() => process.exit(0));
 process.on("SIGTERM", stop);
-process.stdin.on("end", stop);
-process.stdin.resume();
+lines.on("close", stop);

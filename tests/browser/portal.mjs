@@ -7,6 +7,8 @@
 //   GATEWAY_URL    a path behind the gateway, e.g. http://127.0.0.1:PORT/orders
 //   ISSUER         the OpenID provider
 //   EXPIRED_TOKEN  a token the Worker would accept but for its expiry
+//   LINK_TOKEN     a token the Worker accepts, for alice (from `keyward portal-token`)
+//   FORGED_TOKEN   a fresh token signed with another secret
 //   ALICE_CONSUMERS  the two consumers alice@example.com manages, comma-separated
 //   ARTIFACTS      where the screenshots go
 //   CHROMIUM       the browser (default /usr/bin/chromium)
@@ -27,6 +29,8 @@ const PORTAL_URL = env("PORTAL_URL");
 const GATEWAY_URL = env("GATEWAY_URL");
 const ISSUER = env("ISSUER");
 const EXPIRED_TOKEN = env("EXPIRED_TOKEN");
+const LINK_TOKEN = env("LINK_TOKEN");
+const FORGED_TOKEN = env("FORGED_TOKEN");
 const ALICE_CONSUMERS = env("ALICE_CONSUMERS").split(",").sort();
 const ARTIFACTS = env("ARTIFACTS");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -252,18 +256,45 @@ try {
   await axe(page, "the empty state");
   step("signed out at the provider, signed in as nobody@example.com: the empty state");
 
-  // ---- an expired link ----
+  // ---- sign-in links: valid, expired, forged; answers this tab did not ask for ----
   const fresh = await browser.newContext();
   watch(fresh);
   const late = await fresh.newPage();
   current = late;
-  await late.goto(`${PORTAL_URL}#token=${EXPIRED_TOKEN}`);
-  await late.locator("#sign-in").waitFor();
-  assert.match(await late.locator("#sign-in-reason").innerText(), /expired/);
+  await late.goto(`${PORTAL_URL}#token=${LINK_TOKEN}`);
+  await late.locator("#who-email").waitFor();
   assert.equal(new URL(late.url()).hash, "", "the token is left in the address bar");
+  assert.deepEqual(await consumerNames(late), ALICE_CONSUMERS);
+  step("a #token= link from portal-token signs alice in; the fragment is gone");
+
+  await late.goto(`${PORTAL_URL}#token=${EXPIRED_TOKEN}`);
+  await late.reload(); // a new fragment alone does not load the page again
+  await late.locator("#sign-in").waitFor();
+  assert.equal(await late.locator("#sign-in-reason").innerText(), "The sign-in link has expired. Please sign in again.");
+  assert.equal(new URL(late.url()).hash, "", "the token is left in the address bar");
+  assert.equal(await late.evaluate(() => sessionStorage.getItem("keyward.portal")), null, "an expired link signs the tab out");
   await axe(late, "the sign-in page");
   await late.screenshot({ path: join(ARTIFACTS, "expired.png") });
   step("an expired #token= link: the sign-in page says it expired, the fragment is gone");
+
+  await late.goto(`${PORTAL_URL}#token=${FORGED_TOKEN}`);
+  await late.reload();
+  await eventually(
+    async () => assert.equal(await late.locator("#sign-in-reason").innerText(), "Your sign-in has expired or is not valid here. Please sign in again."),
+    "the Worker refused the forged token",
+  );
+  step("a forged #token= link: the Worker refuses it (401) and the page asks to sign in");
+
+  await late.goto(`${PORTAL_URL}?error=access_denied&error_description=Call+0800+SCAM&state=not-this-tab`);
+  await late.locator("#sign-in").waitFor();
+  const refused = await late.locator("#sign-in-reason").innerText();
+  assert.match(refused, /did not match this tab \(state\)/);
+  assert.doesNotMatch(refused, /SCAM/);
+  assert.equal(new URL(late.url()).search, "", "the answer is left in the address bar");
+  await late.goto(`${PORTAL_URL}?code=stolen&state=not-this-tab`);
+  await late.locator("#sign-in").waitFor();
+  assert.match(await late.locator("#sign-in-reason").innerText(), /did not match this tab \(state\)/);
+  step("answers this tab did not ask for (wrong state) are refused, their text not shown");
 
   // ---- nothing left for another host, no CSP violation, no script error ----
   const allowed = new Set([WORKER, PROVIDER]);

@@ -6,11 +6,11 @@
 //! npm packages are missing (`make setup` installs them).
 
 use jsonwebtoken::{encode, EncodingKey, Header};
-use keyward_e2e::{admin, free_port, root, Echo, Worker};
+use keyward_e2e::{admin, cli_binary, root, Echo, Worker};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const CLIENT_ID: &str = "keyward-portal";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -21,37 +21,50 @@ const SECRET: &str = "e2e-portal-secret-of-at-least-32-bytes";
 struct Provider {
     child: Child,
     issuer: String,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Provider {
-    fn start(port: u16, redirect_uri: &str) -> Provider {
+    /// Starts the provider on a free port; [`Provider::serve`] then gives it the redirect URI.
+    fn start() -> Provider {
         let mut child = Command::new("node")
             .arg(root().join("tests/browser/oidc-provider.mjs"))
-            .args([&port.to_string(), CLIENT_ID, redirect_uri])
+            .arg(CLIENT_ID)
             .current_dir(root())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("node must be installed");
-        let mut line = String::new();
+        let (tx, rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        reader
-            .read_line(&mut line)
-            .expect("read the provider's first line");
-        let issuer = line
-            .trim()
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("the OpenID provider did not start: {line:?}"))
-            .to_owned();
-        // Keep reading what it prints, or its next line would fail on a closed pipe.
+        // Reads what it prints for as long as it runs (a closed pipe would fail its next line).
         std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 println!("oidc-provider: {line}");
+                let _ = tx.send(line);
             }
         });
-        Provider { child, issuer }
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("the OpenID provider did not start ({e})"));
+        let issuer = line
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("the OpenID provider did not start: {line:?}"))
+            .to_owned();
+        Provider { child, issuer, lines: rx }
+    }
+
+    /// Registers the client's redirect URI and waits until the provider serves.
+    fn serve(&mut self, redirect_uri: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{redirect_uri}").expect("write to the provider");
+        stdin.flush().expect("flush");
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("the OpenID provider did not take its client ({e})"));
+        assert_eq!(line, "ready");
     }
 }
 
@@ -77,19 +90,34 @@ fn prerequisites() {
     }
 }
 
-/// An HS256 token the Worker would take (PORTAL_JWT_SECRET) but for its expiry.
-fn expired_token(email: &str) -> String {
+/// An HS256 token signed with `secret`, for `email`, expiring `exp_in` seconds from now.
+fn hs256(secret: &str, email: &str, exp_in: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let claims = json!({"sub": email, "email": email, "iat": now - 7200, "exp": now - 3600});
+    let claims = json!({"sub": email, "email": email, "iat": now - 60, "exp": now + exp_in});
     encode(
         &Header::default(),
         &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
+        &EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
+}
+
+/// A sign-in link's token as a customer's backend makes it: `keyward portal-token`.
+fn link_token(email: &str) -> String {
+    let out = Command::new(cli_binary())
+        .args(["portal-token", "--email", email, "--ttl", "10m"])
+        .env("PORTAL_JWT_SECRET", SECRET)
+        .output()
+        .expect("run keyward portal-token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// The acceptance walk of the portal page (see tests/browser/portal.mjs for each step).
@@ -97,8 +125,8 @@ fn expired_token(email: &str) -> String {
 fn a_manager_handles_keys_in_the_portal_page_signed_in_at_a_real_provider() {
     prerequisites();
     let echo = Echo::start();
-    let provider_port = free_port();
-    let issuer = format!("http://127.0.0.1:{provider_port}");
+    let mut provider = Provider::start();
+    let issuer = provider.issuer.clone();
     let w = Worker::start(&[
         ("UPSTREAM_URL", &echo.origin),
         ("PORTAL_OIDC_ISSUER", &issuer),
@@ -106,8 +134,7 @@ fn a_manager_handles_keys_in_the_portal_page_signed_in_at_a_real_provider() {
         ("PORTAL_JWT_SECRET", SECRET),
     ]);
     let portal = format!("{}/_keyward/portal/", w.origin);
-    let provider = Provider::start(provider_port, &portal);
-    assert_eq!(provider.issuer, issuer);
+    provider.serve(&portal);
 
     let buckets = format!("{}/key-buckets", w.account());
     let r = admin("POST", &buckets, Some(r#"{"name":"default"}"#));
@@ -142,7 +169,14 @@ fn a_manager_handles_keys_in_the_portal_page_signed_in_at_a_real_provider() {
         .env("PORTAL_URL", &portal)
         .env("GATEWAY_URL", format!("{}/orders", w.origin))
         .env("ISSUER", &issuer)
-        .env("EXPIRED_TOKEN", expired_token("alice@example.com"))
+        // The Worker would take it (PORTAL_JWT_SECRET) but for its expiry.
+        .env("EXPIRED_TOKEN", hs256(SECRET, "alice@example.com", -3600))
+        .env("LINK_TOKEN", link_token("alice@example.com"))
+        // Fresh and well-formed, but signed with another secret: only the Worker can tell.
+        .env(
+            "FORGED_TOKEN",
+            hs256("another-secret-of-at-least-32-bytes!!", "alice@example.com", 600),
+        )
         .env("ALICE_CONSUMERS", "acme-mobile,acme-web")
         .env("ARTIFACTS", &artifacts)
         .env("CHROMIUM", CHROMIUM)

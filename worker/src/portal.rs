@@ -137,17 +137,25 @@ pub async fn me(
         )
         .await;
     };
-    // The deployment's own HS256 tokens need no JWKS (and must not make the Worker fetch one).
-    let key_set = if alg_of(&token).as_deref() == Some("HS256") {
+    // The deployment's own HS256 tokens need no JWKS (and must not make the Worker fetch one),
+    // and keep to the explicit PORTAL_JWT_ISSUER/AUDIENCE: the OIDC defaults are the
+    // provider's.
+    let hs256 = alg_of(&token).as_deref() == Some("HS256");
+    let key_set = if hs256 {
         None
     } else {
         key_set(settings, kid_of(&token).as_deref()).await
     };
+    let (issuer, audience) = if hs256 {
+        (portal.issuer.as_deref(), portal.audience.as_deref())
+    } else {
+        (portal.jwks_issuer(), portal.jwks_audience())
+    };
     let rules = Rules {
         hs256_secret: settings.portal_secret.as_deref(),
         key_set: key_set.as_deref(),
-        issuer: portal.issuer.as_deref(),
-        audience: portal.audience.as_deref(),
+        issuer,
+        audience,
         email_claim: &portal.email_claim,
     };
     let who = match rules.verify(&token, now()) {

@@ -27,6 +27,8 @@ use serde_json::{Map, Value};
 /// The longest a manager's roll may keep the old keys working, unless
 /// `PORTAL_ROLL_GRACE_SECONDS` is longer: 7 days, the longest choice the portal page offers.
 pub const MAX_ROLL_GRACE_MS: i64 = 7 * 86_400_000;
+/// How far past [`MAX_ROLL_GRACE_MS`] a roll's `expiresOn` may be, for a fast client clock.
+pub const CLOCK_SLACK_MS: i64 = 5 * 60_000;
 
 /// `POST /v1/me/consumers/{name}/keys`.
 #[derive(Debug, Default, Deserialize)]
@@ -361,7 +363,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         // a roll that left the old keys working for years would be a create (and
         // PORTAL_ALLOW_CREATE=false could be walked around).
         let longest = grace.max(MAX_ROLL_GRACE_MS);
-        if expires_on > self.now + longest {
+        // A browser's clock may run a little fast: its "in 7 days" is accepted within
+        // CLOCK_SLACK_MS.
+        if expires_on > self.now + longest + CLOCK_SLACK_MS {
             return Err(Error::invalid(format!(
                 "expiresOn may be at most {} seconds from now; the old keys must stop",
                 longest / 1000

@@ -50,6 +50,9 @@ fn secured(mut r: ApiResponse, config: &Config) -> ApiResponse {
             content_security_policy(config),
         ),
         ("x-frame-options".into(), "DENY".into()),
+        // Another page of this host (the upstream's, behind the same origin) that opens
+        // the portal gets no handle on its window, so cannot read the token in it.
+        ("cross-origin-opener-policy".into(), "same-origin".into()),
         ("referrer-policy".into(), "no-referrer".into()),
         ("x-content-type-options".into(), "nosniff".into()),
         ("cache-control".into(), "no-store".into()),
