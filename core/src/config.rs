@@ -63,6 +63,22 @@ pub mod vars {
     pub const PORTAL_OIDC_CLIENT_ID: &str = "PORTAL_OIDC_CLIENT_ID";
     /// Which token the portal page sends to `/v1/me`: `id` (default) or `access`.
     pub const PORTAL_OIDC_TOKEN: &str = "PORTAL_OIDC_TOKEN";
+    /// What a leak report does to a found key: `flag` (default) or `revoke`.
+    pub const LEAK_POLICY: &str = "LEAK_POLICY";
+    /// GitHub's secret-scanning public keys (JSON); set, GitHub-signed leak reports are
+    /// accepted without a management token (see `api::leaks::github`).
+    pub const LEAK_REPORT_PUBLIC_KEYS: &str = "LEAK_REPORT_PUBLIC_KEYS";
+}
+
+/// What `POST /v1/leaks` does to a key it finds (`LEAK_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LeakPolicy {
+    /// Record the report on the key (`leakedOn`, `leakedAt`); the key keeps working unless
+    /// the report asks for `revoke`.
+    #[default]
+    Flag,
+    /// Record the report and revoke the key at once.
+    Revoke,
 }
 
 /// The Worker's settings.
@@ -92,6 +108,8 @@ pub struct Config {
     pub forward_drop_headers: Vec<String>,
     /// The self-serve API (`/v1/me`).
     pub portal: Portal,
+    /// What a leak report does to a found key (default: flag it).
+    pub leak_policy: LeakPolicy,
 }
 
 /// Settings of the self-serve API (`/v1/me`); its HS256 secret is a secret, not here.
@@ -174,6 +192,7 @@ impl Default for Config {
             key_prefix: key::format::DEFAULT_PREFIX.into(),
             forward_drop_headers: Vec::new(),
             portal: Portal::default(),
+            leak_policy: LeakPolicy::Flag,
         }
     }
 }
@@ -345,6 +364,13 @@ impl Config {
             key::format::validate_prefix(&v).map_err(|e| bad(vars::KEY_PREFIX, e))?;
             c.key_prefix = v;
         }
+        if let Some(v) = get(vars::LEAK_POLICY) {
+            c.leak_policy = match v.as_str() {
+                "flag" => LeakPolicy::Flag,
+                "revoke" => LeakPolicy::Revoke,
+                _ => return Err(bad(vars::LEAK_POLICY, "use flag or revoke")),
+            };
+        }
         Ok(c)
     }
 }
@@ -366,7 +392,10 @@ mod tests {
     fn the_oidc_issuer_is_the_required_iss_as_written() {
         let c = from(&[("PORTAL_OIDC_ISSUER", "https://tenant.auth0.com/")]).unwrap();
         assert_eq!(c.portal.jwks_issuer(), Some("https://tenant.auth0.com/"));
-        assert_eq!(c.portal.issuer, None, "HS256 tokens keep to PORTAL_JWT_ISSUER");
+        assert_eq!(
+            c.portal.issuer, None,
+            "HS256 tokens keep to PORTAL_JWT_ISSUER"
+        );
         let local = from(&[("PORTAL_JWKS_URL", "http://127.0.0.1:9999/jwks.json")]).unwrap();
         assert!(local.portal.jwks_url.is_some());
     }
@@ -377,7 +406,10 @@ mod tests {
         let client = ("PORTAL_OIDC_CLIENT_ID", "keyward-portal");
         let id = from(&[issuer, client]).unwrap();
         assert_eq!(id.portal.jwks_audience(), Some("keyward-portal"));
-        assert_eq!(id.portal.audience, None, "HS256 tokens keep to PORTAL_JWT_AUDIENCE");
+        assert_eq!(
+            id.portal.audience, None,
+            "HS256 tokens keep to PORTAL_JWT_AUDIENCE"
+        );
         let given = from(&[issuer, client, ("PORTAL_JWT_AUDIENCE", "api")]).unwrap();
         assert_eq!(given.portal.jwks_audience(), Some("api"));
         let access = ("PORTAL_OIDC_TOKEN", "access");
@@ -410,9 +442,22 @@ mod tests {
             ("PORTAL_JWKS_URL", "http://evil.example/jwks.json"),
             ("PORTAL_OIDC_ISSUER", "http://localhost.evil.example"),
             ("PORTAL_ALLOW_CREATE", "perhaps"),
+            ("LEAK_POLICY", "delete"),
+            ("LEAK_POLICY", "Revoke"),
         ] {
             let e = from(&[(k, v)]).unwrap_err();
             assert!(e.message().contains(k), "{e}");
         }
+    }
+
+    #[test]
+    fn the_leak_policy_flags_unless_told_to_revoke() {
+        assert_eq!(from(&[]).unwrap().leak_policy, LeakPolicy::Flag);
+        let revoke = from(&[("LEAK_POLICY", "revoke")]).unwrap();
+        assert_eq!(revoke.leak_policy, LeakPolicy::Revoke);
+        assert_eq!(
+            from(&[("LEAK_POLICY", " flag ")]).unwrap().leak_policy,
+            LeakPolicy::Flag
+        );
     }
 }

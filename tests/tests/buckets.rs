@@ -463,6 +463,7 @@ fn legacy_consumer(
             created_on: t0,
             updated_on: t0,
             created_by: None,
+            leak: None,
         });
         plaintexts.push(plaintext);
     }

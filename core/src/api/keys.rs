@@ -58,6 +58,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             created_on: self.now,
             updated_on: self.now,
             created_by: None,
+            leak: None,
         };
         Ok((stored, plaintext))
     }

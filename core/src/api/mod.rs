@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! GET  /health                 GET /openapi.json               POST /v1/verify
+//! POST /v1/keys/$lookup         POST /v1/leaks                  (leaked keys, see `leaks`)
 //! /v1/accounts/{account}/key-buckets[/{bucket}]
 //!   …/consumers[/$bulk | /$index | /{consumer}[/roll-key | /keys[/$bulk | /{id}] | /managers[/{id}]]]
 //! ```
@@ -20,6 +21,7 @@ mod buckets;
 mod bulk;
 pub(crate) mod consumers;
 pub(crate) mod keys;
+pub mod leaks;
 mod managers;
 pub mod model;
 #[cfg(feature = "schema")]

@@ -181,6 +181,14 @@ pub struct KeyOut {
     /// E-mail of the manager who created it in the self-serve API; absent for admins' keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// RFC 3339: when the key was first reported leaked (`POST /v1/leaks`); absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub leaked_on: Option<String>,
+    /// Where it was reported found (a URL or a source name, at most 2048 bytes), when the
+    /// report said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaked_at: Option<String>,
 }
 
 impl KeyOut {
@@ -194,6 +202,8 @@ impl KeyOut {
             description: k.description.clone(),
             key: (format == KeyFormat::Masked).then(|| k.masked.clone()),
             created_by: k.created_by.clone(),
+            leaked_on: k.leak.as_ref().map(|l| timestamp::format(l.on)),
+            leaked_at: k.leak.as_ref().and_then(|l| l.at.clone()),
         }
     }
 

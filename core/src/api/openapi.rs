@@ -6,6 +6,7 @@
 //! operation is routed. `keyward openapi` prints the document; `schemas/openapi.json` is the
 //! committed copy the Worker serves, and a test fails when it is stale.
 
+use crate::api::leaks::wire as leaks;
 use crate::api::model;
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
@@ -144,6 +145,8 @@ fn operations_with(s: &mut Schemas) -> Vec<Operation> {
     let ops = vec![
         Operation { method: "get", path: "/health", id: "health", summary: "Liveness check (no token)", params: vec![], body: None, status: 200, response: Some(json!({"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]})), errors: &[] },
         Operation { method: "post", path: "/v1/verify", id: "verifyKey", summary: "Verify a key and tell why it is not valid", params: vec![], body: s.req::<model::VerifyRequest>(), status: 200, response: s.res::<model::VerifyOut>(), errors: &[400, 401, 403] },
+        Operation { method: "post", path: "/v1/keys/$lookup", id: "lookupKeys", summary: "Whose keys are these? Each key is hashed at once (never stored, logged or echoed: answers show it masked); keys not shaped like this deployment's are answered valid: false without a lookup; only buckets the token sees are searched", params: vec![], body: s.req::<leaks::LookupRequest>(), status: 200, response: s.res::<leaks::LookupOut>(), errors: &[400, 401, 403, 413] },
+        Operation { method: "post", path: "/v1/leaks", id: "reportLeaks", summary: "Report leaked keys: each found key gets leakedOn/leakedAt (the first report's are kept) and, with LEAK_POLICY=revoke or revoke: true, expires now. Takes GitHub's secret-scanning alerts unchanged, signed by GitHub instead of a token (LEAK_REPORT_PUBLIC_KEYS), and answers in its feedback format too (token_hash, token_type, label)", params: vec![], body: Some(json!({"type": "array", "minItems": 1, "maxItems": 1000, "items": s.req::<leaks::LeakReport>()})), status: 200, response: Some(json!({"type": "array", "items": s.res::<leaks::ReportItem>()})), errors: &[400, 401, 403, 413] },
         Operation { method: "get", path: "/v1/info", id: "info", summary: "The account, bucket and key prefix of this Worker, and the token's access", params: vec![], body: None, status: 200, response: Some(json!({"type": "object"})), errors: &[401] },
         Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets", id: "listBuckets", summary: "List buckets", params: [vec![acct()], paging()].concat(), body: None, status: 200, response: s.list::<model::BucketOut>(), errors: &[400, 401, 403, 404] },
         Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets", id: "createBucket", summary: "Create a bucket", params: vec![acct()], body: s.req::<model::CreateBucket>(), status: 200, response: s.res::<model::BucketOut>(), errors: &[400, 401, 403, 404, 409, 413] },
@@ -199,6 +202,12 @@ pub fn document() -> Value {
         operation.insert("summary".into(), json!(op.summary));
         if op.path == "/health" {
             operation.insert("security".into(), json!([]));
+        }
+        if op.id == "reportLeaks" {
+            operation.insert(
+                "security".into(),
+                json!([{"managementToken": []}, {"githubKeyIdentifier": [], "githubSignature": []}]),
+            );
         }
         let params: Vec<Value> = op
             .params
@@ -269,7 +278,11 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"managementToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "managementToken": {"type": "http", "scheme": "bearer"},
+                "githubKeyIdentifier": {"type": "apiKey", "in": "header", "name": "Github-Public-Key-Identifier", "description": "POST /v1/leaks from GitHub's secret scanning: which key of LEAK_REPORT_PUBLIC_KEYS signed the body"},
+                "githubSignature": {"type": "apiKey", "in": "header", "name": "Github-Public-Key-Signature", "description": "base64 of GitHub's DER ECDSA P-256/SHA-256 signature over the raw body"},
+            },
         },
     })
 }

@@ -160,6 +160,25 @@ pub struct StoredKey {
     /// The manager who created it through `/v1/me` (their e-mail); none for admins' keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// Set when the key was reported leaked (`POST /v1/leaks`). Only in the tables: the
+    /// edge's [`KeyRecord`] does not carry it (a revoked key's expiry does the work there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak: Option<Leak>,
+}
+
+/// Longest [`Leak::at`] kept, in bytes: a URL or a source name, not a document.
+pub const LEAKED_AT_MAX: usize = 2048;
+
+/// A leak report recorded on a key: the first report's time and place are kept, so that a
+/// scanner reporting the same key on every run changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leak {
+    /// When the first report came in.
+    pub on: Millis,
+    /// Where the key was found (the report's `url`, else its `source`), at most
+    /// [`LEAKED_AT_MAX`] bytes; filled by a later report when the first named no place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// A manager of a consumer.

@@ -399,6 +399,7 @@ mod tests {
                 created_on: 0,
                 updated_on: 0,
                 created_by: None,
+                leak: None,
             }],
             created_on: 0,
             updated_on: 0,

@@ -130,6 +130,39 @@ pub fn consumers(
         .collect()
 }
 
+/// Key hashes one statement of [`consumers_holding`] binds: a Durable Object's SQLite takes at
+/// most 100 parameters per statement, and the bucket is bound twice.
+const HASHES_PER_STATEMENT: usize = 90;
+
+/// The consumers of `bucket` holding any key whose hash is in `hashes`, by name, each once
+/// (an indexed lookup of the keys table, a statement per 90 hashes).
+pub fn consumers_holding(
+    sql: &impl Sql,
+    bucket: &str,
+    hashes: &[String],
+) -> Result<Vec<ConsumerRecord>, Error> {
+    let mut found = BTreeMap::new();
+    for chunk in hashes.chunks(HASHES_PER_STATEMENT) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut params: Vec<SqlValue> = vec![bucket.into(), bucket.into()];
+        params.extend(chunk.iter().map(|h| SqlValue::from(h.as_str())));
+        let rows = sql.exec(
+            &format!(
+                "SELECT name, record FROM consumers WHERE bucket = ? AND name IN \
+                 (SELECT consumer FROM keys WHERE bucket = ? AND hash IN ({marks}))"
+            ),
+            &params,
+        )?;
+        for row in &rows {
+            let name = row.text(0)?;
+            if !found.contains_key(name) {
+                found.insert(name.to_owned(), consumer_of(bucket, row)?);
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
 /// Saves consumer `before` (absent = new) → `after`: its row, tag and manager rows, key
 /// rows, and in the outbox each verification record that changes (removed keys deleted,
 /// changed and new ones written). Returns the number of KV writes owed.
