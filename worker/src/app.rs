@@ -131,6 +131,10 @@ async fn api(
         now: now(),
         openapi: OPENAPI,
     };
+    // Leaked keys: every bucket's object may be asked, and GitHub signs instead of a token.
+    if let Some(route) = keyward_core::api::leaks::Route::of(&api_req.path) {
+        return crate::leaks::serve(req, &api, api_req, route, state, env).await;
+    }
     // The token first: only an authenticated `/v1` request makes the Worker read a body.
     if let Some(answer) = api.answer_before_body(&api_req).await {
         return refuse(&req, answer).await;

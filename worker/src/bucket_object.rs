@@ -11,7 +11,7 @@ use crate::random::WebCrypto;
 use crate::sql_storage::ObjectSql;
 use crate::state::{now, State};
 use keyward_core::api::Api;
-use keyward_core::http::ApiRequest;
+use keyward_core::http::{ApiRequest, ApiResponse};
 use keyward_core::problem;
 use keyward_core::storage::bucket::import::{self, Legacy};
 use keyward_core::storage::bucket::outbox::{self, Entry, KvSink, Sink};
@@ -64,6 +64,9 @@ pub const PATH_HEADER: &str = "x-keyward-path";
 pub const WRITTEN_HEADER: &str = "x-keyward-written";
 /// Where the front sends developer-API requests (objects ignore the host).
 pub const API_URL: &str = "https://keyward-object/api";
+/// Where the front sends its leak calls (`keyward_core::api::leaks`): the directory lists
+/// the buckets, a bucket's object looks up and flags its keys, by hash.
+pub const LEAKS_URL: &str = "https://keyward-object/leaks";
 /// Most KV keys named in [`WRITTEN_HEADER`]; beyond that it says `*`.
 const WRITTEN_MAX: usize = 64;
 
@@ -217,7 +220,8 @@ impl BucketObject {
             }
             return self.directory_update(&sql, req, &name).await;
         }
-        if url.path() != "/api" {
+        let leak_call = url.path() == "/leaks";
+        if url.path() != "/api" && !leak_call {
             return respond(problem::response(404, None)).map_err(runtime);
         }
         let target = req
@@ -238,6 +242,16 @@ impl BucketObject {
             Method::Get | Method::Head | Method::Delete => Vec::new(),
             _ => req.bytes().await.map_err(runtime)?,
         };
+        if leak_call {
+            let response = keyward_core::api::leaks::serve_object(
+                &sql,
+                bucket.as_deref(),
+                &body,
+                now(),
+                |e| console_error!("keyward: leak call: {e}"),
+            );
+            return self.finish(&sql, &app, response).await;
+        }
         let api_req = ApiRequest {
             method: req.method().to_string().to_ascii_uppercase(),
             path: path.to_owned(),
@@ -291,6 +305,16 @@ impl BucketObject {
                     .await
             }
         };
+        self.finish(&sql, &app, response).await
+    }
+
+    /// Sends `response` once what its request owes KV is on its way.
+    async fn finish(
+        &self,
+        sql: &ObjectSql,
+        app: &State,
+        mut response: ApiResponse,
+    ) -> std::result::Result<Response, Error> {
         // The change is committed. When it owes KV anything, the alarm is set first — in the
         // same synchronous run as the SQL writes, so they commit together — then its KV
         // writes go out before the answer, so the client reads its own writes at the edge
@@ -298,14 +322,13 @@ impl BucketObject {
         // (Not when an alarm this instance set is due sooner: a retry's schedule is kept.)
         let soon = now() + SAFETY_ALARM_MS;
         let due_sooner = self.alarm_due.get().is_some_and(|t| t <= soon);
-        if !due_sooner && outbox::len(&sql).unwrap_or(1) > 0 {
+        if !due_sooner && outbox::len(sql).unwrap_or(1) > 0 {
             match self.state.storage().set_alarm(SAFETY_ALARM_MS).await {
                 Ok(()) => self.alarm_due.set(Some(soon)),
                 Err(e) => console_error!("keyward: setting the outbox alarm: {e}"),
             }
         }
-        let written = self.drain(&sql, &app, REQUEST_DRAIN_BUDGET).await;
-        let mut response = response;
+        let written = self.drain(sql, app, REQUEST_DRAIN_BUDGET).await;
         if !written.is_empty() {
             let names = if written.len() > WRITTEN_MAX {
                 "*".to_owned()

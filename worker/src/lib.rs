@@ -8,6 +8,7 @@ mod app;
 mod bindings;
 mod bucket_object;
 mod kv_store;
+mod leaks;
 mod portal;
 mod random;
 mod sql_storage;

@@ -5,6 +5,7 @@
 
 use crate::bindings;
 use crate::kv_store::Kv;
+use keyward_core::api::leaks::github::PublicKeys;
 use keyward_core::api::token::Tokens;
 use keyward_core::config::{vars, Config};
 use keyward_core::edge::signature::UpstreamSigner;
@@ -33,6 +34,9 @@ pub struct Settings {
     tokens: Result<Tokens, Error>,
     /// Signs forwarded requests (`UPSTREAM_SIGNING_SECRET`).
     pub signer: Option<UpstreamSigner>,
+    /// GitHub's keys for signed leak reports (`LEAK_REPORT_PUBLIC_KEYS`; empty when unset),
+    /// or why they could not be read: that fails only signed reports.
+    pub leak_keys: Result<PublicKeys, Error>,
     /// The isolate's verification cache (a new one with new settings: the TTL, bucket or
     /// hash secret may have changed).
     pub cache: VerifyCache,
@@ -66,6 +70,7 @@ impl Settings {
             lookup(vars::MANAGEMENT_TOKEN).as_deref(),
             lookup(vars::MANAGEMENT_TOKENS).as_deref(),
         );
+        let leak_keys = PublicKeys::from_var(lookup(vars::LEAK_REPORT_PUBLIC_KEYS).as_deref());
         let signer = lookup(vars::UPSTREAM_SIGNING_SECRET)
             .filter(|s| !s.is_empty())
             .map(|s| UpstreamSigner::new(s.as_bytes()));
@@ -93,6 +98,7 @@ impl Settings {
             hasher: KeyHasher::new(secret.as_bytes()),
             tokens,
             signer,
+            leak_keys,
             blocklist: Blocklist::new(),
         })
     }
