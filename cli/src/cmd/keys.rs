@@ -120,8 +120,15 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                         terminal::field(k.get(f).and_then(Value::as_str).unwrap_or("-"))
                             .into_owned()
                     };
+                    // A leaked key says when it was reported, and where it was found.
+                    let leaked = match k.get("leakedOn") {
+                        Some(_) => {
+                            format!("\tleaked {} at {}", field("leakedOn"), field("leakedAt"))
+                        }
+                        None => String::new(),
+                    };
                     println!(
-                        "{}\t{}\texpires {}\t{}",
+                        "{}\t{}\texpires {}\t{}{leaked}",
                         field("id"),
                         field("key"),
                         field("expiresOn"),
