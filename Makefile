@@ -43,7 +43,7 @@ lint: setup
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p keyward-worker --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps
-	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps --features schema,sqlite
+	RUSTDOCFLAGS='-D warnings' cargo doc -p keyward-core --no-deps --features schema,sqlite,scan
 
 test-native: setup
 	cargo test -p keyward-core -p keyward

@@ -339,6 +339,18 @@ impl Client {
         }
     }
 
+    /// `POST` of `body` to `path` below the API's root (`{url}`, not the account), e.g.
+    /// `/v1/leaks`; any status other than 2xx is an error with the detail.
+    pub fn post_root(&self, path: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}{path}", self.root);
+        let reply = self.exchange("POST", &url, Some(body), &[])?;
+        if reply.ok() {
+            Ok(reply.body)
+        } else {
+            bail!("POST {url}: {}", describe(&reply))
+        }
+    }
+
     /// `POST` of a JSON body already serialized (`$bulk` builds its bodies item by item).
     pub fn post_json_bytes(&self, path: &str, body: &[u8]) -> Result<Reply> {
         let url = format!("{}{path}", self.base);

@@ -16,7 +16,13 @@ fn main() -> ExitCode {
     let cli = match cmd::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
+            // `scan` keeps 1 for "a key was found": its usage errors are 2.
+            let error = if std::env::args().nth(1).as_deref() == Some("scan") {
+                2
+            } else {
+                1
+            };
+            let code = if e.use_stderr() { error } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }

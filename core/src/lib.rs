@@ -15,6 +15,7 @@
 //! | [`edge`] | verification and the gateway decision |
 //! | [`storage`] | KV layout, the `Store` trait, the write path, digests, the verification cache |
 //! | [`key`] | the key format, base62, the key hash |
+//! | `scan` (feature `scan`) | finding keys in text for `keyward scan`: candidates confirmed by checksum, positions, diffs, history listings, rules for other scanners |
 //! | shared | [`config`], [`validate`], [`problem`], [`http`], [`ids`], [`timestamp`], [`entropy`], [`error`] |
 //!
 //! The shared modules are small and usable from every subsystem; of them only [`config`]
@@ -24,6 +25,8 @@ pub mod api;
 pub mod edge;
 pub mod key;
 pub mod keys_file;
+#[cfg(feature = "scan")]
+pub mod scan;
 pub mod selfserve;
 pub mod storage;
 

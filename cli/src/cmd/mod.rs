@@ -8,6 +8,7 @@ mod export;
 mod keys;
 mod plan;
 mod portal_token;
+mod scan;
 mod schema;
 mod sync;
 mod validate;
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 ///
 /// Exit codes: 0 success (and no changes for `plan --exit-code`), 1 any error (including
 /// usage errors and an invalid keys.yaml), 2 changes present (`plan --exit-code` only).
+/// `scan` has its own: 0 no key, 1 a key found, 2 any error.
 #[derive(Debug, Parser)]
 #[command(
     name = "keyward",
@@ -75,6 +77,11 @@ enum Command {
     Keys(keys::Command),
     /// Check that KV holds exactly the verification records the buckets' tables say (network)
     Check(check::Args),
+    /// Find keyward keys in files, git history, a diff or the index (no network unless --check)
+    ///
+    /// Reports each key as `path:line:col` and its masked form (never the key); a candidate
+    /// counts only when its checksum holds. Exit codes: 0 none found, 1 found, 2 an error.
+    Scan(scan::Args),
     /// Mint an HS256 token for the self-serve API (/v1/me) from PORTAL_JWT_SECRET (no network)
     PortalToken(portal_token::Args),
     /// Print the JSON Schema of keys.yaml (no network)
@@ -96,7 +103,11 @@ impl Cli {
             | Command::Schema(_)
             | Command::PortalToken(_)
             | Command::Completions(_) => true,
-            Command::Validate(_) | Command::Sync(_) | Command::Keys(_) | Command::Check(_) => false,
+            Command::Validate(_)
+            | Command::Sync(_)
+            | Command::Keys(_)
+            | Command::Check(_)
+            | Command::Scan(_) => false,
         }
     }
 }
@@ -111,6 +122,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Consumers(cmd) => consumers::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Check(args) => check::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Schema(args) => schema::run(args),
         Command::PortalToken(args) => portal_token::run(args),
         Command::Completions(args) => completions::run(args),
