@@ -52,7 +52,11 @@ impl Provider {
             .strip_prefix("listening ")
             .unwrap_or_else(|| panic!("the OpenID provider did not start: {line:?}"))
             .to_owned();
-        Provider { child, issuer, lines: rx }
+        Provider {
+            child,
+            issuer,
+            lines: rx,
+        }
     }
 
     /// Registers the client's redirect URI and waits until the provider serves.
@@ -175,7 +179,11 @@ fn a_manager_handles_keys_in_the_portal_page_signed_in_at_a_real_provider() {
         // Fresh and well-formed, but signed with another secret: only the Worker can tell.
         .env(
             "FORGED_TOKEN",
-            hs256("another-secret-of-at-least-32-bytes!!", "alice@example.com", 600),
+            hs256(
+                "another-secret-of-at-least-32-bytes!!",
+                "alice@example.com",
+                600,
+            ),
         )
         .env("ALICE_CONSUMERS", "acme-mobile,acme-web")
         .env("ARTIFACTS", &artifacts)

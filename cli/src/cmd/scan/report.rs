@@ -166,7 +166,7 @@ pub fn sarif(findings: &[Finding]) -> Value {
                 "message": {"text": text},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&f.path), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": artifact(&f.path),
                         "region": {
                             "startLine": f.line, "startColumn": f.column,
                             "endLine": f.line, "endColumn": f.column + f.len(),
@@ -195,6 +195,16 @@ pub fn sarif(findings: &[Finding]) -> Value {
             "results": results,
         }],
     })
+}
+
+/// Where a file is: relative to `%SRCROOT%` (the directory scanned from), or a `file://`
+/// URI for an absolute path.
+fn artifact(path: &str) -> Value {
+    if path.starts_with('/') {
+        json!({"uri": format!("file://{}", uri(path))})
+    } else {
+        json!({"uri": uri(path), "uriBaseId": "%SRCROOT%"})
+    }
 }
 
 /// A relative URI reference for a path: `/` separators, `%`-escaped where a URI needs it.
