@@ -248,7 +248,14 @@ function render(consumers) {
     const body = node.querySelector("tbody");
     for (const k of c.apiKeys.data) {
       const row = body.insertRow();
-      cell(row, "Key", k.key, "key");
+      const keyCell = cell(row, "Key", k.key, "key");
+      if (k.leakedOn) {
+        // Reported found in public (keyward scan, GitHub): roll or delete it.
+        const leak = document.createElement("strong");
+        leak.className = "leaked";
+        leak.textContent = `leaked ${date(k.leakedOn)}`;
+        keyCell.append(leak);
+      }
       cell(row, "Description", k.description || "");
       cell(row, "Created", date(k.createdOn));
       const expired = Boolean(k.expiresOn) && new Date(k.expiresOn).getTime() <= Date.now();

@@ -159,6 +159,7 @@ try {
   step(`alice signed in at the provider and sees exactly ${ALICE_CONSUMERS.join(" and ")}`);
   const planned = page.locator("article.consumer", { hasText: ALICE_CONSUMERS[0] });
   assert.equal(await planned.locator(".plan").innerText(), "Plan: gold");
+  assert.match(await planned.locator("td.key").first().innerText(), /leaked /, "a leaked key is marked");
   await page.screenshot({ path: join(ARTIFACTS, "signed-in.png"), fullPage: true });
   await axe(page, "the signed-in list (light)");
   await page.emulateMedia({ colorScheme: "dark" });

@@ -163,6 +163,17 @@ fn a_manager_handles_keys_in_the_portal_page_signed_in_at_a_real_provider() {
             Some(&body.to_string()),
         );
         assert_eq!(r.status, 200, "{r:?}");
+        if name == "acme-mobile" {
+            // Reported found in public: the page must say so.
+            let key = r.json()["apiKeys"][0]["key"].as_str().unwrap().to_owned();
+            let leak = json!([{"key": key, "url": "https://gist.example/abc"}]);
+            let reported = admin(
+                "POST",
+                &format!("{}/v1/leaks", w.api_base()),
+                Some(&leak.to_string()),
+            );
+            assert_eq!(reported.status, 200, "{reported:?}");
+        }
     }
 
     let artifacts = root().join("target/portal-screenshots");
