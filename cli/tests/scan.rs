@@ -137,10 +137,21 @@ fn the_corpus_gives_exactly_the_valid_keys_at_their_positions() {
     std::fs::create_dir(dir.path().join("nested")).unwrap();
     std::fs::write(dir.path().join("nested/deep.txt"), format!("k={}\n", k[0])).unwrap();
     expected.insert(("nested/deep.txt".into(), 1, 3, masked(&k[0])));
+    // UTF-16 with a byte-order mark (Windows tools write it) is text, not binary.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            format!("x\r\n é {}", k[1])
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(dir.path().join("win.txt"), utf16).unwrap();
+    expected.insert(("win.txt".into(), 2, 4, masked(&k[1])));
     assert_eq!(
         expected.len(),
-        21,
-        "one per key placed, acme and nested included"
+        22,
+        "one per key placed, acme, nested and UTF-16 included"
     );
 
     let all = scan(dir.path(), &["--format", "json"]);
@@ -161,6 +172,16 @@ fn the_corpus_gives_exactly_the_valid_keys_at_their_positions() {
         .into_iter()
         .map(|(p, l, c, m)| (p.trim_start_matches("./").to_owned(), l, c, m))
         .collect();
+    assert_eq!(got, want);
+
+    // --no-ignore reads what .gitignore leaves out (binary files stay out).
+    let everything = scan(dir.path(), &["--format", "json", "--no-ignore"]);
+    let got: BTreeSet<_> = findings(&everything)
+        .into_iter()
+        .map(|(p, l, c, m)| (p.trim_start_matches("./").to_owned(), l, c, m))
+        .collect();
+    let mut want = expected.clone();
+    want.insert(("ignored.txt".into(), 1, 1, masked(&k[19])));
     assert_eq!(got, want);
 
     let text = scan(dir.path(), &[]);
@@ -316,7 +337,9 @@ fn history_diffs_and_the_index() {
         &leak_commit[..12]
     )));
 
-    // --diff: only the lines a range adds.
+    // --diff: only the lines a range adds, also in a file .gitattributes marks `-diff`
+    // (which a pull request could add to hide its lines).
+    repo.write(".gitattributes", "keys.txt -diff\n");
     repo.write("keys.txt", &format!("old {context}\n"));
     repo.commit("context");
     repo.write("keys.txt", &format!("old {context}\nnew\n  new {added}\n"));

@@ -56,6 +56,8 @@ pub fn added_lines(diff: &[u8]) -> Vec<Added> {
             continue;
         }
         if let Some(rest) = line.strip_prefix(b"+++ ") {
+            // git ends the name with a tab when it holds a space.
+            let rest = rest.strip_suffix(b"\t").unwrap_or(rest);
             let name = String::from_utf8_lossy(rest);
             path = (name != "/dev/null").then(|| unquote(&name));
         } else if line.starts_with(b"diff --git ") {
@@ -135,7 +137,8 @@ mod tests {
                     diff --git gone.txt gone.txt\n--- gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n\
                     diff --git \"sp\\303\\251cial\\tname\" \"sp\\303\\251cial\\tname\"\n--- /dev/null\n\
                     +++ \"sp\\303\\251cial\\tname\"\n@@ -0,0 +1 @@\n+x\r\n\\ No newline at end of file\n\
-                    Binary files bin.png and bin.png differ\n";
+                    Binary files bin.png and bin.png differ\n\
+                    diff --git sp ace.env sp ace.env\n--- /dev/null\n+++ sp ace.env\t\n@@ -0,0 +1 @@\n+y\n";
         assert_eq!(
             texts(diff),
             vec![
@@ -143,6 +146,7 @@ mod tests {
                 ("a.txt".into(), 3, "+++ looks like a header".into()),
                 ("a.txt".into(), 11, "@@ -1 +1 @@ also content".into()),
                 ("spécial\tname".into(), 1, "x".into()),
+                ("sp ace.env".into(), 1, "y".into()),
             ]
         );
     }

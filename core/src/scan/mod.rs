@@ -186,6 +186,24 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// The text of a UTF-16 file that starts with its byte-order mark (as Windows tools write
+/// them: PowerShell 5's `>`), as UTF-8 without the mark; `None` for anything else.
+/// Unpaired surrogates become U+FFFD.
+pub fn utf16_text(bytes: &[u8]) -> Option<String> {
+    let decode = |unit: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|c| unit([c[0], c[1]]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes.get(..2)? {
+        [0xFF, 0xFE] => Some(decode(u16::from_le_bytes)),
+        [0xFE, 0xFF] => Some(decode(u16::from_be_bytes)),
+        _ => None,
+    }
+}
+
 /// Whether `head` (a file's first bytes) looks binary: a NUL byte, as git and ripgrep judge.
 pub fn looks_binary(head: &[u8]) -> bool {
     memchr::memchr(0, head).is_some()
@@ -291,6 +309,24 @@ mod tests {
     fn masked_output_never_holds_the_key() {
         let k = key("kw", 'm');
         assert!(!mask(&k).contains(&k[3..20]));
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_text() {
+        let k = key("kw", 'u');
+        let text = format!("é {k}\r\n");
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(utf16_text(&le).as_deref(), Some(text.as_str()));
+        assert_eq!(utf16_text(&be).as_deref(), Some(text.as_str()));
+        assert!(looks_binary(&le), "why it needs decoding first");
+        assert_eq!(utf16_text(b"plain"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use super::{scan_bytes, Finding, Stats};
 use anyhow::{Context, Result};
 use ignore::{WalkBuilder, WalkState};
-use keyward_core::scan::{looks_binary, Finder};
+use keyward_core::scan::{looks_binary, utf16_text, Finder};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Mutex;
@@ -23,6 +23,7 @@ pub fn scan(
     paths: &[String],
     max_size: u64,
     threads: Option<usize>,
+    ignore_files: bool,
 ) -> Result<(Vec<Finding>, Stats)> {
     let mut findings = Vec::new();
     let mut stats = Stats::default();
@@ -51,6 +52,8 @@ pub fn scan(
         builder.add(p);
     }
     builder
+        // Ignore files only (`standard_filters` would also skip hidden files).
+        .standard_filters(ignore_files)
         .hidden(false)
         .follow_links(false)
         .require_git(false)
@@ -75,10 +78,14 @@ pub fn scan(
                     let path = e.path();
                     if let Err(err) = file(finder, path, max_size, &mut buf, r) {
                         r.errors.push(format!("{}: {err}", path.display()));
+                        r.stats.unreadable += 1;
                     }
                 }
                 Ok(_) => {}
-                Err(err) => r.errors.push(err.to_string()),
+                Err(err) => {
+                    r.errors.push(err.to_string());
+                    r.stats.unreadable += 1;
+                }
             }
             WalkState::Continue
         })
@@ -123,6 +130,7 @@ fn add(total: &mut Stats, s: &Stats) {
     total.bytes += s.bytes;
     total.skipped_binary += s.skipped_binary;
     total.skipped_large += s.skipped_large;
+    total.unreadable += s.unreadable;
 }
 
 /// Scans one file.
@@ -142,27 +150,30 @@ fn file(
     }
     let shown = path.strip_prefix("./").unwrap_or(path).to_string_lossy();
     if size >= MMAP_FROM {
-        // SAFETY: the map is read-only and dropped before this function returns; a file
-        // changed by another process meanwhile gives wrong bytes, not unsafety in our reads
-        // of a `&[u8]` on Linux (ripgrep maps files the same way).
+        // SAFETY: the map is read-only and dropped before this function returns. A file
+        // another process changes meanwhile gives wrong bytes; one it truncates kills this
+        // process with SIGBUS (ripgrep maps files the same way and takes the same risk).
         let map = unsafe { memmap2::Mmap::map(&f)? };
-        if looks_binary(&map[..map.len().min(BINARY_HEAD)]) {
-            stats.skipped_binary += 1;
-            return Ok(());
-        }
-        stats.files += 1;
-        stats.bytes += map.len() as u64;
-        scan_bytes(finder, &map, &shown, None, 0, out);
+        content(finder, &map, &shown, out, stats);
         return Ok(());
     }
     buf.clear();
     f.read_to_end(buf)?;
-    if looks_binary(&buf[..buf.len().min(BINARY_HEAD)]) {
-        stats.skipped_binary += 1;
-        return Ok(());
-    }
-    stats.files += 1;
-    stats.bytes += buf.len() as u64;
-    scan_bytes(finder, buf, &shown, None, 0, out);
+    content(finder, buf, &shown, out, stats);
     Ok(())
+}
+
+/// Scans a file's bytes: UTF-16 (with its byte-order mark) as text, other binary files not.
+fn content(finder: &Finder, bytes: &[u8], shown: &str, out: &mut Vec<Finding>, stats: &mut Stats) {
+    if let Some(text) = utf16_text(bytes) {
+        stats.files += 1;
+        stats.bytes += bytes.len() as u64;
+        scan_bytes(finder, text.as_bytes(), shown, None, 0, out);
+    } else if looks_binary(&bytes[..bytes.len().min(BINARY_HEAD)]) {
+        stats.skipped_binary += 1;
+    } else {
+        stats.files += 1;
+        stats.bytes += bytes.len() as u64;
+        scan_bytes(finder, bytes, shown, None, 0, out);
+    }
 }

@@ -9,7 +9,7 @@
 
 use super::{scan_bytes, Finding, Stats};
 use anyhow::{bail, Context, Result};
-use keyward_core::scan::{diff as unified, history, looks_binary, Finder};
+use keyward_core::scan::{diff as unified, history, looks_binary, utf16_text, Finder};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
@@ -64,7 +64,9 @@ fn git(args: &[&str], input: Option<Vec<u8>>) -> Result<Vec<u8>> {
 
 /// Every blob reachable in `range` (`--all` for every ref).
 pub fn history(finder: &Finder, range: &str, max_size: u64) -> Result<(Vec<Finding>, Stats)> {
-    let mut rev_list = vec!["rev-list", "--reverse"];
+    // Parents before children, whatever the commit dates: a blob's first commit is then
+    // the one that adds it.
+    let mut rev_list = vec!["rev-list", "--reverse", "--topo-order"];
     rev_list.extend(range_words(range)?);
     let commits = git(&rev_list, None)?;
     let listing = git(
@@ -113,25 +115,33 @@ pub fn history(finder: &Finder, range: &str, max_size: u64) -> Result<(Vec<Findi
         let Some(size) = size else {
             continue;
         };
+        if size > max_size {
+            // Skipped unread: a blob of gigabytes must not be held in memory.
+            std::io::copy(&mut (&mut out).take(size + 1), &mut std::io::sink())
+                .context("reading git cat-file")?;
+            stats.skipped_large += 1;
+            continue;
+        }
         content.clear();
         (&mut out)
             .take(size + 1) // and the newline after it
             .read_to_end(&mut content)
             .context("reading git cat-file")?;
         content.truncate(size as usize);
-        if size > max_size {
-            stats.skipped_large += 1;
-            continue;
-        }
-        if looks_binary(&content[..content.len().min(8 << 10)]) {
-            stats.skipped_binary += 1;
-            continue;
-        }
+        let utf16 = utf16_text(&content);
+        let text = match &utf16 {
+            Some(t) => t.as_bytes(),
+            None if looks_binary(&content[..content.len().min(8 << 10)]) => {
+                stats.skipped_binary += 1;
+                continue;
+            }
+            None => &content[..],
+        };
         stats.files += 1;
         stats.bytes += size;
         scan_bytes(
             finder,
-            &content,
+            text,
             &blob.path,
             Some(&blob.commit),
             0,
@@ -148,8 +158,11 @@ pub fn history(finder: &Finder, range: &str, max_size: u64) -> Result<(Vec<Findi
 
 /// The lines `git diff RANGE` adds, or, with `None`, those staged (`git diff --cached`).
 pub fn diff(finder: &Finder, range: Option<&str>) -> Result<(Vec<Finding>, Stats)> {
+    // --text: a path marked `-diff` or `binary` in .gitattributes (which a pull request can
+    // add itself) would otherwise show as "Binary files differ" and hide its lines.
     let mut args = vec![
         "diff",
+        "--text",
         "--unified=0",
         "--no-color",
         "--no-ext-diff",

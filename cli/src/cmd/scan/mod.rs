@@ -50,6 +50,10 @@ pub struct Args {
     /// Keys of this prefix only [default: any prefix; `kw` for --print-rules]
     #[arg(long, value_name = "PREFIX")]
     prefix: Option<String>,
+    /// Also scan files that .gitignore, .ignore or git's excludes leave out (`.env` often
+    /// is)
+    #[arg(long)]
+    no_ignore: bool,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     format: report::Format,
@@ -126,6 +130,8 @@ pub struct Stats {
     pub bytes: u64,
     pub skipped_binary: u64,
     pub skipped_large: u64,
+    /// Files or directories that could not be read (a warning each).
+    pub unreadable: u64,
 }
 
 /// The findings in `haystack` (one file, blob or line), appended to `out`.
@@ -197,15 +203,33 @@ fn scan(args: Args) -> Result<ExitCode> {
         } else {
             args.paths.clone()
         };
-        files::scan(&finder, &paths, args.max_filesize, args.threads)?
+        files::scan(
+            &finder,
+            &paths,
+            args.max_filesize,
+            args.threads,
+            !args.no_ignore,
+        )?
     };
     findings.sort_by(|a, b| {
         (&a.path, a.line, a.column, &a.commit).cmp(&(&b.path, b.line, b.column, &b.commit))
     });
-    if args.check || args.revoke {
-        owners::check(&args.remote, &mut findings, args.revoke)?;
-    }
+    // The findings are printed even when the Worker could not be asked (or answered only
+    // part): what was found and done is news either way; the error follows, exit 2.
+    let checked = if args.check || args.revoke {
+        owners::check(&args.remote, &mut findings, args.revoke)
+    } else {
+        Ok(())
+    };
     report::write(args.format, &findings, &stats, started.elapsed())?;
+    checked?;
+    if findings.is_empty() && stats.unreadable > 0 {
+        // "No key" would be a claim about files nobody read.
+        bail!(
+            "{} could not be read (see the warnings above); no key found in the rest",
+            super::plural(stats.unreadable as usize, "file")
+        );
+    }
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -24,16 +24,34 @@ pub struct Owner {
     pub active: bool,
 }
 
+/// Fills in each finding's owner (and, with `revoke`, what was done). On an error, what was
+/// learnt before it is filled in all the same, so the findings can still be printed.
 pub fn check(remote: &Remote, findings: &mut [Finding], revoke: bool) -> Result<()> {
     if findings.is_empty() {
         return Ok(());
     }
+    let mut owners: HashMap<String, Owner> = HashMap::new();
+    let mut actions: HashMap<String, String> = HashMap::new();
+    let result = ask(remote, findings, revoke, &mut owners, &mut actions);
+    for f in findings.iter_mut() {
+        f.owner = owners.get(&f.key).cloned();
+        f.action = actions.get(&f.key).cloned();
+    }
+    result
+}
+
+fn ask(
+    remote: &Remote,
+    findings: &[Finding],
+    revoke: bool,
+    owners: &mut HashMap<String, Owner>,
+    actions: &mut HashMap<String, String>,
+) -> Result<()> {
     let client = Client::new(remote)?;
     // Each distinct key once.
     let mut keys: Vec<&str> = findings.iter().map(|f| f.key.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut owners: HashMap<String, Owner> = HashMap::new();
     for batch in keys.chunks(BATCH) {
         let answer = client
             .post_root("/v1/keys/$lookup", &json!({ "keys": batch }))
@@ -57,9 +75,6 @@ pub fn check(remote: &Remote, findings: &mut [Finding], revoke: bool) -> Result<
             );
         }
     }
-    for f in findings.iter_mut() {
-        f.owner = owners.get(&f.key).cloned();
-    }
     if !revoke {
         return Ok(());
     }
@@ -67,13 +82,12 @@ pub fn check(remote: &Remote, findings: &mut [Finding], revoke: bool) -> Result<
     let mut reported: HashMap<String, usize> = HashMap::new();
     let mut reports = Vec::new();
     for (i, f) in findings.iter().enumerate() {
-        let active = f.owner.as_ref().is_some_and(|o| o.found && o.active);
+        let active = owners.get(&f.key).is_some_and(|o| o.found && o.active);
         if active && !reported.contains_key(&f.key) {
             reported.insert(f.key.clone(), reports.len());
             reports.push((i, location(f)));
         }
     }
-    let mut actions: HashMap<String, String> = HashMap::new();
     for batch in reports.chunks(BATCH) {
         let body: Vec<Value> = batch
             .iter()
@@ -95,9 +109,6 @@ pub fn check(remote: &Remote, findings: &mut [Finding], revoke: bool) -> Result<
                 .to_owned();
             actions.insert(findings[*i].key.clone(), action);
         }
-    }
-    for f in findings.iter_mut() {
-        f.action = actions.get(&f.key).cloned();
     }
     Ok(())
 }

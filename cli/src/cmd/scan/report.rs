@@ -29,14 +29,10 @@ pub fn write(format: Format, findings: &[Finding], stats: &Stats, took: Duration
             }
             summary(findings, stats, took);
         }
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &json_document(findings, stats))?;
-            writeln!(out)?;
-        }
-        Format::Sarif => {
-            serde_json::to_writer_pretty(&mut out, &sarif(findings))?;
-            writeln!(out)?;
-        }
+        // File names and the Worker's names may hold terminal controls: escaped as JSON
+        // allows, the same document.
+        Format::Json => super::super::write_json(&mut out, &json_document(findings, stats))?,
+        Format::Sarif => super::super::write_json(&mut out, &sarif(findings))?,
     }
     out.flush()?;
     Ok(())

@@ -116,6 +116,24 @@ impl Caller<'_> {
     }
 }
 
+/// The answer when some bucket objects failed and some keys were not found elsewhere (they
+/// may be in those buckets): 503 with `Retry-After`, naming the buckets. `None` when the
+/// answer is complete.
+fn incomplete(failed: &[String], unresolved: bool) -> Option<ApiResponse> {
+    if failed.is_empty() || !unresolved {
+        return None;
+    }
+    let mut answer = crate::problem::response(
+        503,
+        Some(format!(
+            "the objects of buckets {} did not answer; keys in them may be among those not found. What the others recorded stands: send the same request again (it is idempotent)",
+            failed.join(", ")
+        )),
+    );
+    answer.headers.push(("retry-after".into(), "5".into()));
+    Some(answer)
+}
+
 fn unauthorized() -> Error {
     Error::new(
         ErrorKind::Unauthorized,
@@ -291,6 +309,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         hashes.sort();
         hashes.dedup();
         let mut found: BTreeMap<String, (String, Hit)> = BTreeMap::new();
+        let mut failed = Vec::new();
         if !hashes.is_empty() {
             for bucket in self.buckets_in_scope(caller, objects).await? {
                 let rest: Vec<String> = hashes
@@ -301,13 +320,24 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 if rest.is_empty() {
                     break;
                 }
-                let answer = call(objects, Some(&bucket), &Call::Lookup { hashes: rest }).await?;
+                // One bucket's object failing must not hide what the others know.
+                let answer =
+                    match call(objects, Some(&bucket), &Call::Lookup { hashes: rest }).await {
+                        Ok(a) => a,
+                        Err(_) => {
+                            failed.push(bucket);
+                            continue;
+                        }
+                    };
                 for hit in answer.hits {
                     found
                         .entry(hit.hash.clone())
                         .or_insert_with(|| (bucket.clone(), hit));
                 }
             }
+        }
+        if let Some(answer) = incomplete(&failed, hashes.iter().any(|h| !found.contains_key(h))) {
+            return Ok(answer);
         }
         let data = asked
             .into_iter()
@@ -336,7 +366,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         caller: &Caller<'_>,
         objects: &impl Objects,
     ) -> Result<ApiResponse, Error> {
-        let reports = wire::report_body(req)?;
+        let reports = wire::report_body(req, matches!(caller, Caller::GitHub))?;
         let policy_revokes = self.config.leak_policy == LeakPolicy::Revoke;
         // One mark per key: revoked if any of its reports asks, at the first place named.
         let mut marks: BTreeMap<String, Mark> = BTreeMap::new();
@@ -363,6 +393,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         // The plaintexts end here.
         drop(reports);
         let mut found: BTreeMap<String, (String, Hit)> = BTreeMap::new();
+        let mut failed = Vec::new();
         if !marks.is_empty() {
             for bucket in self.buckets_in_scope(caller, objects).await? {
                 let rest: Vec<Mark> = marks
@@ -373,13 +404,25 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 if rest.is_empty() {
                     break;
                 }
-                let answer = call(objects, Some(&bucket), &Call::Report { marks: rest }).await?;
+                // Reports are idempotent: a bucket whose object fails is skipped, the others
+                // keep what they recorded, and the caller is asked to send it all again.
+                let answer = match call(objects, Some(&bucket), &Call::Report { marks: rest }).await
+                {
+                    Ok(a) => a,
+                    Err(_) => {
+                        failed.push(bucket);
+                        continue;
+                    }
+                };
                 for hit in answer.hits {
                     found
                         .entry(hit.hash.clone())
                         .or_insert_with(|| (bucket.clone(), hit));
                 }
             }
+        }
+        if let Some(answer) = incomplete(&failed, marks.keys().any(|h| !found.contains_key(h))) {
+            return Ok(answer);
         }
         let out: Vec<ReportItem> = items
             .into_iter()

@@ -440,3 +440,82 @@ fn github_signed_reports_need_a_good_signature() {
         "https://github.com/o/r/blob/x/a"
     );
 }
+
+/// [`OneDatabase`], but the object of one bucket does not answer.
+struct OneFails<'a> {
+    inner: OneDatabase<'a, Sqlite>,
+    down: &'static str,
+}
+
+impl super::Objects for OneFails<'_> {
+    async fn call(&self, bucket: Option<&str>, body: Vec<u8>) -> Result<Vec<u8>, Error> {
+        if bucket == Some(self.down) {
+            return Err(Error::storage("the object did not answer"));
+        }
+        self.inner.call(bucket, body).await
+    }
+}
+
+#[test]
+fn a_bucket_object_that_fails_makes_a_503_and_the_others_keep_their_reports() {
+    let w = World::new(LeakPolicy::Flag);
+    let alpha = w.consumer("alpha", "acme");
+    let bravo = w.consumer("bravo", "beta");
+    let objects = OneFails {
+        inner: OneDatabase {
+            sql: &w.sql,
+            now: T0,
+        },
+        down: "bravo",
+    };
+    let no_keys = PublicKeys::default();
+    let send = |path: &str, body: Value| {
+        let req = ApiRequest {
+            method: "POST".into(),
+            path: path.into(),
+            authorization: Some(format!("Bearer {ROOT}")),
+            body: body.to_string().into_bytes(),
+            ..ApiRequest::default()
+        };
+        let r = pollster::block_on(w.api().handle_leaks(
+            &req,
+            Route::of(path).unwrap(),
+            None,
+            Ok(&no_keys),
+            &objects,
+            |_| {},
+        ));
+        w.drain();
+        r
+    };
+    // alpha's key is found whatever bravo does; bravo's might be in bravo: 503, retry.
+    let r = send(
+        "/v1/leaks",
+        json!([{"key": alpha, "revoke": true}, {"key": bravo, "revoke": true}]),
+    );
+    assert_eq!(r.status, 503, "{}", r.json_body());
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "retry-after" && v == "5"));
+    assert!(r.json_body()["detail"].as_str().unwrap().contains("bravo"));
+    assert!(
+        matches!(w.verdict("alpha", &alpha), Verdict::Expired(_)),
+        "alpha's report stands"
+    );
+    assert!(matches!(w.verdict("bravo", &bravo), Verdict::Valid(_)));
+    // When every key was found before the failing bucket, the answer is complete.
+    let r = send("/v1/keys/$lookup", json!({"keys": [alpha]}));
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let r = send("/v1/keys/$lookup", json!({"keys": [alpha, bravo]}));
+    assert_eq!(r.status, 503);
+    // Sent again once the object is back: the same answer as a first report would get.
+    let again = w.send(
+        "POST",
+        "/v1/leaks",
+        Some(ROOT),
+        &json!([{"key": alpha, "revoke": true}, {"key": bravo, "revoke": true}]).to_string(),
+    );
+    assert_eq!(again.status, 200);
+    assert!(!matches!(w.verdict("bravo", &bravo), Verdict::Valid(_)));
+}

@@ -234,7 +234,11 @@ pub fn lookup_body(req: &ApiRequest) -> Result<Vec<String>, Error> {
 }
 
 /// The items of a leak report (a JSON array of 1 to [`MAX_KEYS_PER_REQUEST`]).
-pub fn report_body(req: &ApiRequest) -> Result<Vec<LeakReport>, Error> {
+///
+/// `from_github`: GitHub's signed alerts may grow fields; theirs are dropped rather than
+/// refused (every alert would be a 400 otherwise). A token caller's unknown field stays an
+/// error, so a mistyped `revoke` cannot pass as a mere flag.
+pub fn report_body(req: &ApiRequest, from_github: bool) -> Result<Vec<LeakReport>, Error> {
     const EXPECTED: &str =
         "[{\"key\": \"<key>\", \"url\"?, \"source\"?, \"revoke\"?}, …] (or GitHub's alert: token, type, url, source)";
     super::super::router::check_size(req)?;
@@ -243,8 +247,20 @@ pub fn report_body(req: &ApiRequest) -> Result<Vec<LeakReport>, Error> {
             "request body must be a JSON array; send {EXPECTED}"
         )));
     }
-    let items: Vec<LeakReport> =
-        serde_json::from_slice(&req.body).map_err(|e| shape_error(&e, EXPECTED))?;
+    let items: Vec<LeakReport> = if from_github {
+        let mut raw: Vec<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_slice(&req.body).map_err(|e| shape_error(&e, EXPECTED))?;
+        const KNOWN: [&str; 6] = ["key", "token", "type", "url", "source", "revoke"];
+        for item in &mut raw {
+            item.retain(|k, _| KNOWN.contains(&k.as_str()));
+        }
+        serde_json::from_value(serde_json::Value::Array(
+            raw.into_iter().map(serde_json::Value::Object).collect(),
+        ))
+        .map_err(|_| Error::invalid(format!("a report is not shaped like {EXPECTED}")))?
+    } else {
+        serde_json::from_slice(&req.body).map_err(|e| shape_error(&e, EXPECTED))?
+    };
     count_ok(items.len(), "reports")?;
     for (i, item) in items.iter().enumerate() {
         if item.kind.as_ref().is_some_and(|t| t.len() > MAX_TYPE_LEN) {
@@ -411,8 +427,13 @@ mod tests {
             format!(r#"[{{"key": ["{KEY}"]}}]"#),
             format!(r#"["{KEY}"]"#),
         ] {
-            let e = report_body(&req(&bad)).unwrap_err();
-            assert!(!e.message().contains("00000000"), "{e}");
+            for github in [false, true] {
+                match report_body(&req(&bad), github) {
+                    Err(e) => assert!(!e.message().contains("00000000"), "{e}"),
+                    // From GitHub an unknown field is dropped, not refused.
+                    Ok(_) => assert!(github, "{bad}"),
+                }
+            }
         }
     }
 
@@ -421,11 +442,15 @@ mod tests {
         let github = format!(
             r#"[{{"token":"{KEY}","type":"keyward_api_key","url":"https://github.com/o/r/blob/x/a.env","source":"content"}}]"#
         );
-        let items = report_body(&req(&github)).unwrap();
+        let items = report_body(&req(&github), true).unwrap();
         assert_eq!(items[0].key, KEY);
+        // GitHub may add fields to its alerts: dropped from GitHub, refused from a token.
+        let grown = github.replace(r#""source""#, r#""repository":"o/r","source""#);
+        assert_eq!(report_body(&req(&grown), true).unwrap()[0].key, KEY);
+        assert!(report_body(&req(&grown), false).is_err());
         assert_eq!(items[0].kind.as_deref(), Some("keyward_api_key"));
         let ours = format!(r#"[{{"key":"{KEY}","source":"ci log","revoke":true}}]"#);
-        let items = report_body(&req(&ours)).unwrap();
+        let items = report_body(&req(&ours), false).unwrap();
         assert_eq!(items[0].revoke, Some(true));
         assert_eq!(
             leaked_at(&items[0], "kw_****1vXtxm").as_deref(),
@@ -440,7 +465,7 @@ mod tests {
             format!(r#"[{{"key": "x", "type": "{}"}}]"#, "t".repeat(257)),
             serde_json::json!(vec![serde_json::json!({"key": "x"}); 1001]).to_string(),
         ] {
-            let e = report_body(&req(&bad)).unwrap_err();
+            let e = report_body(&req(&bad), false).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Invalid, "{bad}");
         }
     }
