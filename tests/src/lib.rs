@@ -221,6 +221,18 @@ impl Worker {
         std::fs::read_to_string(self.dir.path().join("wrangler.log")).unwrap_or_default()
     }
 
+    /// The gateway's status for `GET /orders` with `key` as a bearer token: 200 forwarded
+    /// (or answered), 401 refused.
+    pub fn gateway(&self, key: &str) -> u16 {
+        http(
+            "GET",
+            &format!("{}/orders", self.origin),
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        )
+        .status
+    }
+
     /// Base URL of the developer API, as a Zuplo client takes it.
     pub fn api_base(&self) -> String {
         format!("{}/_keyward", self.origin)

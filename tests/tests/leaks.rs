@@ -134,16 +134,6 @@ fn start(vars: &[(&str, &str)]) -> Worker {
     w
 }
 
-fn gateway(w: &Worker, key: &str) -> u16 {
-    http(
-        "GET",
-        &format!("{}/orders", w.origin),
-        &[("authorization", &format!("Bearer {key}"))],
-        None,
-    )
-    .status
-}
-
 fn lookup(w: &Worker, token: &str, keys: &[&str]) -> Answer {
     http(
         "POST",
@@ -270,12 +260,12 @@ fn keys_are_looked_up_flagged_and_revoked_and_github_signs_without_a_token() {
     let r = report(&w, &[("authorization", &bearer(keyward_e2e::TOKEN))], &bad);
     assert_problem(&r, 400);
     assert!(!r.text.contains(&gamma[3..35]), "an error echoes the key");
-    assert_eq!(gateway(&w, &gamma), 200);
+    assert_eq!(w.gateway(&gamma), 200);
     assert!(listed(&w, "gamma").get("leakedOn").is_none());
 
     // Revoke: 401 at the gateway right after (this isolate had cached it as valid), and the
     // key is still listed, with its leak.
-    assert_eq!(gateway(&w, &acme), 200);
+    assert_eq!(w.gateway(&acme), 200);
     let body =
         json!([{"key": acme, "url": "https://github.com/acme/app/blob/main/.env", "revoke": true}]);
     let r = report(
@@ -290,7 +280,7 @@ fn keys_are_looked_up_flagged_and_revoked_and_github_signs_without_a_token() {
                "keyId": acme_id, "action": "revoked", "token_hash": sha256_hex(acme.as_bytes()),
                "token_type": "keyward_api_key", "label": "true_positive"})
     );
-    assert_eq!(gateway(&w, &acme), 401);
+    assert_eq!(w.gateway(&acme), 401);
     let k = listed(&w, "acme");
     assert_eq!(k["leakedAt"], "https://github.com/acme/app/blob/main/.env");
     let leaked_on = k["leakedOn"].as_str().unwrap().to_owned();
@@ -309,7 +299,7 @@ fn keys_are_looked_up_flagged_and_revoked_and_github_signs_without_a_token() {
         &json!([{"key": beta, "source": "ci log"}]).to_string(),
     );
     assert_eq!(r.json()[0]["action"], "flagged", "{r:?}");
-    assert_eq!(gateway(&w, &beta), 200);
+    assert_eq!(w.gateway(&beta), 200);
     let first = listed(&w, "beta");
     assert_eq!(first["leakedAt"], "ci log");
     assert_eq!(first["expiresOn"], Value::Null);
@@ -365,7 +355,7 @@ fn keys_are_looked_up_flagged_and_revoked_and_github_signs_without_a_token() {
         listed(&w, "gamma")["leakedAt"],
         "https://github.com/acme/app/blob/abc123/config.yml"
     );
-    assert_eq!(gateway(&w, &gamma), 200);
+    assert_eq!(w.gateway(&gamma), 200);
 
     assert_nowhere(&w, &[&acme, &beta, &gamma, &nobody]);
 }
@@ -375,7 +365,7 @@ fn the_revoke_policy_revokes_every_reported_key() {
     let w = start(&[("LEAK_POLICY", "revoke")]);
     let acme = create(&w, "acme");
     let beta = create(&w, "beta");
-    assert_eq!(gateway(&w, &acme), 200);
+    assert_eq!(w.gateway(&acme), 200);
     let r = report(
         &w,
         &[("authorization", &bearer(keyward_e2e::TOKEN))],
@@ -383,8 +373,8 @@ fn the_revoke_policy_revokes_every_reported_key() {
     );
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()[0]["action"], "revoked");
-    assert_eq!(gateway(&w, &acme), 401);
-    assert_eq!(gateway(&w, &beta), 200);
+    assert_eq!(w.gateway(&acme), 401);
+    assert_eq!(w.gateway(&beta), 200);
     let k = listed(&w, "acme");
     assert_eq!(k["leakedAt"], "pastebin");
     assert!(k["leakedOn"].is_string() && k["expiresOn"].is_string());

@@ -3,7 +3,7 @@
 //! gateway then refuses it and its listing shows where it leaked. The key's plaintext is in
 //! no output, no Worker log line and no local KV or Durable Object file.
 
-use keyward_e2e::{admin, any_file_contains, cli_binary, http, Echo, Worker, TOKEN};
+use keyward_e2e::{admin, any_file_contains, cli_binary, Echo, Worker, TOKEN};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -35,16 +35,6 @@ fn keyward(dir: &Path, w: &Worker, args: &[&str]) -> Output {
         .expect("run keyward")
 }
 
-fn gateway(w: &Worker, key: &str) -> u16 {
-    http(
-        "GET",
-        &format!("{}/orders", w.origin),
-        &[("authorization", &format!("Bearer {key}"))],
-        None,
-    )
-    .status
-}
-
 #[test]
 fn a_committed_key_is_found_in_history_named_and_revoked() {
     let echo = Echo::start();
@@ -73,7 +63,7 @@ fn a_committed_key_is_found_in_history_named_and_revoked() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(gateway(&w, &leaked), 200);
+    assert_eq!(w.gateway(&leaked), 200);
 
     // Committed, then removed: only history has it.
     let repo = tempfile::tempdir().unwrap();
@@ -102,7 +92,7 @@ fn a_committed_key_is_found_in_history_named_and_revoked() {
         (Some(true), Some("acme-mobile"), Some("default"), Some(true)),
         "{doc}"
     );
-    assert_eq!(gateway(&w, &leaked), 200, "--check alone changes nothing");
+    assert_eq!(w.gateway(&leaked), 200, "--check alone changes nothing");
 
     let revoke = keyward(repo.path(), &w, &["scan", "--git", "--check", "--revoke"]);
     assert_eq!(revoke.status.code(), Some(1), "{revoke:?}\n{}", w.log());
@@ -112,8 +102,8 @@ fn a_committed_key_is_found_in_history_named_and_revoked() {
         "{text}"
     );
     assert!(text.contains("revoked"), "{text}");
-    assert_eq!(gateway(&w, &leaked), 401, "the leaked key after --revoke");
-    assert_eq!(gateway(&w, &kept), 200, "another consumer's key");
+    assert_eq!(w.gateway(&leaked), 401, "the leaked key after --revoke");
+    assert_eq!(w.gateway(&kept), 200, "another consumer's key");
 
     let keys = admin(
         "GET",

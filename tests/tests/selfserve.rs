@@ -241,16 +241,6 @@ fn seed(w: &Worker) {
     }
 }
 
-fn gateway(w: &Worker, key: &str) -> u16 {
-    http(
-        "GET",
-        &format!("{}/orders", w.origin),
-        &[("authorization", &format!("Bearer {key}"))],
-        None,
-    )
-    .status
-}
-
 /// The acceptance flows: a manager of two consumers sees both and nothing else; create →
 /// the key verifies at the gateway; roll `{}` → the old key keeps working for the grace;
 /// roll with a past expiry → the old key is refused at once; delete → refused; another
@@ -284,17 +274,13 @@ fn managers_see_and_change_only_their_consumers_keys() {
     let created = created.json();
     let key = created["key"].as_str().unwrap().to_owned();
     assert_eq!(created["createdBy"], "alice@example.com");
-    assert_eq!(
-        gateway(&w, &key),
-        200,
-        "the new key verifies at the gateway"
-    );
+    assert_eq!(w.gateway(&key), 200, "the new key verifies at the gateway");
 
     let rolled = me(&w, &alice, "POST", "/consumers/acme/roll-key", Some("{}"));
     assert_eq!(rolled.status, 200, "{rolled:?}");
     let rolled_key = rolled.json()["key"].as_str().unwrap().to_owned();
-    assert_eq!(gateway(&w, &key), 200, "the old key works during the grace");
-    assert_eq!(gateway(&w, &rolled_key), 200);
+    assert_eq!(w.gateway(&key), 200, "the old key works during the grace");
+    assert_eq!(w.gateway(&rolled_key), 200);
     let now_roll = me(
         &w,
         &alice,
@@ -304,7 +290,7 @@ fn managers_see_and_change_only_their_consumers_keys() {
     );
     assert_eq!(now_roll.status, 200);
     assert_eq!(
-        gateway(&w, &rolled_key),
+        w.gateway(&rolled_key),
         401,
         "a past expiry ends the old keys at once"
     );
@@ -322,7 +308,7 @@ fn managers_see_and_change_only_their_consumers_keys() {
         204
     );
     assert_eq!(
-        gateway(&w, newest["key"].as_str().unwrap()),
+        w.gateway(newest["key"].as_str().unwrap()),
         401,
         "a deleted key is refused"
     );

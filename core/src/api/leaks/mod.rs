@@ -294,6 +294,49 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .collect())
     }
 
+    /// Asks each bucket in scope in turn about the hashes no bucket has answered yet (the
+    /// call `call_for` makes of them), until none is left: which bucket holds each hash,
+    /// and its row. An object that fails is skipped so the others still answer;
+    /// `Ok(Err(answer))` is the 503 when one failed and some hashes were not found (they may
+    /// be in its bucket).
+    async fn fan_out(
+        &self,
+        caller: &Caller<'_>,
+        objects: &impl Objects,
+        hashes: &[String],
+        call_for: impl Fn(&[String]) -> Call,
+    ) -> Result<Result<BTreeMap<String, (String, Hit)>, ApiResponse>, Error> {
+        let mut found: BTreeMap<String, (String, Hit)> = BTreeMap::new();
+        let mut failed = Vec::new();
+        if hashes.is_empty() {
+            return Ok(Ok(found));
+        }
+        for bucket in self.buckets_in_scope(caller, objects).await? {
+            let rest: Vec<String> = hashes
+                .iter()
+                .filter(|h| !found.contains_key(*h))
+                .cloned()
+                .collect();
+            if rest.is_empty() {
+                break;
+            }
+            let Ok(answer) = call(objects, Some(&bucket), &call_for(&rest)).await else {
+                failed.push(bucket);
+                continue;
+            };
+            for hit in answer.hits {
+                found
+                    .entry(hit.hash.clone())
+                    .or_insert_with(|| (bucket.clone(), hit));
+            }
+        }
+        let unresolved = hashes.iter().any(|h| !found.contains_key(h));
+        Ok(match incomplete(&failed, unresolved) {
+            Some(answer) => Err(answer),
+            None => Ok(found),
+        })
+    }
+
     async fn lookup(
         &self,
         req: &ApiRequest,
@@ -308,37 +351,15 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         let mut hashes: Vec<String> = asked.iter().filter_map(|a| a.hash.clone()).collect();
         hashes.sort();
         hashes.dedup();
-        let mut found: BTreeMap<String, (String, Hit)> = BTreeMap::new();
-        let mut failed = Vec::new();
-        if !hashes.is_empty() {
-            for bucket in self.buckets_in_scope(caller, objects).await? {
-                let rest: Vec<String> = hashes
-                    .iter()
-                    .filter(|h| !found.contains_key(*h))
-                    .cloned()
-                    .collect();
-                if rest.is_empty() {
-                    break;
-                }
-                // One bucket's object failing must not hide what the others know.
-                let answer =
-                    match call(objects, Some(&bucket), &Call::Lookup { hashes: rest }).await {
-                        Ok(a) => a,
-                        Err(_) => {
-                            failed.push(bucket);
-                            continue;
-                        }
-                    };
-                for hit in answer.hits {
-                    found
-                        .entry(hit.hash.clone())
-                        .or_insert_with(|| (bucket.clone(), hit));
-                }
-            }
-        }
-        if let Some(answer) = incomplete(&failed, hashes.iter().any(|h| !found.contains_key(h))) {
-            return Ok(answer);
-        }
+        let found = match self
+            .fan_out(caller, objects, &hashes, |rest| Call::Lookup {
+                hashes: rest.to_vec(),
+            })
+            .await?
+        {
+            Ok(found) => found,
+            Err(incomplete) => return Ok(incomplete),
+        };
         let data = asked
             .into_iter()
             .map(|a| {
@@ -392,38 +413,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
         // The plaintexts end here.
         drop(reports);
-        let mut found: BTreeMap<String, (String, Hit)> = BTreeMap::new();
-        let mut failed = Vec::new();
-        if !marks.is_empty() {
-            for bucket in self.buckets_in_scope(caller, objects).await? {
-                let rest: Vec<Mark> = marks
-                    .values()
-                    .filter(|m| !found.contains_key(&m.hash))
-                    .cloned()
-                    .collect();
-                if rest.is_empty() {
-                    break;
-                }
-                // Reports are idempotent: a bucket whose object fails is skipped, the others
-                // keep what they recorded, and the caller is asked to send it all again.
-                let answer = match call(objects, Some(&bucket), &Call::Report { marks: rest }).await
-                {
-                    Ok(a) => a,
-                    Err(_) => {
-                        failed.push(bucket);
-                        continue;
-                    }
-                };
-                for hit in answer.hits {
-                    found
-                        .entry(hit.hash.clone())
-                        .or_insert_with(|| (bucket.clone(), hit));
-                }
-            }
-        }
-        if let Some(answer) = incomplete(&failed, marks.keys().any(|h| !found.contains_key(h))) {
-            return Ok(answer);
-        }
+        let hashes: Vec<String> = marks.keys().cloned().collect();
+        // Reports are idempotent: a bucket whose object fails is skipped, the others keep
+        // what they recorded, and the caller is asked to send it all again.
+        let found = match self
+            .fan_out(caller, objects, &hashes, |rest| Call::Report {
+                marks: rest.iter().filter_map(|h| marks.get(h).cloned()).collect(),
+            })
+            .await?
+        {
+            Ok(found) => found,
+            Err(incomplete) => return Ok(incomplete),
+        };
         let out: Vec<ReportItem> = items
             .into_iter()
             .map(|(asked, token_hash, token_type)| {
