@@ -496,7 +496,12 @@ fn invalid_consumers_are_400_and_write_nothing() {
         (
             "unknown field",
             json!({"name": "acme", "color": "red"}).to_string(),
-            expect!["request body: unknown field `color`, expected one of `name`, `description`, `tags`, `metadata`, `managers`, `apiKeys` at line 1 column 8"],
+            expect!["request body: unknown field `color`, expected one of `name`, `description`, `tags`, `metadata`, `managers`, `apiKeys`, `id`, `createdOn`, `updatedOn` at line 1 column 8"],
+        ),
+        (
+            "read-only field not a string",
+            json!({"name": "acme", "createdOn": 5}).to_string(),
+            expect!["request body: invalid type: integer `5`, expected a string (a read-only field, ignored) at line 1 column 14"],
         ),
         (
             "metadata array",
@@ -1044,4 +1049,406 @@ fn info_shows_the_edge_bucket_only_to_tokens_that_see_it() {
     assert_eq!(other["account"], "local", "{other}");
     assert!(other.get("bucket").is_none(), "{other}");
     assert!(other.get("keyPrefix").is_none(), "{other}");
+}
+
+// What a client of Zuplo's developer API sends and reads (issue 13): every body and query below
+// is what Zuplo's published schema lets such a client send.
+
+/// Every `null` in `v` (with where it is), except `expiresOn`: Zuplo types every other optional
+/// field as a string or object, so a typed client fails on `null`.
+fn nulls(v: &Value, at: &str) -> Vec<String> {
+    match v {
+        Value::Null => vec![at.to_owned()],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, x)| nulls(x, &format!("{at}[{i}]")))
+            .collect(),
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != "expiresOn")
+            .flat_map(|(k, x)| nulls(x, &format!("{at}.{k}")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn absent_optional_strings_are_omitted_never_null() {
+    let h = with_bucket();
+    let c = consumers("default");
+    let (created, _) = h.create_consumer_with_key(
+        "default",
+        &json!({"name": "plain", "managers": ["ops@acme.example"]}),
+    );
+    let key_id = created["apiKeys"][0]["id"].as_str().unwrap().to_owned();
+    let answers = vec![
+        ("create consumer", created),
+        ("bucket", h.get(&format!("{BUCKETS}/default")).json_body()),
+        ("buckets", h.get(BUCKETS).json_body()),
+        (
+            "consumer",
+            h.get(&format!(
+                "{c}/plain?include-api-keys=true&include-managers=true"
+            ))
+            .json_body(),
+        ),
+        (
+            "consumers",
+            h.get(&format!("{c}?include-api-keys=true&include-managers=true"))
+                .json_body(),
+        ),
+        ("keys", h.get(&format!("{c}/plain/keys")).json_body()),
+        (
+            "key",
+            h.get(&format!("{c}/plain/keys/{key_id}")).json_body(),
+        ),
+        (
+            "managers",
+            h.get(&format!("{c}/plain/managers")).json_body(),
+        ),
+        (
+            "create key",
+            h.post(&format!("{c}/plain/keys"), &json!({})).json_body(),
+        ),
+        (
+            "bulk keys",
+            h.post(&format!("{c}/plain/keys/$bulk"), &json!([{}]))
+                .json_body(),
+        ),
+        (
+            "add manager without sub",
+            h.post(
+                &format!("{c}/plain/managers"),
+                &json!({"email": "two@acme.example"}),
+            )
+            .json_body(),
+        ),
+    ];
+    // `null` still clears a field in a PATCH (keyward's request semantics); the answer then
+    // omits the field.
+    for (path, body) in [
+        (format!("{BUCKETS}/default"), r#"{"description":"x"}"#),
+        (format!("{BUCKETS}/default"), r#"{"description":null}"#),
+        (format!("{c}/plain"), r#"{"description":"x"}"#),
+        (format!("{c}/plain"), r#"{"description":null}"#),
+        (format!("{c}/plain/keys/{key_id}"), r#"{"description":"x"}"#),
+        (
+            format!("{c}/plain/keys/{key_id}"),
+            r#"{"description":null}"#,
+        ),
+    ] {
+        let r = h.call("PATCH", &path, body);
+        assert_eq!(r.status, 200, "{path} {body}: {}", r.json_body());
+        let answer = r.json_body();
+        assert_eq!(
+            nulls(&answer, "$"),
+            Vec::<String>::new(),
+            "{path} {body}: {answer}"
+        );
+        let cleared = body.contains("null");
+        assert_eq!(
+            answer.get("description").is_none(),
+            cleared,
+            "{path} {body}: {answer}"
+        );
+    }
+    for (what, answer) in &answers {
+        assert_eq!(nulls(answer, "$"), Vec::<String>::new(), "{what}: {answer}");
+    }
+    let text = answers
+        .iter()
+        .map(|(_, a)| a.to_string())
+        .collect::<String>();
+    assert!(!text.contains(r#""description""#), "{text}");
+    assert!(!text.contains(r#""sub""#), "{text}");
+    // A key that never expires still answers `expiresOn: null`, as Zuplo does.
+    assert_eq!(answers[6].1["expiresOn"], Value::Null);
+    assert!(answers[6].1.as_object().unwrap().contains_key("expiresOn"));
+    // Values that exist are shown.
+    let m = h.post(
+        &format!("{c}/plain/managers"),
+        &json!({"email": "three@acme.example", "sub": "auth0|3"}),
+    );
+    assert_eq!(m.json_body()["sub"], "auth0|3");
+}
+
+#[test]
+fn bulk_keys_answer_the_list_envelope() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let r = h.post(
+        &format!("{}/acme/keys/$bulk", consumers("default")),
+        &json!([{"description": "a"}, {"expiresOn": "2030-01-01T00:00:00Z"}]),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let body = r.json_body();
+    assert_eq!(
+        (&body["limit"], &body["offset"], &body["total"]),
+        (&json!(2), &json!(0), &json!(2)),
+        "{body}"
+    );
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data[0]["description"], "a");
+    assert_eq!(data[1]["expiresOn"], "2030-01-01T00:00:00.000Z");
+    for k in data {
+        let key = k["key"].as_str().unwrap();
+        assert!(matches!(h.verify(key), Verdict::Valid(_)), "{k}");
+    }
+    assert_eq!(
+        h.get(&format!("{}/acme/keys", consumers("default")))
+            .json_body()["total"],
+        3
+    );
+}
+
+#[test]
+fn bodies_echoing_zuplo_read_only_fields_are_accepted_and_ignored() {
+    let h = Harness::new();
+    let now = timestamp::format(h.now());
+    let old = "2023-04-20T05:54:34.408Z";
+    let ro = json!({"id": "fake_1", "createdOn": old, "updatedOn": old});
+    let with_ro = |v: Value| {
+        let mut v = v;
+        for (k, x) in ro.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    // A bucket, created and patched with what a client read back.
+    let b = h.post(BUCKETS, &with_ro(json!({"name": "default"})));
+    assert_eq!(b.status, 200, "{}", b.json_body());
+    assert!(b.json_body()["id"].as_str().unwrap().starts_with("bckt_"));
+    assert_eq!(b.json_body()["createdOn"], now);
+    let r = h.call(
+        "PATCH",
+        &format!("{BUCKETS}/default"),
+        &with_ro(json!({"description": "d"})).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    // A consumer as Zuplo's own example creates it: managers as objects with their read-only
+    // fields (and an e-mail), keys with theirs.
+    let c = consumers("default");
+    let created = h.post(
+        &c,
+        &with_ro(json!({
+            "name": "zup-inc",
+            "managers": [
+                {"id": "eusr_fake", "createdOn": old, "email": "Mgr@Zup.example", "sub": "oauth2|1"},
+                {"email": "plain@zup.example"},
+            ],
+            "apiKeys": [with_ro(json!({"description": "k"}))],
+        })),
+    );
+    assert_eq!(created.status, 200, "{}", created.json_body());
+    let created = created.json_body();
+    assert!(
+        created["id"].as_str().unwrap().starts_with("csmr_"),
+        "{created}"
+    );
+    assert_eq!(created["createdOn"], now);
+    let m = &created["managers"][0];
+    assert!(m["id"].as_str().unwrap().starts_with("eusr_"), "{m}");
+    assert_eq!(
+        (&m["email"], &m["sub"], &m["createdOn"]),
+        (&json!("mgr@zup.example"), &json!("oauth2|1"), &json!(now))
+    );
+    let k = &created["apiKeys"][0];
+    assert!(k["id"].as_str().unwrap().starts_with("key_"), "{k}");
+    assert_eq!(
+        (&k["description"], &k["createdOn"]),
+        (&json!("k"), &json!(now))
+    );
+    let key_id = k["id"].as_str().unwrap().to_owned();
+    // Read, change, send back: the read-only fields ride along and are ignored.
+    h.advance(1000);
+    let later = timestamp::format(h.now());
+    let mut got = h.get(&format!("{c}/zup-inc")).json_body();
+    got["description"] = "changed".into();
+    let echo = json!({
+        "id": got["id"], "createdOn": got["createdOn"], "updatedOn": got["updatedOn"],
+        "description": got["description"], "tags": got["tags"], "metadata": got["metadata"],
+    });
+    let r = h.call("PATCH", &format!("{c}/zup-inc"), &echo.to_string());
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    assert_eq!(r.json_body()["id"], created["id"]);
+    assert_eq!(r.json_body()["createdOn"], now);
+    assert_eq!(r.json_body()["updatedOn"], later);
+    let mut key = h.get(&format!("{c}/zup-inc/keys/{key_id}")).json_body();
+    key["expiresOn"] = "2031-01-01T00:00:00Z".into();
+    let echo = json!({
+        "id": key["id"], "createdOn": key["createdOn"], "updatedOn": key["updatedOn"],
+        "description": key["description"], "expiresOn": key["expiresOn"],
+    });
+    let r = h.call(
+        "PATCH",
+        &format!("{c}/zup-inc/keys/{key_id}"),
+        &echo.to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    assert_eq!(r.json_body()["expiresOn"], "2031-01-01T00:00:00.000Z");
+    for (path, body) in [
+        (
+            format!("{c}/zup-inc/keys"),
+            with_ro(json!({"description": "one"})),
+        ),
+        (
+            format!("{c}/zup-inc/keys/$bulk"),
+            json!([with_ro(json!({}))]),
+        ),
+        (
+            format!("{c}/zup-inc/managers"),
+            json!({"id": "eusr_fake", "createdOn": old, "email": "new@zup.example", "sub": "s"}),
+        ),
+    ] {
+        let r = h.post(&path, &body);
+        assert_eq!(r.status, 200, "{path}: {}", r.json_body());
+        assert!(
+            !r.json_body().to_string().contains("fake"),
+            "{path}: {}",
+            r.json_body()
+        );
+    }
+    // Still refused, writing nothing: fields nobody defines, and read-only fields that are
+    // not strings.
+    let before = h.state();
+    for (method, path, body) in [
+        (
+            "POST",
+            BUCKETS.to_owned(),
+            json!({"name": "other", "colour": "red"}),
+        ),
+        ("PATCH", format!("{BUCKETS}/default"), json!({"id": 1})),
+        ("PATCH", format!("{c}/zup-inc"), json!({"apiKeys": []})),
+        (
+            "POST",
+            c.clone(),
+            json!({"name": "x", "managers": [{"email": "a@b.example", "role": "admin"}]}),
+        ),
+        (
+            "POST",
+            c.clone(),
+            json!({"name": "x", "apiKeys": [{"createdBy": "me"}]}),
+        ),
+        (
+            "POST",
+            format!("{c}/zup-inc/keys"),
+            json!({"updatedOn": null}),
+        ),
+        (
+            "PATCH",
+            format!("{c}/zup-inc/keys/{key_id}"),
+            json!({"key": "kw_x", "id": key_id}),
+        ),
+        (
+            "POST",
+            format!("{c}/zup-inc/managers"),
+            json!({"email": "z@zup.example", "updatedOn": old}),
+        ),
+    ] {
+        let r = h.call(method, &path, &body.to_string());
+        assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.json_body());
+        assert_eq!(
+            h.state(),
+            before,
+            "{method} {path} {body} changed the store"
+        );
+    }
+}
+
+#[test]
+fn a_limit_over_the_maximum_is_capped_as_zuplo_does() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let c = consumers("default");
+    for path in [
+        format!("{c}?limit=5000"),
+        format!("{c}/acme/keys?limit=1001"),
+        format!("{c}/acme/managers?limit=99999999999999999999999"),
+        format!("{BUCKETS}?limit=2000"),
+    ] {
+        let r = h.get(&path);
+        assert_eq!(r.status, 200, "{path}: {}", r.json_body());
+        assert_eq!(r.json_body()["limit"], 1000, "{path}");
+        assert!(r.json_body()["total"].as_u64().unwrap() >= 1, "{path}");
+    }
+    for bad in ["0", "-5", "ten", ""] {
+        let r = h.get(&format!("{c}?limit={bad}"));
+        assert!(problem_detail(&r, 400).contains("limit"), "{bad}");
+    }
+}
+
+#[test]
+fn include_manager_invites_answers_an_empty_list() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let c = consumers("default");
+    let list = h.get(&format!(
+        "{c}?include-manager-invites=true&include-managers=true"
+    ));
+    assert_eq!(list.status, 200, "{}", list.json_body());
+    let first = &list.json_body()["data"][0];
+    assert_eq!(first["managerInvites"], json!([]), "{first}");
+    assert_eq!(first["managers"].as_array().unwrap().len(), 2, "{first}");
+    let one = h
+        .get(&format!("{c}/acme?include-manager-invites=true"))
+        .json_body();
+    assert_eq!(one["managerInvites"], json!([]), "{one}");
+    for query in ["include-manager-invites=false", ""] {
+        let one = h.get(&format!("{c}/acme?{query}")).json_body();
+        assert!(one.get("managerInvites").is_none(), "{query}: {one}");
+    }
+    let bad = h.get(&format!("{c}/acme?include-manager-invites=maybe"));
+    assert!(problem_detail(&bad, 400).contains("include-manager-invites"));
+}
+
+/// `tag[k]=v` (OpenAPI's deepObject, what generated clients send) is read exactly like
+/// Zuplo's `tag.k=v`: as a filter and as an ownership guard.
+#[test]
+fn tag_filters_in_deep_object_form_act_like_zuplos_form() {
+    let h = with_bucket();
+    let c = consumers("default");
+    for (name, team, env) in [("a", "x", "prod"), ("b", "x", "dev"), ("d", "y", "prod")] {
+        let r = h.post(
+            &c,
+            &json!({"name": name, "tags": {"team": team, "env": env}}),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let names = |query: &str| -> Vec<String> {
+        let page = h.get(&format!("{c}?{query}")).json_body();
+        page["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {page}"))
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for query in [
+        "tag.team=x&tag.env=prod",
+        "tag[team]=x&tag[env]=prod",
+        "tag%5Bteam%5D=x&tag%5Benv%5D=prod",
+        "tag[team]=x&tag.env=prod",
+    ] {
+        assert_eq!(names(query), ["a"], "{query}");
+    }
+    // The guard: a consumer whose tag differs is 404 and unchanged.
+    let before = h.state();
+    for (method, body) in [
+        ("GET", ""),
+        ("PATCH", r#"{"description":"taken"}"#),
+        ("DELETE", ""),
+    ] {
+        let r = h.call(method, &format!("{c}/a?tag[team]=y"), body);
+        problem_detail(&r, 404);
+    }
+    assert_eq!(h.state(), before);
+    assert_eq!(
+        h.call("DELETE", &format!("{c}/a?tag[team]=x"), "").status,
+        204
+    );
+    // A bare `tag` names no tag: refused, not ignored (it would guard nothing).
+    let r = h.call("DELETE", &format!("{c}/b?tag=x"), "");
+    assert!(problem_detail(&r, 400).contains("tag[<key>]"));
+    assert_eq!(h.get(&format!("{c}/b")).status, 200);
 }

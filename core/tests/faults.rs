@@ -1707,7 +1707,7 @@ fn a_stale_entry_of_the_current_batch_is_followed_by_its_replacement() {
         &format!("{}/keys/$bulk", acme_path()),
         &json!([{}, {}]),
     );
-    let ids = key_ids(&created);
+    let ids = key_ids(&created["data"]);
     let second = kv::keys::key_hash(BUCKET, &w.hasher.hash(&w.plaintext(&ids[1])));
     let b = meanwhile(
         &w,

@@ -106,3 +106,52 @@ fn the_self_serve_operations_are_declared_and_routed() {
         assert!(schemas.contains_key(name), "dangling $ref {name}");
     }
 }
+
+/// Every query parameter keyward reads is in the document; `tag` in OpenAPI's deepObject form
+/// (`tag[k]=v`) on the consumer list and every operation on one consumer; `limit` has no
+/// maximum, since a larger one is capped, not refused.
+#[test]
+fn every_query_parameter_keyward_reads_is_documented() {
+    let doc = openapi::document();
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let query: Vec<&serde_json::Value> =
+                params.iter().filter(|p| p["in"] == "query").collect();
+            for p in &query {
+                documented.insert(p["name"].as_str().unwrap().to_owned());
+                if p["name"] == "limit" {
+                    assert!(
+                        p["schema"].get("maximum").is_none() || path.ends_with("$index"),
+                        "{method} {path}"
+                    );
+                }
+            }
+            let on_a_consumer = path.contains("{consumerName}")
+                || (path.ends_with("/consumers") && method == "get");
+            if on_a_consumer {
+                let tag = query
+                    .iter()
+                    .find(|p| p["name"] == "tag")
+                    .unwrap_or_else(|| panic!("{method} {path}: no tag parameter"));
+                assert_eq!(tag["style"], "deepObject", "{method} {path}");
+                assert_eq!(tag["explode"], true, "{method} {path}");
+                assert_eq!(tag["schema"]["type"], "object", "{method} {path}");
+            }
+        }
+    }
+    for name in keyward_core::api::Query::NAMES {
+        assert!(
+            documented.contains(*name),
+            "query parameter {name} is not documented"
+        );
+    }
+    let bulk = &doc["paths"]
+        ["/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/$bulk"]
+        ["post"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        bulk["required"],
+        serde_json::json!(["data", "limit", "offset", "total"])
+    );
+}

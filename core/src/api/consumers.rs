@@ -30,6 +30,10 @@ pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
     if q.include_managers {
         out.managers = Some(c.managers.iter().map(ManagerOut::from).collect());
     }
+    if q.include_manager_invites {
+        // keyward has no invitations: a manager added by e-mail is a manager at once.
+        out.manager_invites = Some(Vec::new());
+    }
     out
 }
 

@@ -3,7 +3,7 @@
 
 use super::query::Query;
 use super::router::{array_body, body, Api};
-use crate::api::model::{self, CreateKey, KeyOut, PatchKey};
+use crate::api::model::{self, CreateKey, KeyOut, ListOut, PatchKey};
 use crate::error::Error;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::key;
@@ -120,7 +120,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             ));
         }
         let out = self.create_keys(bucket, consumer, &inputs, q)?;
-        Ok(ApiResponse::json(200, &out))
+        let n = out.len();
+        // Zuplo answers the list envelope: one page holding every key created.
+        Ok(ApiResponse::json(
+            200,
+            &ListOut {
+                data: out,
+                limit: n,
+                offset: 0,
+                total: n,
+                cursor: None,
+            },
+        ))
     }
 
     pub(super) fn get_key(

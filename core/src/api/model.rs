@@ -1,5 +1,11 @@
 //! The developer API's wire shapes: request bodies (strict: unknown fields are rejected) and
 //! responses, named and shaped like Zuplo's so its clients work unchanged.
+//!
+//! Two rules follow from Zuplo's schema: a response omits an optional string it has no value
+//! for (Zuplo types `description` and `sub` as strings, so `null` breaks typed clients; only
+//! `expiresOn` is `null` for "never", as Zuplo answers it), and a request body may echo the
+//! read-only fields Zuplo returns (`id`, `createdOn`, `updatedOn`): they are [`ReadOnly`],
+//! accepted and ignored, while any other unknown field is still refused.
 
 use crate::key;
 use crate::storage::kv::{
@@ -9,6 +15,43 @@ use crate::timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// A read-only field Zuplo returns (`id`, `createdOn`, `updatedOn`) echoed in a request body,
+/// as Zuplo's clients do when they send back what they read: a string, accepted and ignored
+/// (the server owns these values).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOnly;
+
+impl<'de> Deserialize<'de> for ReadOnly {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ReadOnly;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string (a read-only field, ignored)")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<ReadOnly, E> {
+                Ok(ReadOnly)
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ReadOnly {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ReadOnly".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "readOnly": true})
+    }
+}
 
 /// Body of `POST /key-buckets`.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,9 +67,19 @@ pub struct CreateBucket {
     /// Free-form tags.
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "updatedOn")]
+    pub updated_on: ReadOnly,
 }
 
-/// A manager as given in a request: an e-mail, or an e-mail with the identity's subject.
+/// A manager as given in a request: an e-mail, or an object with the e-mail and the identity's
+/// subject (also a manager as Zuplo returns it, with its read-only `id` and `createdOn`).
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
@@ -48,6 +101,12 @@ pub struct NewManager {
     /// Subject at the identity provider.
     #[serde(default)]
     pub sub: Option<String>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
 }
 
 impl ManagerInput {
@@ -75,6 +134,15 @@ pub struct CreateKey {
     /// Zuplo lets a client choose the key; keyward always generates it (refused if given).
     #[serde(default)]
     pub key: Option<Value>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "updatedOn")]
+    pub updated_on: ReadOnly,
 }
 
 /// Body of `POST /key-buckets/{bucket}/consumers`.
@@ -101,6 +169,15 @@ pub struct CreateConsumer {
     /// Keys to create with the consumer.
     #[serde(default)]
     pub api_keys: Option<Vec<CreateKey>>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "updatedOn")]
+    pub updated_on: ReadOnly,
 }
 
 /// Body of `POST /v1/verify`.
@@ -124,7 +201,9 @@ pub struct BucketOut {
     pub id: String,
     /// Name.
     pub name: String,
-    /// Free text.
+    /// Free text; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub description: Option<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
@@ -171,9 +250,11 @@ pub struct KeyOut {
     pub created_on: String,
     /// RFC 3339.
     pub updated_on: String,
-    /// RFC 3339, or null for never.
+    /// RFC 3339, or null for never (as Zuplo answers it).
     pub expires_on: Option<String>,
-    /// Free text.
+    /// Free text; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub description: Option<String>,
     /// The key: plaintext only in the response that creates it, else masked or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,7 +306,9 @@ pub struct ManagerOut {
     pub id: String,
     /// Lower-cased e-mail.
     pub email: String,
-    /// Subject, when known.
+    /// Subject at the identity provider; absent when the manager was added by e-mail only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub sub: Option<String>,
     /// RFC 3339.
     pub created_on: String,
@@ -261,7 +344,9 @@ pub struct ConsumerOut {
     pub id: String,
     /// Name.
     pub name: String,
-    /// Free text.
+    /// Free text; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub description: Option<String>,
     /// RFC 3339.
     pub created_on: String,
@@ -282,6 +367,11 @@ pub struct ConsumerOut {
     /// Managers, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub managers: Option<Vec<ManagerOut>>,
+    /// Pending manager invitations, with `include-manager-invites=true`: always empty, as
+    /// keyward has no invitations (a manager added by e-mail is a manager at once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<ManagerOut>"))]
+    pub manager_invites: Option<Vec<ManagerOut>>,
 }
 
 impl ConsumerOut {
@@ -302,6 +392,7 @@ impl ConsumerOut {
             }),
             api_keys: None,
             managers: None,
+            manager_invites: None,
         }
     }
 }
@@ -348,6 +439,15 @@ pub struct PatchBucket {
     /// New tags (replace the old ones).
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "updatedOn")]
+    pub updated_on: ReadOnly,
 }
 
 /// Body of `PATCH …/consumers/{consumer}`: the fields given replace the old ones.
@@ -364,6 +464,15 @@ pub struct PatchConsumer {
     /// New metadata (a JSON object); forwarded from the next verified request on.
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "updatedOn")]
+    pub updated_on: ReadOnly,
 }
 
 /// Body of `PATCH …/keys/{id}`.
@@ -378,6 +487,15 @@ pub struct PatchKey {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub expires_on: Option<Option<String>>,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default)]
+    pub id: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "createdOn")]
+    pub created_on: ReadOnly,
+    /// Read-only, as Zuplo returns it: accepted and ignored.
+    #[serde(default, rename = "updatedOn")]
+    pub updated_on: ReadOnly,
 }
 
 /// Body of `POST …/roll-key`.

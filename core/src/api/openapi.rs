@@ -26,6 +26,8 @@ struct Param {
     at: In,
     schema: Value,
     description: &'static str,
+    /// Serialized as `name[key]=value` (`style: deepObject`, `explode: true`).
+    deep_object: bool,
 }
 
 /// One operation of the developer API.
@@ -50,6 +52,7 @@ fn path_param(name: &'static str, description: &'static str) -> Param {
         at: In::Path,
         schema: json!({"type": "string"}),
         description,
+        deep_object: false,
     }
 }
 
@@ -59,6 +62,24 @@ fn query(name: &'static str, schema: Value, description: &'static str) -> Param 
         at: In::Query,
         schema,
         description,
+        deep_object: false,
+    }
+}
+
+/// `tag`: OpenAPI cannot name Zuplo's `tag.<key>` family of parameters, so the document
+/// declares the `deepObject` form generated clients serialize (`tag[key]=value`), which keyward
+/// reads exactly like `tag.key=value`.
+fn tag(guard: bool) -> Param {
+    Param {
+        name: "tag",
+        at: In::Query,
+        schema: json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 5}),
+        description: if guard {
+            "ownership guard: `tag[<key>]=<value>` (or Zuplo's `tag.<key>=<value>`, the same); a consumer whose tag differs is answered 404, as if it did not exist"
+        } else {
+            "filter: `tag[<key>]=<value>` (or Zuplo's `tag.<key>=<value>`, the same); only consumers with every tag given"
+        },
+        deep_object: true,
     }
 }
 
@@ -66,8 +87,8 @@ fn paging() -> Vec<Param> {
     vec![
         query(
             "limit",
-            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000}),
-            "page size",
+            json!({"type": "integer", "minimum": 1, "default": 1000}),
+            "page size: at most 1000 items are answered, a larger limit is capped to 1000 (as Zuplo does)",
         ),
         query(
             "offset",
@@ -155,26 +176,24 @@ fn operations_with(s: &mut Schemas) -> Vec<Operation> {
         Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "deleteBucket", summary: "Delete a bucket and everything in it (202: large bucket, call again until 204)", params: vec![acct(), bucket()], body: None, status: 204, response: None, errors: &[401, 403, 404] },
         Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/$check", id: "checkBucket", summary: "Compares the bucket's verification records in KV with its tables, one budget of KV operations per call", params: vec![acct(), bucket(), query("cursor", json!({"type": "string"}), "the `cursor` of the previous call")], body: None, status: 200, response: s.res::<model::CheckOut>(), errors: &[400, 401, 403, 404] },
         Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/$check", id: "repairBucket", summary: "Consistency check that also queues a repair of each problem from the bucket's tables", params: vec![acct(), bucket(), query("cursor", json!({"type": "string"}), "the `cursor` of the previous call")], body: None, status: 200, response: s.res::<model::CheckOut>(), errors: &[400, 401, 403, 404] },
-        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers", id: "listConsumers", summary: "List consumers, filtered by tags or manager e-mail", params: [vec![acct(), bucket()], paging(), vec![query("cursor", json!({"type": "string"}), "the `cursor` of the previous page (instead of offset)"), flag("include-api-keys", "include keys"), flag("include-managers", "include managers"), key_format(), query("manager-email", json!({"type": "string"}), "only consumers this e-mail manages")]].concat(), body: None, status: 200, response: s.list::<model::ConsumerOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers", id: "listConsumers", summary: "List consumers, filtered by tags or manager e-mail", params: [vec![acct(), bucket()], paging(), vec![query("cursor", json!({"type": "string"}), "the `cursor` of the previous page (instead of offset)"), flag("include-api-keys", "include keys"), flag("include-managers", "include managers"), flag("include-manager-invites", "include `managerInvites`: always empty, keyward has no invitations (a manager added by e-mail is a manager at once)"), key_format(), query("manager-email", json!({"type": "string"}), "only consumers this e-mail manages"), tag(false)]].concat(), body: None, status: 200, response: s.list::<model::ConsumerOut>(), errors: &[400, 401, 403, 404] },
         Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers", id: "createConsumer", summary: "Create a consumer (with-api-key=true also creates a key, shown once)", params: vec![acct(), bucket(), flag("with-api-key", "create a key too")], body: s.req::<model::CreateConsumer>(), status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404, 409, 413] },
         Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/$bulk", id: "bulkConsumers", summary: "Create, update and delete many consumers (what keyward sync uses)", params: vec![acct(), bucket()], body: s.req::<model::BulkConsumers>(), status: 200, response: s.res::<model::BulkOut>(), errors: &[400, 401, 403, 404, 413] },
         Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/$index", id: "consumerIndex", summary: "One page of consumer names, digests and sources, by name (for plan)", params: vec![acct(), bucket(), query("cursor", json!({"type": "string"}), "from the previous page"), query("limit", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}), "page size")], body: None, status: 200, response: s.res::<model::IndexPageOut>(), errors: &[400, 401, 403, 404] },
-        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "getConsumer", summary: "Get a consumer", params: vec![acct(), bucket(), consumer(), flag("include-api-keys", "include keys"), flag("include-managers", "include managers"), key_format()], body: None, status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404] },
-        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "updateConsumer", summary: "Change description, tags or metadata (metadata reaches the edge at once)", params: vec![acct(), bucket(), consumer()], body: s.req::<model::PatchConsumer>(), status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404, 413] },
-        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "deleteConsumer", summary: "Delete a consumer and its keys", params: vec![acct(), bucket(), consumer()], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
-        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/roll-key", id: "rollKey", summary: "New key; the others expire at expiresOn (204; Prefer: return=representation → 200 with the new key)", params: vec![acct(), bucket(), consumer()], body: s.req::<model::RollKey>(), status: 204, response: None, errors: &[400, 401, 403, 404, 413] },
-        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys", id: "listKeys", summary: "List a consumer's keys", params: [vec![acct(), bucket(), consumer()], paging(), vec![key_format()]].concat(), body: None, status: 200, response: s.list::<model::KeyOut>(), errors: &[400, 401, 403, 404] },
-        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys", id: "createKey", summary: "Create a key (its plaintext is in this answer only)", params: vec![acct(), bucket(), consumer()], body: s.req::<model::CreateKey>(), status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
-        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/$bulk", id: "bulkCreateKeys", summary: "Create several keys", params: vec![acct(), bucket(), consumer()], body: Some(json!({"type": "array", "minItems": 1, "items": s.req::<model::CreateKey>()})), status: 200, response: Some(json!({"type": "array", "items": s.res::<model::KeyOut>()})), errors: &[400, 401, 403, 404, 413] },
-        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "getKey", summary: "Get a key (masked)", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), key_format()], body: None, status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404] },
-        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "updateKey", summary: "Change a key's description or expiry", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), key_format()], body: s.req::<model::PatchKey>(), status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
-        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "deleteKey", summary: "Delete a key (rejected at once in this isolate, elsewhere within the cache TTL)", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id")], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
-        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers", id: "listManagers", summary: "List a consumer's managers", params: [vec![acct(), bucket(), consumer()], paging()].concat(), body: None, status: 200, response: s.list::<model::ManagerOut>(), errors: &[400, 401, 403, 404] },
-        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers", id: "addManager", summary: "Add a manager", params: vec![acct(), bucket(), consumer()], body: s.req::<model::NewManager>(), status: 200, response: s.res::<model::ManagerOut>(), errors: &[400, 401, 403, 404, 409, 413] },
-        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers/{managerId}", id: "deleteManager", summary: "Remove a manager", params: vec![acct(), bucket(), consumer(), path_param("managerId", "manager id")], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "getConsumer", summary: "Get a consumer", params: vec![acct(), bucket(), consumer(), flag("include-api-keys", "include keys"), flag("include-managers", "include managers"), flag("include-manager-invites", "include `managerInvites`: always empty, keyward has no invitations (a manager added by e-mail is a manager at once)"), key_format(), tag(true)], body: None, status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "updateConsumer", summary: "Change description, tags or metadata (metadata reaches the edge at once)", params: vec![acct(), bucket(), consumer(), tag(true)], body: s.req::<model::PatchConsumer>(), status: 200, response: s.res::<model::ConsumerOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}", id: "deleteConsumer", summary: "Delete a consumer and its keys", params: vec![acct(), bucket(), consumer(), tag(true)], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/roll-key", id: "rollKey", summary: "New key; the others expire at expiresOn (204; Prefer: return=representation → 200 with the new key)", params: vec![acct(), bucket(), consumer(), tag(true)], body: s.req::<model::RollKey>(), status: 204, response: None, errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys", id: "listKeys", summary: "List a consumer's keys", params: [vec![acct(), bucket(), consumer()], paging(), vec![key_format(), tag(true)]].concat(), body: None, status: 200, response: s.list::<model::KeyOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys", id: "createKey", summary: "Create a key (its plaintext is in this answer only)", params: vec![acct(), bucket(), consumer(), tag(true)], body: s.req::<model::CreateKey>(), status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/$bulk", id: "bulkCreateKeys", summary: "Create several keys (answered in the list envelope, as Zuplo does; the plaintexts are in this answer only)", params: vec![acct(), bucket(), consumer(), tag(true)], body: Some(json!({"type": "array", "minItems": 1, "items": s.req::<model::CreateKey>()})), status: 200, response: s.list::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "getKey", summary: "Get a key (masked)", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), key_format(), tag(true)], body: None, status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "updateKey", summary: "Change a key's description or expiry", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), key_format(), tag(true)], body: s.req::<model::PatchKey>(), status: 200, response: s.res::<model::KeyOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/keys/{keyId}", id: "deleteKey", summary: "Delete a key (rejected at once in this isolate, elsewhere within the cache TTL)", params: vec![acct(), bucket(), consumer(), path_param("keyId", "key id"), tag(true)], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
+        Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers", id: "listManagers", summary: "List a consumer's managers", params: [vec![acct(), bucket(), consumer()], paging(), vec![tag(true)]].concat(), body: None, status: 200, response: s.list::<model::ManagerOut>(), errors: &[400, 401, 403, 404] },
+        Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers", id: "addManager", summary: "Add a manager", params: vec![acct(), bucket(), consumer(), tag(true)], body: s.req::<model::NewManager>(), status: 200, response: s.res::<model::ManagerOut>(), errors: &[400, 401, 403, 404, 409, 413] },
+        Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/consumers/{consumerName}/managers/{managerId}", id: "deleteManager", summary: "Remove a manager", params: vec![acct(), bucket(), consumer(), path_param("managerId", "manager id"), tag(true)], body: None, status: 204, response: None, errors: &[400, 401, 403, 404] },
     ];
-    // `tag.<key>=<value>` is a family of parameters OpenAPI cannot declare: lists filter on
-    // it and single-consumer operations answer 404 when it does not match (info.description).
     ops
 }
 
@@ -213,13 +232,18 @@ pub fn document() -> Value {
             .params
             .iter()
             .map(|p| {
-                json!({
+                let mut param = json!({
                     "name": p.name,
                     "in": match p.at { In::Path => "path", In::Query => "query" },
                     "required": matches!(p.at, In::Path),
                     "description": p.description,
                     "schema": p.schema,
-                })
+                });
+                if p.deep_object {
+                    param["style"] = "deepObject".into();
+                    param["explode"] = true.into();
+                }
+                param
             })
             .collect();
         if !params.is_empty() {
@@ -271,7 +295,7 @@ pub fn document() -> Value {
         "info": {
             "title": "keyward developer API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Buckets, consumers, API keys and managers, compatible with Zuplo's developer API (paths, bodies, status codes). Keys are stored hashed: a key's plaintext appears only in the response that creates it. Errors are RFC 9457 problem details. Any `tag.<key>=<value>` query parameter filters consumer lists and, on operations on one consumer, is an ownership guard: a consumer whose tag differs is answered 404.",
+            "description": "Buckets, consumers, API keys and managers, compatible with Zuplo's developer API (paths, bodies, status codes). Keys are stored hashed: a key's plaintext appears only in the response that creates it. Errors are RFC 9457 problem details. Tag filters: Zuplo's `tag.<key>=<value>` query parameters, a family OpenAPI cannot declare, are read exactly like the `tag` parameter declared here in OpenAPI's deepObject form (`tag[<key>]=<value>`, what generated clients send); both forms may be mixed, at most 5 in all, and a bare `tag=` is refused (400). They filter consumer lists and, on operations on one consumer, are an ownership guard: a consumer whose tag differs is answered 404. Absent optional strings (`description`, a manager's `sub`) are omitted, never null; `expiresOn` is null for a key that never expires. Request bodies may echo the read-only `id`, `createdOn` and `updatedOn` (ignored).",
         },
         "servers": [{"url": "http://127.0.0.1:8787/_keyward", "description": "make dev"}],
         "security": [{"managementToken": []}],
