@@ -214,8 +214,16 @@ fn zuplo_documentation_flows() {
         Some(r#"[{"description":"a"},{"description":"b"}]"#),
     );
     assert_eq!(second.status, 200, "{second:?}");
-    let bulk_keys: Vec<String> = second
-        .json()
+    // Zuplo's list envelope, one page of every key created.
+    assert_eq!(
+        (
+            second.json()["total"].clone(),
+            second.json()["offset"].clone()
+        ),
+        (json!(2), json!(0)),
+        "{second:?}"
+    );
+    let bulk_keys: Vec<String> = second.json()["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -616,4 +624,163 @@ fn bad_input_changes_nothing() {
     );
     assert_eq!(status, 413, "{sent} bytes sent");
     assert_eq!(snapshot(), before, "a rejected request changed the state");
+}
+
+/// Every `null` in `v` except `expiresOn` (the one field Zuplo answers `null`, for "never").
+fn nulls(v: &Value, at: &str) -> Vec<String> {
+    match v {
+        Value::Null => vec![at.to_owned()],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, x)| nulls(x, &format!("{at}[{i}]")))
+            .collect(),
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != "expiresOn")
+            .flat_map(|(k, x)| nulls(x, &format!("{at}.{k}")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a client generated from Zuplo's published schema sends and reads, through the real
+/// Worker: bodies echoing read-only fields and managers as objects, `limit` above the
+/// maximum, `include-manager-invites`, `tag[k]=v` (deepObject), the `$bulk` envelope, and no
+/// `null` where Zuplo types a string.
+#[test]
+fn a_client_of_zuplos_schema_works_unchanged() {
+    let w = Worker::start(&[]);
+    let old = "2023-04-20T05:54:34.408Z";
+    let bucket = admin(
+        "POST",
+        &format!("{}/key-buckets", w.account()),
+        Some(
+            &json!({"name": "default", "id": "bckt_x", "createdOn": old, "updatedOn": old})
+                .to_string(),
+        ),
+    );
+    assert_eq!(bucket.status, 200, "{bucket:?}");
+    assert_eq!(
+        nulls(&bucket.json(), "$"),
+        Vec::<String>::new(),
+        "{bucket:?}"
+    );
+    let consumers = format!("{}/key-buckets/default/consumers", w.account());
+    // Zuplo's own example body: managers with their read-only id and createdOn.
+    let created = admin(
+        "POST",
+        &consumers,
+        Some(
+            &json!({
+                "name": "zup-inc",
+                "tags": {"foo": "bar"},
+                "metadata": {"id": "zup-id-343"},
+                "managers": [{"id": "123", "email": "user@example.com", "sub": "oauth2|1", "createdOn": old}],
+                "apiKeys": [{"id": "key_x", "createdOn": old, "updatedOn": old, "description": "k"}],
+            })
+            .to_string(),
+        ),
+    );
+    assert_eq!(created.status, 200, "{created:?}");
+    let created = created.json();
+    assert_ne!(created["managers"][0]["id"], "123", "{created}");
+    assert_eq!(created["managers"][0]["sub"], "oauth2|1", "{created}");
+    assert_ne!(created["apiKeys"][0]["id"], "key_x", "{created}");
+    assert_eq!(
+        edge(&w, created["apiKeys"][0]["key"].as_str().unwrap()).status,
+        200
+    );
+    let plain = admin(
+        "POST",
+        &format!("{consumers}?with-api-key=true"),
+        Some(r#"{"name":"plain","managers":["ops@example.com"]}"#),
+    );
+    assert_eq!(plain.status, 200, "{plain:?}");
+
+    // Lists: limit capped, empty invites, deepObject tag filters, no null but expiresOn.
+    let list = admin(
+        "GET",
+        &format!("{consumers}?limit=5000&offset=0&include-api-keys=true&include-managers=true&include-manager-invites=true"),
+        None,
+    );
+    assert_eq!(list.status, 200, "{list:?}");
+    let list = list.json();
+    assert_eq!(
+        (list["limit"].clone(), list["total"].clone()),
+        (json!(1000), json!(2))
+    );
+    assert_eq!(nulls(&list, "$"), Vec::<String>::new(), "{list}");
+    for c in list["data"].as_array().unwrap() {
+        assert_eq!(c["managerInvites"], json!([]), "{c}");
+    }
+    let text = list.to_string();
+    assert!(
+        !text.contains(r#""description":null"#) && !text.contains(r#""sub":null"#),
+        "{text}"
+    );
+    for query in ["tag[foo]=bar", "tag%5Bfoo%5D=bar", "tag.foo=bar"] {
+        let page = admin("GET", &format!("{consumers}?{query}"), None).json();
+        assert_eq!(page["total"], 1, "{query}: {page}");
+        assert_eq!(page["data"][0]["name"], "zup-inc", "{query}: {page}");
+    }
+    let guarded = admin("DELETE", &format!("{consumers}/zup-inc?tag[foo]=baz"), None);
+    assert_eq!(guarded.status, 404, "{guarded:?}");
+    let bare = admin("DELETE", &format!("{consumers}/zup-inc?tag=foo"), None);
+    assert_eq!(bare.status, 400, "{bare:?}");
+    assert_eq!(
+        admin("GET", &format!("{consumers}/zup-inc"), None).status,
+        200
+    );
+
+    // Read, change, send back with the read-only fields.
+    let mut got = admin("GET", &format!("{consumers}/zup-inc?tag[foo]=bar"), None).json();
+    got["description"] = "changed".into();
+    let echo = json!({
+        "id": got["id"], "createdOn": got["createdOn"], "updatedOn": got["updatedOn"],
+        "description": got["description"], "tags": got["tags"], "metadata": got["metadata"],
+    });
+    let patched = admin(
+        "PATCH",
+        &format!("{consumers}/zup-inc"),
+        Some(&echo.to_string()),
+    );
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(patched.json()["createdOn"], got["createdOn"]);
+    // Fields nobody defines are still refused.
+    let unknown = admin(
+        "PATCH",
+        &format!("{consumers}/zup-inc"),
+        Some(r#"{"owner":"x"}"#),
+    );
+    assert_eq!(unknown.status, 400, "{unknown:?}");
+
+    // `$bulk` keys: the list envelope, and each key works at the edge at once.
+    let bulk = admin(
+        "POST",
+        &format!("{consumers}/plain/keys/$bulk"),
+        Some(&json!([{"description": "a", "id": "key_x", "createdOn": old}, {}]).to_string()),
+    );
+    assert_eq!(bulk.status, 200, "{bulk:?}");
+    let bulk = bulk.json();
+    assert_eq!(
+        (
+            bulk["limit"].clone(),
+            bulk["offset"].clone(),
+            bulk["total"].clone()
+        ),
+        (json!(2), json!(0), json!(2)),
+        "{bulk}"
+    );
+    for k in bulk["data"].as_array().unwrap() {
+        assert_eq!(edge(&w, k["key"].as_str().unwrap()).status, 200, "{k}");
+    }
+    let managers = admin(
+        "GET",
+        &format!("{consumers}/plain/managers?limit=1001"),
+        None,
+    )
+    .json();
+    assert_eq!(managers["limit"], 1000, "{managers}");
+    assert!(managers["data"][0].get("sub").is_none(), "{managers}");
 }
