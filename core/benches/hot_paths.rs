@@ -70,6 +70,7 @@ fn verify(c: &mut Criterion) {
         cache: &cache,
         bucket: "default",
         prefix: "kw",
+        imported: None,
     };
     // Warm the cache: every measured iteration is a hit.
     assert!(matches!(
@@ -189,6 +190,7 @@ fn cache(c: &mut Criterion) {
         cache: &cache,
         bucket: "default",
         prefix: "kw",
+        imported: None,
     };
     assert!(matches!(
         block_on(verifier.verify(&key, NOW)).unwrap(),

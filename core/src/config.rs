@@ -68,6 +68,10 @@ pub mod vars {
     /// GitHub's secret-scanning public keys (JSON); set, GitHub-signed leak reports are
     /// accepted without a management token (see `api::leaks::github`).
     pub const LEAK_REPORT_PUBLIC_KEYS: &str = "LEAK_REPORT_PUBLIC_KEYS";
+    /// A regular expression: keys matching it (whole) may be imported and verify at the
+    /// edge without a keyward checksum (e.g. Zuplo's `^zpka_[0-9a-f]{32}_[0-9a-f]{8}$`);
+    /// unset = no foreign keys.
+    pub const IMPORTED_KEY_PATTERN: &str = "IMPORTED_KEY_PATTERN";
 }
 
 /// What `POST /v1/leaks` does to a key it finds (`LEAK_POLICY`).
@@ -110,6 +114,9 @@ pub struct Config {
     pub portal: Portal,
     /// What a leak report does to a found key (default: flag it).
     pub leak_policy: LeakPolicy,
+    /// Foreign keys that may be imported and verified (`IMPORTED_KEY_PATTERN`); `None` =
+    /// only keyward keys of [`Config::key_prefix`].
+    pub imported_key_pattern: Option<key::imported::Pattern>,
 }
 
 /// Settings of the self-serve API (`/v1/me`); its HS256 secret is a secret, not here.
@@ -193,6 +200,7 @@ impl Default for Config {
             forward_drop_headers: Vec::new(),
             portal: Portal::default(),
             leak_policy: LeakPolicy::Flag,
+            imported_key_pattern: None,
         }
     }
 }
@@ -371,6 +379,15 @@ impl Config {
                 _ => return Err(bad(vars::LEAK_POLICY, "use flag or revoke")),
             };
         }
+        if let Some(v) = get(vars::IMPORTED_KEY_PATTERN) {
+            let pattern = key::imported::Pattern::compile(&v).map_err(|why| {
+                bad(
+                    vars::IMPORTED_KEY_PATTERN,
+                    format!("{why}; use a regular expression such as ^zpka_[0-9a-f]{{32}}_[0-9a-f]{{8}}$"),
+                )
+            })?;
+            c.imported_key_pattern = Some(pattern);
+        }
         Ok(c)
     }
 }
@@ -444,6 +461,8 @@ mod tests {
             ("PORTAL_ALLOW_CREATE", "perhaps"),
             ("LEAK_POLICY", "delete"),
             ("LEAK_POLICY", "Revoke"),
+            ("IMPORTED_KEY_PATTERN", "zpka_[0-9a-f"),
+            ("IMPORTED_KEY_PATTERN", "x)|(.*"),
         ] {
             let e = from(&[(k, v)]).unwrap_err();
             assert!(e.message().contains(k), "{e}");
@@ -459,5 +478,15 @@ mod tests {
             from(&[("LEAK_POLICY", " flag ")]).unwrap().leak_policy,
             LeakPolicy::Flag
         );
+    }
+
+    #[test]
+    fn the_imported_key_pattern_is_compiled_once_and_anchored() {
+        assert_eq!(from(&[]).unwrap().imported_key_pattern, None);
+        let c = from(&[("IMPORTED_KEY_PATTERN", " zpka_[0-9a-f]{32}_[0-9a-f]{8} ")]).unwrap();
+        let p = c.imported_key_pattern.unwrap();
+        assert_eq!(p.source(), "zpka_[0-9a-f]{32}_[0-9a-f]{8}");
+        assert!(p.matches("zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009"));
+        assert!(!p.matches("xzpka_d67b7e241bb948758f415b79aa8ec822_2efb7009"));
     }
 }

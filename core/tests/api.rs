@@ -12,6 +12,8 @@ use keyward_core::api::token::Tokens;
 use keyward_core::edge::verify::Verdict;
 use keyward_core::http::MAX_BODY_BYTES;
 use keyward_core::key::format as key_format;
+use keyward_core::key::imported::Pattern;
+use keyward_core::storage::bucket::sql::Sql;
 use keyward_core::storage::kv;
 use keyward_core::timestamp;
 use serde_json::{json, Value};
@@ -341,9 +343,9 @@ fn keys_are_created_listed_read_and_deleted() {
     );
     problem_detail(&h.delete(&missing), 404);
     check_problem(
-        &h.post(&keys_path, &json!({"key": first})),
-        400,
-        expect!["field 'key' is not accepted: keyward generates every key so that it carries a valid checksum; omit it"],
+        &h.post(&keys_path, &json!({"key": second})),
+        409,
+        expect!["a supplied 'key' is already stored in bucket 'default', for consumer 'acme'; a key belongs to one consumer: delete it there first, or leave it out of this request"],
     );
     check_problem(
         &h.post(&format!("{}/nobody/keys", consumers("default")), &json!({})),
@@ -536,7 +538,7 @@ fn invalid_consumers_are_400_and_write_nothing() {
         (
             "client-chosen key",
             json!({"name": "acme", "apiKeys": [{"key": "kw_x"}]}).to_string(),
-            expect!["field 'key' is not accepted: keyward generates every key so that it carries a valid checksum; omit it"],
+            expect!["field 'key' is not a keyward key of prefix 'kw' (not shaped like {prefix}_{32 base62}_{6 base62}) and IMPORTED_KEY_PATTERN is not set, so no other key can be imported; set it to a regular expression for the keys to import (Zuplo's: ^zpka_[0-9a-f]{32}_[0-9a-f]{8}$), or omit 'key' to have one generated"],
         ),
         (
             "bad expiry",
@@ -1451,4 +1453,256 @@ fn tag_filters_in_deep_object_form_act_like_zuplos_form() {
     let r = h.call("DELETE", &format!("{c}/b?tag=x"), "");
     assert!(problem_detail(&r, 400).contains("tag[<key>]"));
     assert_eq!(h.get(&format!("{c}/b")).status, 200);
+}
+
+/// Zuplo's key pattern, and keys of its shape (the first from Zuplo's documentation).
+const ZUPLO_PATTERN: &str = "^zpka_[0-9a-f]{32}_[0-9a-f]{8}$";
+const ZPKA_1: &str = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
+const ZPKA_2: &str = "zpka_0123456789abcdef0123456789abcdef_01234567";
+const ZPKA_3: &str = "zpka_ffffffffffffffffffffffffffffffff_89abcdef";
+
+/// A harness with bucket `default` that imports Zuplo's keys.
+fn importing() -> Harness {
+    let mut h = Harness::new();
+    h.config.imported_key_pattern = Some(Pattern::compile(ZUPLO_PATTERN).unwrap());
+    h.create_bucket("default");
+    h
+}
+
+/// Everything the bucket's tables hold, as text (records, hashes, outbox entries).
+fn tables(h: &Harness) -> String {
+    let mut all = String::new();
+    for q in [
+        "SELECT hash || consumer || record FROM keys",
+        "SELECT name || record FROM consumers",
+        "SELECT name || coalesce(value, '') FROM outbox",
+    ] {
+        for row in h.sql.exec(q, &[]).unwrap() {
+            all.push_str(row.text(0).unwrap());
+            all.push('\n');
+        }
+    }
+    all
+}
+
+/// Asserts that `secret` is nowhere: KV, the tables, or `also` (answers, errors).
+#[track_caller]
+fn assert_nowhere(h: &Harness, secret: &str, also: &[&str]) {
+    assert_not_stored(h, secret);
+    assert!(!tables(h).contains(secret), "plaintext key in the tables");
+    for text in also {
+        assert!(!text.contains(secret), "plaintext key in {text}");
+    }
+}
+
+#[test]
+fn imported_keys_are_stored_as_hashes_and_verify_with_their_expiry_and_description() {
+    let h = importing();
+    let mut body = acme();
+    body["apiKeys"] = json!([{"key": ZPKA_1, "description": "from zuplo"}]);
+    let r = h.post(&consumers("default"), &body);
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let created = r.json_body();
+    assert_eq!(
+        created["apiKeys"][0]["key"], ZPKA_1,
+        "the answer shows it once"
+    );
+    assert_eq!(created["apiKeys"][0]["description"], "from zuplo");
+
+    // keys/$bulk: an imported key with an expiry, a keyward key of this deployment, and
+    // a generated one.
+    let ours = key_format::generate("kw", &h.entropy).unwrap();
+    let keys_path = format!("{}/acme/keys", consumers("default"));
+    let r = h.post(
+        &format!("{keys_path}/$bulk"),
+        &json!([
+            {"key": ZPKA_2, "expiresOn": "2030-01-01T00:00:00Z", "description": "old"},
+            {"key": ours},
+            {}
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let bulk = r.json_body();
+    assert_eq!(bulk["data"][0]["key"], ZPKA_2);
+    assert_eq!(bulk["data"][0]["expiresOn"], "2030-01-01T00:00:00.000Z");
+    assert_eq!(bulk["data"][1]["key"], ours.as_str());
+    let generated = bulk["data"][2]["key"].as_str().unwrap().to_owned();
+    assert!(key_format::parse(&generated).is_ok());
+
+    // Listed masked: `****` and the last 6 for an imported key, the usual form for ours.
+    let list = h.get(&format!("{keys_path}?key-format=masked")).json_body();
+    let shown: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "****fb7009".to_owned(),
+            "****234567".to_owned(),
+            key_format::mask(&ours),
+            key_format::mask(&generated)
+        ]
+    );
+    assert_eq!(list["data"][1]["description"], "old");
+
+    for (key, id) in [(ZPKA_1, 0), (ZPKA_2, 1)] {
+        match h.verify(key) {
+            Verdict::Valid(r) => {
+                assert_eq!(r.consumer, "acme");
+                assert_eq!(r.key_id, list["data"][id]["id"].as_str().unwrap());
+                assert_eq!(r.metadata["plan"], "gold");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(h.verify(&ours), Verdict::Valid(_)));
+    assert_eq!(h.verify(ZPKA_3), Verdict::NotFound);
+    // The imported expiry holds at the edge.
+    h.set_now(timestamp::parse("2030-01-01T00:00:01Z").unwrap());
+    assert!(matches!(h.verify(ZPKA_2), Verdict::Expired(_)));
+    let listed = list.to_string();
+    assert_nowhere(&h, ZPKA_1, &[&listed]);
+    assert_nowhere(&h, ZPKA_2, &[&listed]);
+    assert_nowhere(&h, &ours, &[&listed]);
+}
+
+#[test]
+fn refused_imports_write_nothing_and_never_quote_the_key() {
+    let h = importing();
+    h.create_consumer_with_key("default", &acme());
+    let keys_path = format!("{}/acme/keys", consumers("default"));
+    let r = h.post(&keys_path, &json!({"key": ZPKA_1}));
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    let r = h.post(
+        &format!("{}?with-api-key=true", consumers("default")),
+        &json!({"name": "globex"}),
+    );
+    assert_eq!(r.status, 200);
+    let globex_keys = format!("{}/globex/keys", consumers("default"));
+    let kv_before = h.state();
+    let tables_before = tables(&h);
+
+    let bad_checksum = {
+        let k = key_format::generate("kw", &h.entropy).unwrap();
+        let (head, last) = k.split_at(k.len() - 1);
+        format!("{head}{}", if last == "0" { '1' } else { '0' })
+    };
+    let other_prefix = key_format::generate("acme_live", &h.entropy).unwrap();
+    let long = format!("zpka_{}", "a".repeat(300));
+    let cases: Vec<(&str, Value, u16, Expect)> = vec![
+        (
+            "held by another consumer",
+            json!({"key": ZPKA_1}),
+            409,
+            expect!["a supplied 'key' is already stored in bucket 'default', for consumer 'acme'; a key belongs to one consumer: delete it there first, or leave it out of this request"],
+        ),
+        (
+            "held, in a bulk with a new one",
+            json!([{"key": ZPKA_2}, {"key": ZPKA_1}]),
+            409,
+            expect!["a supplied 'key' is already stored in bucket 'default', for consumer 'acme'; a key belongs to one consumer: delete it there first, or leave it out of this request"],
+        ),
+        (
+            "twice in one request",
+            json!([{"key": ZPKA_3}, {"key": ZPKA_3}]),
+            400,
+            expect!["the same 'key' is supplied twice in this request; supply each key once"],
+        ),
+        (
+            "upper-case hex",
+            json!({"key": ZPKA_3.to_uppercase()}),
+            400,
+            expect!["field 'key' is not a keyward key of prefix 'kw' (not shaped like {prefix}_{32 base62}_{6 base62}) and does not match IMPORTED_KEY_PATTERN; omit 'key' to have one generated"],
+        ),
+        (
+            "bad checksum",
+            json!({"key": bad_checksum}),
+            400,
+            expect!["field 'key' is not a keyward key of prefix 'kw' (checksum does not match) and does not match IMPORTED_KEY_PATTERN; omit 'key' to have one generated"],
+        ),
+        (
+            "another prefix",
+            json!({"key": other_prefix}),
+            400,
+            expect!["field 'key' is a keyward key of prefix 'acme_live', not of this deployment's 'kw' and does not match IMPORTED_KEY_PATTERN; omit 'key' to have one generated"],
+        ),
+        (
+            "too long",
+            json!({"key": long}),
+            400,
+            expect!["field 'key' is longer than 256 bytes"],
+        ),
+        (
+            "a space",
+            json!({"key": format!("{ZPKA_3} ")}),
+            400,
+            expect!["field 'key' may hold only visible ASCII characters (no spaces, control characters or non-ASCII), since keys travel in HTTP headers"],
+        ),
+        (
+            "a control character",
+            json!({"key": format!("zpka_\u{1}{}", &ZPKA_3[5..])}),
+            400,
+            expect!["field 'key' may hold only visible ASCII characters (no spaces, control characters or non-ASCII), since keys travel in HTTP headers"],
+        ),
+        (
+            "empty",
+            json!({"key": ""}),
+            400,
+            expect!["field 'key' is empty"],
+        ),
+    ];
+    for (what, body, status, detail) in cases {
+        let target = if body.is_array() {
+            format!("{globex_keys}/$bulk")
+        } else {
+            globex_keys.clone()
+        };
+        let r = h.post(&target, &body);
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        assert_eq!(r.status, status, "{what}: {text}");
+        check_problem(&r, status, detail);
+        for key in [ZPKA_1, ZPKA_2, ZPKA_3, &bad_checksum, &other_prefix] {
+            assert!(!text.contains(key), "{what}: the answer quotes a key");
+        }
+        assert_eq!(h.state(), kv_before, "{what}: KV changed");
+        assert_eq!(tables(&h), tables_before, "{what}: the tables changed");
+    }
+    // A consumer created with a held key is refused whole.
+    let r = h.post(
+        &consumers("default"),
+        &json!({"name": "initech", "apiKeys": [{"key": ZPKA_2}, {"key": ZPKA_1}]}),
+    );
+    assert_eq!(r.status, 409);
+    assert_eq!(tables(&h), tables_before);
+    assert_eq!(h.verify(ZPKA_2), Verdict::NotFound);
+}
+
+#[test]
+fn without_the_pattern_foreign_keys_are_refused_naming_the_variable() {
+    let h = with_bucket();
+    h.create_consumer_with_key("default", &acme());
+    let before = tables(&h);
+    let r = h.post(
+        &format!("{}/acme/keys", consumers("default")),
+        &json!({"key": ZPKA_1}),
+    );
+    let detail = problem_detail(&r, 400);
+    assert!(
+        detail.contains("IMPORTED_KEY_PATTERN is not set"),
+        "{detail}"
+    );
+    assert!(!detail.contains(ZPKA_1));
+    assert_eq!(tables(&h), before);
+    assert_eq!(h.verify(ZPKA_1), Verdict::Malformed);
+    // A keyward key of this deployment needs no pattern.
+    let ours = key_format::generate("kw", &h.entropy).unwrap();
+    let r = h.post(
+        &format!("{}/acme/keys", consumers("default")),
+        &json!({"key": ours}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    assert!(matches!(h.verify(&ours), Verdict::Valid(_)));
 }

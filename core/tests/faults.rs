@@ -498,6 +498,7 @@ impl World {
             cache: if shared { &self.cache } else { &fresh },
             bucket,
             prefix: &self.config.key_prefix,
+            imported: self.config.imported_key_pattern.as_ref(),
         };
         pollster::block_on(verifier.verify(key, self.now)).expect("verify")
     }

@@ -12,6 +12,7 @@ use keyward_core::edge::throttle::{self, Blocklist, Limiter, PerClient};
 use keyward_core::edge::verify::{Code, Verdict, Verifier};
 use keyward_core::key::format as key_format;
 use keyward_core::key::hash::KeyHasher;
+use keyward_core::key::imported::Pattern;
 use keyward_core::problem;
 use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
@@ -28,6 +29,8 @@ struct Edge {
     store: CountingStore<MemoryStore>,
     hasher: KeyHasher,
     cache: VerifyCache,
+    /// `IMPORTED_KEY_PATTERN`, when the test sets one.
+    imported: Option<Pattern>,
 }
 
 impl Edge {
@@ -36,6 +39,15 @@ impl Edge {
             store: CountingStore::new(MemoryStore::new()),
             hasher: KeyHasher::new(HASH_SECRET),
             cache: VerifyCache::new(60, Limits::default()),
+            imported: None,
+        }
+    }
+
+    /// An edge that also accepts Zuplo's keys (`IMPORTED_KEY_PATTERN`).
+    fn importing() -> Self {
+        Edge {
+            imported: Some(Pattern::compile(ZUPLO_PATTERN).unwrap()),
+            ..Edge::new()
         }
     }
 
@@ -50,6 +62,7 @@ impl Edge {
             cache: &self.cache,
             bucket,
             prefix: key_format::DEFAULT_PREFIX,
+            imported: self.imported.as_ref(),
         }
     }
 
@@ -104,6 +117,57 @@ fn foreign_key() -> String {
 fn with_bad_checksum(key: &str) -> String {
     let (head, last) = key.split_at(key.len() - 1);
     format!("{head}{}", if last == "0" { '1' } else { '0' })
+}
+
+const ZUPLO_PATTERN: &str = "^zpka_[0-9a-f]{32}_[0-9a-f]{8}$";
+
+#[test]
+fn imported_keys_cost_one_read_and_keys_matching_nothing_none() {
+    let edge = Edge::importing();
+    let ours = edge.add_key("acme", None);
+    let imported = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
+    edge.add_record(BUCKET, imported, "zuplo-co", None);
+    let never_imported = "zpka_00000000000000000000000000000000_00000000";
+    // A valid keyward key: one read.
+    let (v, reads) = edge.verify_counted(&ours, T0);
+    assert!(matches!(v, Verdict::Valid(r) if r.consumer == "acme"));
+    assert_eq!(reads, 1);
+    // An imported key: no checksum to check, one read, its consumer.
+    let (v, reads) = edge.verify_counted(imported, T0);
+    assert!(matches!(v, Verdict::Valid(r) if r.consumer == "zuplo-co"));
+    assert_eq!(reads, 1);
+    // Shaped like one but never imported: one read, then not found (and cached).
+    assert_eq!(
+        edge.verify_counted(never_imported, T0),
+        (Verdict::NotFound, 1)
+    );
+    assert_eq!(
+        edge.verify_counted(never_imported, T0),
+        (Verdict::NotFound, 0)
+    );
+    // Matching neither: no read, whatever the store holds.
+    let neither = [
+        with_bad_checksum(&ours),
+        "zpka_D67B7E241BB948758F415B79AA8EC822_2EFB7009".into(),
+        format!("{imported}0"),
+        format!(" {imported}"),
+        "not a key".into(),
+        String::new(),
+    ];
+    edge.add_record(BUCKET, &neither[0], "mallory", None);
+    let before = edge.store.counts();
+    for candidate in &neither {
+        assert_eq!(
+            edge.verify(candidate, T0),
+            Verdict::Malformed,
+            "{candidate}"
+        );
+    }
+    assert_eq!(edge.store.counts(), before);
+    // Without the pattern, the same imported key is malformed without a read.
+    let plain = Edge::new();
+    plain.add_record(BUCKET, imported, "zuplo-co", None);
+    assert_eq!(plain.verify_counted(imported, T0), (Verdict::Malformed, 0));
 }
 
 #[test]

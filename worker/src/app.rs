@@ -334,6 +334,7 @@ async fn edge(
         cache: &settings.cache,
         bucket: &config.bucket,
         prefix: &config.key_prefix,
+        imported: config.imported_key_pattern.as_ref(),
     };
     let query = url.query().unwrap_or("");
     let now = now();

@@ -254,10 +254,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 validate::MAX_KEYS
             )));
         }
-        let mut new_keys = Vec::with_capacity(key_inputs.len());
-        for k in &key_inputs {
-            new_keys.push(self.new_key(k)?);
-        }
+        let new_keys = self.new_keys(&key_inputs)?;
         let record = ConsumerRecord {
             v: SCHEMA_VERSION,
             id: ids::new_id(ids::CONSUMER, self.entropy)?,
@@ -283,6 +280,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                     ),
                 ));
             }
+            self.refuse_held(bucket, &key_inputs, &new_keys)?;
             rows::save_consumer(self.sql, bucket, None, &record)
         })?;
         let mut out = ConsumerOut::from_record(&record);

@@ -4,9 +4,10 @@
 use super::query::Query;
 use super::router::{array_body, body, Api};
 use crate::api::model::{self, CreateKey, KeyOut, ListOut, PatchKey};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::key;
+use crate::storage::bucket::rows;
 use crate::storage::bucket::sql::Sql;
 use crate::storage::kv::{ConsumerRecord, StoredKey};
 use crate::storage::store::Store;
@@ -33,13 +34,43 @@ fn key_not_found(consumer: &str, id: &str) -> Error {
 }
 
 impl<S: Store, Q: Sql> Api<'_, S, Q> {
-    /// Validates a key request and makes the key: the stored form and the plaintext.
-    pub(crate) fn new_key(&self, input: &CreateKey) -> Result<(StoredKey, String), Error> {
-        if input.key.is_some() {
-            return Err(Error::invalid(
-                "field 'key' is not accepted: keyward generates every key so that it carries a valid checksum; omit it",
-            ));
+    /// Whether a client-supplied key may be stored: a valid key of this deployment's prefix
+    /// (`Ok(false)`) or one matching `IMPORTED_KEY_PATTERN` (`Ok(true)`, imported). The
+    /// messages never quote the key.
+    fn supplied_key(&self, text: &str) -> Result<bool, Error> {
+        key::imported::check_supplied(text)
+            .map_err(|e| Error::invalid(format!("field 'key' {e}")))?;
+        let prefix = &self.config.key_prefix;
+        let parsed = key::format::parse(text);
+        if parsed.is_ok_and(|p| p.prefix() == prefix) {
+            return Ok(false);
         }
+        let pattern = self.config.imported_key_pattern.as_ref();
+        if pattern.is_some_and(|p| p.matches(text)) {
+            return Ok(true);
+        }
+        let what = match parsed {
+            Ok(p) => format!(
+                "is a keyward key of prefix '{}', not of this deployment's '{prefix}'",
+                p.prefix()
+            ),
+            Err(e) => format!("is not a keyward key of prefix '{prefix}' ({e})"),
+        };
+        let hint = match pattern {
+            None => "and IMPORTED_KEY_PATTERN is not set, so no other key can be imported; set it to a regular expression for the keys to import (Zuplo's: ^zpka_[0-9a-f]{32}_[0-9a-f]{8}$), or omit 'key' to have one generated",
+            Some(_) => "and does not match IMPORTED_KEY_PATTERN; omit 'key' to have one generated",
+        };
+        Err(Error::invalid(format!("field 'key' {what} {hint}")))
+    }
+
+    /// Validates a key request and makes the key: the stored form and the plaintext. A
+    /// supplied `key` (an import) is checked (`supplied_key`) and hashed like a generated
+    /// one; that it is new to the bucket is checked where it is saved ([`Api::refuse_held`]).
+    pub(crate) fn new_key(&self, input: &CreateKey) -> Result<(StoredKey, String), Error> {
+        let imported = match &input.key {
+            Some(text) => self.supplied_key(text)?,
+            None => false,
+        };
         if let Some(d) = &input.description {
             validate::description(d)?;
         }
@@ -48,11 +79,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .as_deref()
             .map(timestamp::parse)
             .transpose()?;
-        let plaintext = key::format::generate(&self.config.key_prefix, self.entropy)?;
+        let plaintext = match &input.key {
+            Some(text) => text.clone(),
+            None => key::format::generate(&self.config.key_prefix, self.entropy)?,
+        };
         let stored = StoredKey {
             id: ids::new_id(ids::KEY, self.entropy)?,
             hash: self.hasher.hash(&plaintext),
-            masked: model::masked(&plaintext),
+            masked: if imported {
+                key::imported::mask(&plaintext)
+            } else {
+                model::masked(&plaintext)
+            },
             description: input.description.clone(),
             expires_on,
             created_on: self.now,
@@ -61,6 +99,52 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             leak: None,
         };
         Ok((stored, plaintext))
+    }
+
+    /// Makes the keys `inputs` ask for, refusing (400) a request that supplies one key twice.
+    pub(crate) fn new_keys(&self, inputs: &[CreateKey]) -> Result<Vec<(StoredKey, String)>, Error> {
+        let mut created: Vec<(StoredKey, String)> = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let (k, plain) = self.new_key(input)?;
+            if input.key.is_some() && created.iter().any(|(c, _)| c.hash == k.hash) {
+                return Err(Error::invalid(
+                    "the same 'key' is supplied twice in this request; supply each key once",
+                ));
+            }
+            created.push((k, plain));
+        }
+        Ok(created)
+    }
+
+    /// Refuses (409) supplied keys the bucket already holds, whichever consumer holds them:
+    /// a key belongs to one consumer (and saving it would move its row). Called in the
+    /// transaction that saves them, before any write; generated keys are not looked up
+    /// (190 random bits).
+    pub(crate) fn refuse_held(
+        &self,
+        bucket: &str,
+        inputs: &[CreateKey],
+        created: &[(StoredKey, String)],
+    ) -> Result<(), Error> {
+        let supplied: Vec<String> = inputs
+            .iter()
+            .zip(created)
+            .filter(|(input, _)| input.key.is_some())
+            .map(|(_, (k, _))| k.hash.clone())
+            .collect();
+        if supplied.is_empty() {
+            return Ok(());
+        }
+        if let Some(holder) = rows::consumers_holding(self.sql, bucket, &supplied)?.first() {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "a supplied 'key' is already stored in bucket '{bucket}', for consumer '{}'; a key belongs to one consumer: delete it there first, or leave it out of this request",
+                    holder.name
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn list_keys(
@@ -81,11 +165,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         inputs: &[CreateKey],
         q: &Query,
     ) -> Result<Vec<KeyOut>, Error> {
-        let mut created = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            created.push(self.new_key(input)?);
-        }
+        let created = self.new_keys(inputs)?;
         self.change_consumer(bucket, consumer, q, |c| {
+            self.refuse_held(bucket, inputs, &created)?;
             add_keys(c, created.iter().map(|(k, _)| k.clone()).collect())
         })?;
         Ok(created

@@ -131,9 +131,13 @@ pub struct CreateKey {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub expires_on: Option<String>,
-    /// Zuplo lets a client choose the key; keyward always generates it (refused if given).
+    /// A key to import instead of a generated one (migrating from Zuplo): a valid keyward
+    /// key of this deployment's prefix, or one matching the Worker's `IMPORTED_KEY_PATTERN`;
+    /// at most 256 visible ASCII characters. Stored as its hash only; a key the bucket
+    /// already holds is a 409.
     #[serde(default)]
-    pub key: Option<Value>,
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 256)))]
+    pub key: Option<String>,
     /// Read-only, as Zuplo returns it: accepted and ignored.
     #[serde(default)]
     pub id: ReadOnly,

@@ -404,6 +404,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             cache: self.cache,
             bucket,
             prefix: &self.config.key_prefix,
+            imported: self.config.imported_key_pattern.as_ref(),
         };
         let verdict = verifier.verify(&body.key, self.now).await?;
         let record = match &verdict {

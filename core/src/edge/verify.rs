@@ -2,11 +2,14 @@
 //!
 //! The order is the same as Zuplo's policy and is what keeps garbage cheap: a malformed key
 //! or a bad checksum never reaches the store, and a cache miss costs exactly one read of
-//! `k:{bucket}:{hash}`, whose record carries everything the edge forwards.
+//! `k:{bucket}:{hash}`, whose record carries everything the edge forwards. A key that is
+//! not a keyward key but matches `IMPORTED_KEY_PATTERN` (keys imported from Zuplo) has no
+//! checksum keyward can check: it goes to the cache and the read like any other.
 
 use crate::error::Error;
 use crate::key;
 use crate::key::hash::KeyHasher;
+use crate::key::imported::Pattern;
 use crate::storage::cache::{Cached, VerifyCache};
 use crate::storage::kv::{self, KeyRecord};
 use crate::storage::store::Store;
@@ -21,7 +24,8 @@ use std::rc::Rc;
 pub enum Code {
     /// The key is valid now.
     Valid,
-    /// Not a keyward key of this deployment's prefix, or its checksum is wrong.
+    /// Not a keyward key of this deployment's prefix (or its checksum is wrong), nor a key
+    /// matching `IMPORTED_KEY_PATTERN`.
     Malformed,
     /// No such key in the bucket (never created, or deleted).
     NotFound,
@@ -66,6 +70,8 @@ pub struct Verifier<'a, S> {
     pub bucket: &'a str,
     /// The deployment's key prefix; keys of another prefix are malformed here.
     pub prefix: &'a str,
+    /// Foreign keys that are looked up without a checksum (`IMPORTED_KEY_PATTERN`).
+    pub imported: Option<&'a Pattern>,
 }
 
 /// Where a verification stands after the checks that need no I/O.
@@ -102,13 +108,12 @@ impl<S: Store> Verifier<'_, S> {
         }
     }
 
-    /// The checks without I/O: format, prefix, checksum, cache. The gateway stops here when a
-    /// client may not cause another store read (`UNKNOWN_KEY_LIMIT`).
+    /// The checks without I/O: format, prefix, checksum (or the imported pattern), cache.
+    /// The gateway stops here when a client may not cause another store read
+    /// (`UNKNOWN_KEY_LIMIT`).
     pub fn start(&self, key: &str, now: Millis) -> Step {
-        let Ok(parsed) = key::format::parse(key) else {
-            return Step::Done(Verdict::Malformed);
-        };
-        if parsed.prefix() != self.prefix {
+        let ours = key::format::parse(key).is_ok_and(|p| p.prefix() == self.prefix);
+        if !ours && !self.imported.is_some_and(|p| p.matches(key)) {
             return Step::Done(Verdict::Malformed);
         }
         let kv_key = kv::keys::key_hash(self.bucket, &self.hasher.hash(key));

@@ -3,8 +3,10 @@
 //!
 //! May use: [`crate::entropy`] and [`crate::error`] only. Everything that handles a key
 //! (the edge, the developer API, a leak scanner) builds on this subsystem and nothing here
-//! knows where keys are stored.
+//! knows where keys are stored. `imported` holds the rules for keys a client supplies
+//! (`IMPORTED_KEY_PATTERN`), matched by an engine the adapter installs.
 
 pub mod base62;
 pub mod format;
 pub mod hash;
+pub mod imported;

@@ -239,6 +239,7 @@ impl Harness {
             cache: &self.cache,
             bucket,
             prefix: &self.config.key_prefix,
+            imported: self.config.imported_key_pattern.as_ref(),
         }
     }
 

@@ -145,6 +145,7 @@ impl World {
             cache: &self.cache,
             bucket,
             prefix: &self.config.key_prefix,
+            imported: self.config.imported_key_pattern.as_ref(),
         };
         pollster::block_on(v.verify(key, self.now.get())).unwrap()
     }
