@@ -17,10 +17,12 @@ mod state;
 use worker::{event, Context, Env, Request, Response, Result};
 
 /// Once per isolate: e-mail addresses are NFC-normalized with the runtime's own Unicode
-/// tables (core's `nfc` feature would add them to the bundle).
+/// tables (core's `nfc` feature would add them to the bundle), and `IMPORTED_KEY_PATTERN`
+/// is compiled by the runtime's `RegExp` (the regex crate would add to the bundle too).
 #[event(start)]
 fn start() {
     keyward_core::validate::set_nfc(|s| worker::js_sys::JsString::from(s).normalize("NFC").into());
+    keyward_core::key::imported::set_compiler(state::js_regex);
 }
 
 #[event(fetch)]

@@ -1,7 +1,8 @@
 //! What every request needs from `env`: the settings, hasher, tokens and signer, built once
 //! per isolate and rebuilt when the environment changes, with the isolate's verification
 //! cache and blocklist; and the KV binding. Shared by the Worker's front and the bucket
-//! objects, which run the same code with the same bindings.
+//! objects, which run the same code with the same bindings. `IMPORTED_KEY_PATTERN` is
+//! compiled with the settings, by JavaScript's `RegExp` ([`js_regex`]).
 
 use crate::bindings;
 use crate::kv_store::Kv;
@@ -11,13 +12,14 @@ use keyward_core::config::{vars, Config};
 use keyward_core::edge::signature::UpstreamSigner;
 use keyward_core::edge::throttle::Blocklist;
 use keyward_core::key::hash::KeyHasher;
+use keyward_core::key::imported::Matcher;
 use keyward_core::selfserve::jwt::KeyCache;
 use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::js_sys::Object;
-use worker::wasm_bindgen::JsValue;
+use worker::js_sys::{Array, Function, Object, Reflect, RegExp};
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Date, Env};
 
 /// Shortest `PORTAL_JWT_SECRET` used.
@@ -102,6 +104,26 @@ impl Settings {
             blocklist: Blocklist::new(),
         })
     }
+}
+
+/// `IMPORTED_KEY_PATTERN`'s engine (installed at start-up through
+/// `key::imported::set_compiler`): JavaScript's `RegExp`, so that the bundle carries no regex
+/// crate. Compiled once per settings; a `SyntaxError` is returned as text, never thrown.
+pub fn js_regex(source: &str) -> Result<Matcher, String> {
+    let constructor = Reflect::get(&worker::js_sys::global(), &JsValue::from_str("RegExp"))
+        .ok()
+        .and_then(|c| c.dyn_into::<Function>().ok())
+        .ok_or("the runtime has no RegExp")?;
+    let args = Array::of1(&JsValue::from_str(source));
+    let compiled = Reflect::construct(&constructor, &args).map_err(|e| {
+        e.dyn_ref::<worker::js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .unwrap_or_else(|| "refused by RegExp".to_owned())
+    })?;
+    let re: RegExp = compiled
+        .dyn_into()
+        .map_err(|_| "RegExp made no RegExp".to_owned())?;
+    Ok(Rc::new(move |key: &str| re.test(key)))
 }
 
 fn lookup(env: &Env, name: &str) -> Option<String> {
