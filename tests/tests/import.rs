@@ -135,3 +135,17 @@ fn without_the_pattern_foreign_keys_are_refused() {
     assert_eq!(w.gateway(AT_CREATION), 401);
     assert!(!w.log().contains(AT_CREATION));
 }
+
+/// A pattern with nested quantifiers, and keys built to make a backtracking engine try every
+/// split (JavaScript's RegExp took seconds on 28 characters of this): the edge's matcher is
+/// linear, so each request is answered (401) well within the harness's 30 s timeout.
+#[test]
+fn a_pattern_that_backtracks_cannot_stall_the_edge() {
+    let w = Worker::start(&[("IMPORTED_KEY_PATTERN", "([0-9a-f]+_?)+")]);
+    for n in [28, 64, 250] {
+        let hostile = format!("{}!", "0".repeat(n));
+        assert_eq!(w.gateway(&hostile), 401, "{n} characters");
+    }
+    let matching = "0123456789abcdef_0123456789abcdef";
+    assert_eq!(w.gateway(matching), 401, "matches, but was never imported");
+}

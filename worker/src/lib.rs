@@ -22,7 +22,7 @@ use worker::{event, Context, Env, Request, Response, Result};
 #[event(start)]
 fn start() {
     keyward_core::validate::set_nfc(|s| worker::js_sys::JsString::from(s).normalize("NFC").into());
-    keyward_core::key::imported::set_compiler(state::js_regex);
+    keyward_core::key::imported::set_compiler(state::lite_regex);
 }
 
 #[event(fetch)]

@@ -2,7 +2,7 @@
 //! per isolate and rebuilt when the environment changes, with the isolate's verification
 //! cache and blocklist; and the KV binding. Shared by the Worker's front and the bucket
 //! objects, which run the same code with the same bindings. `IMPORTED_KEY_PATTERN` is
-//! compiled with the settings, by JavaScript's `RegExp` ([`js_regex`]).
+//! compiled with the settings, by `regex-lite` ([`lite_regex`]).
 
 use crate::bindings;
 use crate::kv_store::Kv;
@@ -18,8 +18,8 @@ use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::js_sys::{Array, Function, Object, Reflect, RegExp};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::Object;
+use worker::wasm_bindgen::JsValue;
 use worker::{Date, Env};
 
 /// Shortest `PORTAL_JWT_SECRET` used.
@@ -107,23 +107,13 @@ impl Settings {
 }
 
 /// `IMPORTED_KEY_PATTERN`'s engine (installed at start-up through
-/// `key::imported::set_compiler`): JavaScript's `RegExp`, so that the bundle carries no regex
-/// crate. Compiled once per settings; a `SyntaxError` is returned as text, never thrown.
-pub fn js_regex(source: &str) -> Result<Matcher, String> {
-    let constructor = Reflect::get(&worker::js_sys::global(), &JsValue::from_str("RegExp"))
-        .ok()
-        .and_then(|c| c.dyn_into::<Function>().ok())
-        .ok_or("the runtime has no RegExp")?;
-    let args = Array::of1(&JsValue::from_str(source));
-    let compiled = Reflect::construct(&constructor, &args).map_err(|e| {
-        e.dyn_ref::<worker::js_sys::Error>()
-            .map(|e| String::from(e.message()))
-            .unwrap_or_else(|| "refused by RegExp".to_owned())
-    })?;
-    let re: RegExp = compiled
-        .dyn_into()
-        .map_err(|_| "RegExp made no RegExp".to_owned())?;
-    Ok(Rc::new(move |key: &str| re.test(key)))
+/// `key::imported::set_compiler`): `regex-lite`, which matches in time linear in the key.
+/// JavaScript's `RegExp` backtracks: a pattern like `([0-9a-f]+_?)+` took seconds on a
+/// 28-character key, and every request's key reaches the matcher before any check. Compiled
+/// once per settings; same syntax as the `regex` crate the CLI and tests use.
+pub fn lite_regex(source: &str) -> Result<Matcher, String> {
+    let re = regex_lite::Regex::new(source).map_err(|e| e.to_string())?;
+    Ok(Rc::new(move |key: &str| re.is_match(key)))
 }
 
 fn lookup(env: &Env, name: &str) -> Option<String> {

@@ -75,7 +75,22 @@ pub(crate) fn check_size(req: &ApiRequest) -> Result<(), Error> {
 }
 
 fn parse<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
-    serde_json::from_slice(&req.body).map_err(|e| Error::invalid(format!("request body: {e}")))
+    serde_json::from_slice(&req.body)
+        .map_err(|e| Error::invalid(format!("request body: {}", unquoted(&e.to_string()))))
+}
+
+/// serde's message without the string value it quotes (`invalid type: string "…",
+/// expected …`): that value may be a key sent in the wrong place.
+fn unquoted(message: &str) -> String {
+    let Some(start) = message.find("string \"") else {
+        return message.to_owned();
+    };
+    match message.rfind("\", expected") {
+        Some(end) if end >= start + 7 => {
+            format!("{}string{}", &message[..start], &message[end + 1..])
+        }
+        _ => "a value is of the wrong type".to_owned(),
+    }
 }
 
 fn first_byte(req: &ApiRequest) -> Option<u8> {
@@ -422,5 +437,27 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 expires_on: record.and_then(|r| r.expires_on).map(timestamp::format),
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unquoted;
+
+    #[test]
+    fn serde_messages_lose_the_string_value_they_quote() {
+        let e = serde_json::from_str::<Vec<u32>>(r#"["zpka_0123456789abcdef"]"#).unwrap_err();
+        let message = unquoted(&e.to_string());
+        assert!(!message.contains("zpka_"), "{message}");
+        assert!(
+            message.contains("invalid type: string, expected u32"),
+            "{message}"
+        );
+        let unknown = "unknown field `descripton`, expected one of `name`";
+        assert_eq!(unquoted(unknown), unknown);
+        assert_eq!(
+            unquoted(r#"invalid value: string "x"#),
+            "a value is of the wrong type"
+        );
     }
 }

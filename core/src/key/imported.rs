@@ -8,7 +8,7 @@
 //!
 //! The regular-expression engine is not compiled in here: the Worker must not carry the
 //! `regex` crate (bundle size), so an adapter installs a [`Compiler`] once
-//! ([`set_compiler`]; the Worker passes JavaScript's `RegExp`), and native builds with the
+//! ([`set_compiler`]; the Worker passes `regex-lite`, linear-time), and native builds with the
 //! `regex` feature (the CLI, tests) fall back to the `regex` crate. The pattern is compiled
 //! once, when the configuration is read, into a [`Pattern`] that holds its matcher.
 //!
@@ -33,7 +33,7 @@ pub type Compiler = fn(&str) -> Result<Matcher, String>;
 static COMPILER: OnceLock<Compiler> = OnceLock::new();
 
 /// Installs the adapter's regular-expression engine, once per process or isolate (later
-/// calls are ignored). The Worker passes JavaScript's `RegExp`.
+/// calls are ignored). The Worker passes `regex-lite`.
 pub fn set_compiler(compile: Compiler) {
     let _ = COMPILER.set(compile);
 }
@@ -150,15 +150,11 @@ impl PartialEq for Pattern {
 }
 
 /// The masked form of an imported key, as stored and listed: `****` and its last 6
-/// characters when it has 32 or more, the last 4 from 16, none below (a short key would
-/// give away too much of itself).
+/// characters when it has 32 or more, none below (a short key would give away too much of
+/// itself).
 pub fn mask(key: &str) -> String {
     let n = key.chars().count();
-    let shown = match n {
-        32.. => 6,
-        16.. => 4,
-        _ => 0,
-    };
+    let shown = if n >= 32 { 6 } else { 0 };
     let tail: String = key.chars().skip(n - shown).collect();
     format!("****{tail}")
 }
@@ -213,7 +209,7 @@ mod tests {
     #[test]
     fn masks_show_less_of_short_keys() {
         assert_eq!(mask(KEY), "****fb7009");
-        assert_eq!(mask("abcdefghijklmnopqrst"), "****qrst");
+        assert_eq!(mask("abcdefghijklmnopqrst"), "****");
         assert_eq!(mask("secret"), "****");
     }
 }
