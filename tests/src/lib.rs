@@ -597,3 +597,36 @@ pub fn upload(
     let status = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(0);
     (status, sent)
 }
+
+/// `openssl ARGS` run in `dir`: its standard output; a failure fails the test with
+/// openssl's message (scripts/setup.sh installs openssl).
+pub fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl must be installed (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A self-serve token from `keyward portal-token --email EMAIL --ttl 10m EXTRA…`, signed
+/// with `secret` (as a developer or a customer's backend would make one).
+pub fn portal_token(email: &str, secret: &str, extra: &[&str]) -> String {
+    let out = Command::new(cli_binary())
+        .args(["portal-token", "--email", email, "--ttl", "10m"])
+        .args(extra)
+        .env("PORTAL_JWT_SECRET", secret)
+        .output()
+        .expect("run keyward portal-token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

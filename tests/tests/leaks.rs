@@ -9,7 +9,9 @@
 use base64::Engine;
 use keyward_core::entropy::Entropy;
 use keyward_core::key::format;
-use keyward_e2e::{admin, any_file_contains, cli_binary, count_files, http, Answer, Worker};
+use keyward_e2e::{
+    admin, any_file_contains, cli_binary, count_files, http, openssl, Answer, Worker,
+};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -45,20 +47,6 @@ fn sha256_hex(s: &[u8]) -> String {
         .next()
         .unwrap()
         .to_owned()
-}
-
-fn openssl(args: &[&str], dir: &std::path::Path) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl must be installed (scripts/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// GitHub's side: a P-256 key pair; signs bodies as GitHub does (base64 of DER ECDSA over

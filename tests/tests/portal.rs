@@ -6,7 +6,7 @@
 //! npm packages are missing (`make setup` installs them).
 
 use jsonwebtoken::{encode, EncodingKey, Header};
-use keyward_e2e::{admin, cli_binary, root, Echo, Worker};
+use keyward_e2e::{admin, root, Echo, Worker};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -111,17 +111,7 @@ fn hs256(secret: &str, email: &str, exp_in: i64) -> String {
 
 /// A sign-in link's token as a customer's backend makes it: `keyward portal-token`.
 fn link_token(email: &str) -> String {
-    let out = Command::new(cli_binary())
-        .args(["portal-token", "--email", email, "--ttl", "10m"])
-        .env("PORTAL_JWT_SECRET", SECRET)
-        .output()
-        .expect("run keyward portal-token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    keyward_e2e::portal_token(email, SECRET, &[])
 }
 
 /// The acceptance walk of the portal page (see tests/browser/portal.mjs for each step).

@@ -4,7 +4,7 @@
 //! kind of bad token refused with nothing written, and CORS.
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use keyward_e2e::{admin, cli_binary, http, Answer, Worker};
+use keyward_e2e::{admin, http, openssl, Answer, Worker};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -25,18 +25,7 @@ fn now_s() -> i64 {
 
 /// A token from `keyward portal-token`, as a developer would make one.
 fn portal_token(email: &str) -> String {
-    let out = Command::new(cli_binary())
-        .args(["portal-token", "--email", email, "--ttl", "10m"])
-        .args(["--issuer", ISSUER, "--audience", AUDIENCE])
-        .env("PORTAL_JWT_SECRET", SECRET)
-        .output()
-        .expect("run keyward portal-token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    keyward_e2e::portal_token(email, SECRET, &["--issuer", ISSUER, "--audience", AUDIENCE])
 }
 
 fn claims(email: &str) -> Value {
@@ -51,20 +40,6 @@ struct KeyPair {
     pem: Vec<u8>,
     jwk: Value,
     alg: Algorithm,
-}
-
-fn openssl(args: &[&str], dir: &std::path::Path) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl must be installed (scripts/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 fn b64url(bytes: &[u8]) -> String {

@@ -116,6 +116,14 @@ impl Caller<'_> {
     }
 }
 
+/// The problem answer for `e`; a 5xx goes to `log` first (its answer carries no detail).
+fn logged_problem(e: &Error, log: impl FnOnce(&Error)) -> ApiResponse {
+    if problem::status_of(e.kind()) >= 500 {
+        log(e);
+    }
+    problem::from_error(e)
+}
+
 /// The answer when some bucket objects failed and some keys were not found elsewhere (they
 /// may be in those buckets): 503 with `Retry-After`, naming the buckets. `None` when the
 /// answer is complete.
@@ -212,10 +220,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             return Some(problem::response(405, None));
         }
         let e = self.leak_caller(req, route, signed, github).err()?;
-        if problem::status_of(e.kind()) >= 500 {
-            log(&e);
-        }
-        Some(problem::from_error(&e))
+        Some(logged_problem(&e, log))
     }
 
     /// Answers a leak request (its body read, exactly the bytes received: a signature is
@@ -232,12 +237,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     ) -> ApiResponse {
         match self.leaks(req, route, signed, github, objects).await {
             Ok(r) => r,
-            Err(e) => {
-                if problem::status_of(e.kind()) >= 500 {
-                    log(&e);
-                }
-                problem::from_error(&e)
-            }
+            Err(e) => logged_problem(&e, log),
         }
     }
 
