@@ -172,9 +172,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     fn asked(&self, key: &str) -> Asked {
         let parsed = format::parse(key).ok();
         let ours = parsed.is_some_and(|p| p.prefix() == self.config.key_prefix);
+        // A key the edge would verify (imported ones too: `keyward import` asks which of its
+        // keys this deployment can take) is hashed and looked up; anything else is not.
+        let imported = !ours
+            && crate::key::imported::check_supplied(key).is_ok()
+            && (self.config.imported_key_pattern.as_ref()).is_some_and(|p| p.matches(key));
         Asked {
-            masked: wire::masked(key, parsed.is_some()),
-            hash: ours.then(|| self.hasher.hash(key)),
+            masked: if imported {
+                crate::key::imported::mask(key)
+            } else {
+                wire::masked(key, parsed.is_some())
+            },
+            hash: (ours || imported).then(|| self.hasher.hash(key)),
         }
     }
 

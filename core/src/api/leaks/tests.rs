@@ -230,6 +230,65 @@ fn lookup_finds_keys_in_scope_and_nothing_else() {
     assert!(!text.contains(&acme[3..35]) && !text.contains(&beta[3..35]));
 }
 
+/// `keyward import` asks `$lookup` which of its keys this deployment can take: an imported
+/// key matching `IMPORTED_KEY_PATTERN` is valid and found like a native one.
+#[cfg(feature = "regex")]
+#[test]
+fn lookup_sees_imported_keys_when_the_pattern_admits_them() {
+    const ZPKA: &str = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
+    const OTHER: &str = "zpka_ffffffffffffffffffffffffffffffff_89abcdef";
+    let mut w = World::new(LeakPolicy::Flag);
+    w.config.imported_key_pattern =
+        Some(crate::key::imported::Pattern::compile("^zpka_[0-9a-f]{32}_[0-9a-f]{8}$").unwrap());
+    let _ = w.send(
+        "POST",
+        BUCKETS,
+        Some(ROOT),
+        &json!({"name": "alpha"}).to_string(),
+    );
+    w.post(
+        &format!("{BUCKETS}/alpha/consumers"),
+        &json!({"name": "acme", "apiKeys": [{"key": ZPKA}]}),
+    );
+    let body = json!({"keys": [ZPKA, OTHER, "zpka_short"]}).to_string();
+    let data = w
+        .send("POST", "/v1/keys/$lookup", Some(ROOT), &body)
+        .json_body()["data"]
+        .clone();
+    assert_eq!(
+        (
+            &data[0]["key"],
+            &data[0]["valid"],
+            &data[0]["found"],
+            &data[0]["consumer"]
+        ),
+        (
+            &json!("****fb7009"),
+            &json!(true),
+            &json!(true),
+            &json!("acme")
+        )
+    );
+    assert_eq!(
+        data[1],
+        json!({"key": "****abcdef", "valid": true, "found": false})
+    );
+    assert_eq!(
+        data[2],
+        json!({"key": "****", "valid": false, "found": false})
+    );
+    // Without the pattern the same key is not one this deployment verifies.
+    w.config.imported_key_pattern = None;
+    let data = w
+        .send("POST", "/v1/keys/$lookup", Some(ROOT), &body)
+        .json_body()["data"]
+        .clone();
+    assert_eq!(
+        (&data[0]["valid"], &data[0]["found"]),
+        (&json!(false), &json!(false))
+    );
+}
+
 #[test]
 fn a_report_flags_and_revokes_as_asked_and_again_changes_nothing() {
     let w = World::new(LeakPolicy::Flag);
