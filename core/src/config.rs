@@ -72,6 +72,9 @@ pub mod vars {
     /// edge without a keyward checksum (e.g. Zuplo's `^zpka_[0-9a-f]{32}_[0-9a-f]{8}$`);
     /// unset = no foreign keys.
     pub const IMPORTED_KEY_PATTERN: &str = "IMPORTED_KEY_PATTERN";
+    /// Secret: encrypts the keys of retrievable buckets (`isRetrievable`; see
+    /// `key::sealed`); unset = every bucket keeps keys hashed only.
+    pub const KEY_ENCRYPTION_SECRET: &str = "KEY_ENCRYPTION_SECRET";
 }
 
 /// What `POST /v1/leaks` does to a key it finds (`LEAK_POLICY`).
@@ -117,6 +120,12 @@ pub struct Config {
     /// Foreign keys that may be imported and verified (`IMPORTED_KEY_PATTERN`); `None` =
     /// only keyward keys of [`Config::key_prefix`].
     pub imported_key_pattern: Option<key::imported::Pattern>,
+    /// Seals and opens the keys of retrievable buckets (`KEY_ENCRYPTION_SECRET`); `None` =
+    /// no bucket may be created retrievable. Read it with [`Config::vault`].
+    pub key_vault: Option<key::sealed::Vault>,
+    /// Why `KEY_ENCRYPTION_SECRET` was refused: only what needs the vault fails (a 500 whose
+    /// log names the secret), not the edge or hash-only buckets.
+    pub key_vault_problem: Option<String>,
 }
 
 /// Settings of the self-serve API (`/v1/me`); its HS256 secret is a secret, not here.
@@ -201,6 +210,19 @@ impl Default for Config {
             portal: Portal::default(),
             leak_policy: LeakPolicy::Flag,
             imported_key_pattern: None,
+            key_vault: None,
+            key_vault_problem: None,
+        }
+    }
+}
+
+impl Config {
+    /// The vault of `KEY_ENCRYPTION_SECRET`: `None` when it is not set, an error (naming the
+    /// secret, never quoting it) when it was refused.
+    pub fn vault(&self) -> Result<Option<&key::sealed::Vault>, Error> {
+        match &self.key_vault_problem {
+            Some(why) => Err(Error::new(ErrorKind::Config, why.clone())),
+            None => Ok(self.key_vault.as_ref()),
         }
     }
 }
@@ -387,6 +409,16 @@ impl Config {
                 )
             })?;
             c.imported_key_pattern = Some(pattern);
+        }
+        // A secret: not trimmed, and never quoted in the error.
+        if let Some(secret) = lookup(vars::KEY_ENCRYPTION_SECRET).filter(|s| !s.is_empty()) {
+            match key::sealed::Vault::new(secret.as_bytes()) {
+                Ok(vault) => c.key_vault = Some(vault),
+                Err(why) => {
+                    c.key_vault_problem =
+                        Some(format!("secret {}: {why}", vars::KEY_ENCRYPTION_SECRET))
+                }
+            }
         }
         Ok(c)
     }

@@ -679,3 +679,67 @@ fn listing_managed_consumers_costs_no_kv_operation() {
         "KV operations"
     );
 }
+
+/// Where the bucket keeps keys retrievable, a manager sees a key of theirs again
+/// (`key-format=visible`, what a portal's "reveal" asks); elsewhere that is a 400, and a
+/// consumer they do not manage stays a 404.
+#[test]
+fn managers_reveal_keys_only_where_the_bucket_keeps_them_retrievable() {
+    let mut h = Harness::new();
+    h.config.key_vault =
+        Some(keyward_core::key::sealed::Vault::new(b"an encryption secret of 32+ bytes").unwrap());
+    let r = h.post(BUCKETS, &json!({"name": "default", "isRetrievable": true}));
+    assert_eq!(r.status, 200);
+    let (created, key) = h.create_consumer_with_key(
+        "default",
+        &json!({"name": "acme", "managers": ["alice@example.com"]}),
+    );
+    let id = created["apiKeys"][0]["id"].as_str().unwrap().to_owned();
+    let reveal = |h: &Harness, who: &str, consumer: &str| {
+        let segs = ["consumers", consumer, "keys", &id];
+        let req = ApiRequest {
+            method: "GET".into(),
+            path: format!("/v1/me/consumers/{consumer}/keys/{id}"),
+            query: "key-format=visible".into(),
+            ..ApiRequest::default()
+        };
+        let who = Identity {
+            email: who.into(),
+            issuer: None,
+        };
+        h.api()
+            .handle_me(&req, &segs, "default", &who, &Portal::default())
+    };
+    let list = json_of(&me(&h, "alice@example.com", "GET", "/consumers", ""));
+    assert_eq!(list["data"][0]["keysRetrievable"], true);
+    let shown = reveal(&h, "alice@example.com", "acme");
+    assert_eq!(shown.status, 200);
+    assert_eq!(json_of(&shown)["key"], key.as_str());
+    assert_eq!(reveal(&h, "bob@example.com", "acme").status, 404);
+
+    let (h, _) = managed_consumers();
+    let list = json_of(&me(&h, "alice@example.com", "GET", "/consumers", ""));
+    assert_eq!(list["data"][0]["keysRetrievable"], false);
+    let id = list["data"][0]["apiKeys"]["data"][0]["id"]
+        .as_str()
+        .unwrap();
+    let req = ApiRequest {
+        method: "GET".into(),
+        path: format!("/v1/me/consumers/acme/keys/{id}"),
+        query: "key-format=visible".into(),
+        ..ApiRequest::default()
+    };
+    let who = Identity {
+        email: "alice@example.com".into(),
+        issuer: None,
+    };
+    let r = h.api().handle_me(
+        &req,
+        &["consumers", "acme", "keys", id],
+        "default",
+        &who,
+        &Portal::default(),
+    );
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("hashed only"));
+}

@@ -221,6 +221,24 @@ impl Worker {
         std::fs::read_to_string(self.dir.path().join("wrangler.log")).unwrap_or_default()
     }
 
+    /// The log once it holds `needle`, waiting up to 10 s (an object's lines reach it late);
+    /// fails the test with the log if it never does.
+    #[track_caller]
+    pub fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The gateway's status for `GET /orders` with `key` as a bearer token: 200 forwarded
     /// (or answered), 401 refused.
     pub fn gateway(&self, key: &str) -> u16 {
@@ -629,4 +647,13 @@ pub fn portal_token(email: &str, secret: &str, extra: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The SHA-256 hex digest of `bytes`: how `MANAGEMENT_TOKENS` lists a token.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

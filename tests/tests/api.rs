@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keyward_e2e::{admin, http, Answer, Echo, Worker};
+use keyward_e2e::{admin, http, sha256_hex, Answer, Echo, Worker};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -403,8 +403,8 @@ fn bulk_create_and_paging_through_2500_consumers() {
 fn scoped_management_tokens() {
     // sha256("read-only-token") and sha256("bucket-a-token").
     let tokens = json!([
-        {"name": "reader", "sha256": sha256_hex("read-only-token"), "access": "read"},
-        {"name": "team-a", "sha256": sha256_hex("bucket-a-token"), "access": "write", "buckets": ["bucket-a"]},
+        {"name": "reader", "sha256": sha256_hex(b"read-only-token"), "access": "read"},
+        {"name": "team-a", "sha256": sha256_hex(b"bucket-a-token"), "access": "write", "buckets": ["bucket-a"]},
     ])
     .to_string();
     let w = Worker::start(&[("MANAGEMENT_TOKENS", &tokens)]);
@@ -479,24 +479,6 @@ fn scoped_management_tokens() {
         .status,
         200
     );
-}
-
-fn sha256_hex(s: &str) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 #[test]

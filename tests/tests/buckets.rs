@@ -464,6 +464,7 @@ fn legacy_consumer(
             updated_on: t0,
             created_by: None,
             leak: None,
+            sealed: None,
         });
         plaintexts.push(plaintext);
     }
@@ -541,6 +542,7 @@ fn a_bucket_in_the_old_kv_layout_is_imported_once() {
         name: "legacy".into(),
         description: Some("a bucket from the KV-only days".into()),
         tags: BTreeMap::new(),
+        retrievable: false,
         created_on: t0,
         updated_on: t0,
     };

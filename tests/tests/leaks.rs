@@ -10,11 +10,11 @@ use base64::Engine;
 use keyward_core::entropy::Entropy;
 use keyward_core::key::format;
 use keyward_e2e::{
-    admin, any_file_contains, cli_binary, count_files, http, openssl, Answer, Worker,
+    admin, any_file_contains, cli_binary, count_files, http, openssl, sha256_hex, Answer, Worker,
 };
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+
+use std::process::Command;
 
 /// Random bytes for made-up keys.
 struct Urandom;
@@ -31,22 +31,6 @@ impl Entropy for Urandom {
 /// A key with a valid checksum and this deployment's prefix that nobody was given.
 fn made_up() -> String {
     format::generate("kw", &Urandom).unwrap()
-}
-
-fn sha256_hex(s: &[u8]) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    child.stdin.take().unwrap().write_all(s).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 /// GitHub's side: a P-256 key pair; signs bodies as GitHub does (base64 of DER ECDSA over

@@ -12,6 +12,21 @@ use crate::storage::kv::{BucketRecord, SCHEMA_VERSION};
 use crate::storage::store::Store;
 use crate::{ids, validate};
 
+/// Why a bucket's `isRetrievable` cannot change.
+fn mode_is_fixed(b: &BucketRecord) -> String {
+    if b.retrievable {
+        format!(
+            "bucket '{}' keeps its keys retrievable (isRetrievable: true), and a bucket's mode is fixed when it is created: its keys would have to be forgotten. Create a hash-only bucket and move consumers there, or leave isRetrievable out",
+            b.name
+        )
+    } else {
+        format!(
+            "bucket '{}' keeps its keys hashed only (isRetrievable: false), and a bucket's mode is fixed when it is created: keyward cannot recover the keys it only hashed. Create a new bucket with isRetrievable: true for new keys, or leave isRetrievable out",
+            b.name
+        )
+    }
+}
+
 impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// The buckets the grant may see, from the directory (the object the Worker routes
     /// bucket listings to).
@@ -20,7 +35,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .into_iter()
             .filter(|b| grant.sees(&b.name))
             .collect();
-        Ok(q.page_of(&visible, |b| BucketOut::from(b)))
+        q.page_of(&visible, |b| Ok(BucketOut::from(b)))
     }
 
     pub(super) fn create_bucket(
@@ -36,12 +51,19 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
         let tags = input.tags.unwrap_or_default();
         validate::tags(&tags)?;
+        let retrievable = input.is_retrievable.unwrap_or(false);
+        if retrievable && self.config.vault()?.is_none() {
+            return Err(Error::invalid(
+                "isRetrievable: true needs the Worker secret KEY_ENCRYPTION_SECRET (at least 32 random bytes), which encrypts the keys; it is not set, so this deployment keeps keys hashed only. Set it (`wrangler secret put KEY_ENCRYPTION_SECRET`) or create the bucket without isRetrievable",
+            ));
+        }
         let record = BucketRecord {
             v: SCHEMA_VERSION,
             id: ids::new_id(ids::BUCKET, self.entropy)?,
             name: input.name,
             description: input.description,
             tags,
+            retrievable,
             created_on: self.now,
             updated_on: self.now,
         };
@@ -72,6 +94,12 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
         let record = self.sql.atomically(|| {
             let mut record = rows::bucket(self.sql, name)?;
+            if patch
+                .is_retrievable
+                .is_some_and(|r| r != record.retrievable)
+            {
+                return Err(Error::new(ErrorKind::Conflict, mode_is_fixed(&record)));
+            }
             let before = record.clone();
             if let Some(d) = patch.description {
                 record.description = d;

@@ -9,6 +9,7 @@ use crate::api::model::{
 };
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::key::sealed::Vault;
 use crate::storage::bucket::rows;
 use crate::storage::bucket::sql::Sql;
 use crate::storage::kv::{ConsumerRecord, ManagerRecord, Source, StoredKey, SCHEMA_VERSION};
@@ -16,15 +17,20 @@ use crate::storage::store::{Store, LIST_LIMIT};
 use crate::timestamp::Millis;
 use crate::{ids, timestamp, validate};
 
-/// A consumer as a list or get shows it, per the query's include flags.
-pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
+/// A consumer as a list or get shows it, per the query's include flags (`visible` keys
+/// opened with `vault`).
+pub(super) fn render(
+    c: &ConsumerRecord,
+    q: &Query,
+    vault: Option<&Vault>,
+) -> Result<ConsumerOut, Error> {
     let mut out = ConsumerOut::from_record(c);
     if q.include_api_keys {
         out.api_keys = Some(
             c.keys
                 .iter()
-                .map(|k| KeyOut::stored(k, q.key_format))
-                .collect(),
+                .map(|k| KeyOut::shown(k, q.key_format, vault))
+                .collect::<Result<_, _>>()?,
         );
     }
     if q.include_managers {
@@ -34,7 +40,7 @@ pub(super) fn render(c: &ConsumerRecord, q: &Query) -> ConsumerOut {
         // keyward has no invitations: a manager added by e-mail is a manager at once.
         out.manager_invites = Some(Vec::new());
     }
-    out
+    Ok(out)
 }
 
 /// Managers from e-mails (and subjects): validated, lower-cased, without duplicates. Managers
@@ -150,13 +156,14 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// name of the previous page) pages without `offset`'s cost.
     pub(super) fn list_consumers(&self, bucket: &str, q: &Query) -> Result<ApiResponse, Error> {
         rows::bucket(self.sql, bucket)?;
+        let vault = self.vault_to_show(q)?;
         if let Some(email) = &q.manager_email {
             let matching: Vec<ConsumerRecord> = rows::managed_by(self.sql, bucket, email)?
                 .into_iter()
                 .filter(|c| q.tags_match(&c.tags))
                 .collect();
             if q.cursor.is_none() && q.offset > 0 {
-                return Ok(q.page_of(&matching, |c| render(c, q)));
+                return q.page_of(&matching, |c| render(c, q, vault));
             }
             // By name, like the unfiltered list: the page after the cursor (or the first).
             let after = q.cursor.as_deref().unwrap_or("");
@@ -164,7 +171,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 .iter()
                 .filter(|c| c.name.as_str() > after)
                 .collect();
-            let data: Vec<_> = rest.iter().take(q.limit).map(|c| render(c, q)).collect();
+            let data = (rest.iter().take(q.limit))
+                .map(|c| render(c, q, vault))
+                .collect::<Result<Vec<_>, _>>()?;
             let next = (rest.len() > q.limit).then(|| rest[q.limit - 1].name.clone());
             return Ok(q.page_with_cursor(data, matching.len(), next));
         }
@@ -176,7 +185,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             q.offset,
             q.limit,
         )?;
-        let data = page.data.iter().map(|c| render(c, q)).collect();
+        let data = (page.data.iter())
+            .map(|c| render(c, q, vault))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(q.page_with_cursor(data, page.total, page.next))
     }
 
@@ -254,7 +265,11 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 validate::MAX_KEYS
             )));
         }
-        let new_keys = self.new_keys(&key_inputs)?;
+        let vault = match key_inputs.is_empty() {
+            true => None,
+            false => self.vault_of(bucket)?,
+        };
+        let new_keys = self.new_keys(&key_inputs, vault)?;
         let record = ConsumerRecord {
             v: SCHEMA_VERSION,
             id: ids::new_id(ids::CONSUMER, self.entropy)?,
@@ -301,7 +316,10 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, name, q)?;
-        Ok(ApiResponse::json(200, &render(&c, q)))
+        Ok(ApiResponse::json(
+            200,
+            &render(&c, q, self.vault_to_show(q)?)?,
+        ))
     }
 
     /// Replaces the fields given. A metadata change rewrites the consumer's verification
@@ -344,7 +362,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                     include_managers: true,
                     ..Query::default()
                 },
-            ),
+                None,
+            )?,
         ))
     }
 
@@ -375,7 +394,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
     ) -> Result<ApiResponse, Error> {
         let input: RollKey = body(req)?;
         let expires_on = timestamp::parse(&input.expires_on)?;
-        let (new_key, plaintext) = self.new_key(&CreateKey::default())?;
+        let (new_key, plaintext) = self.new_key(&CreateKey::default(), self.vault_of(bucket)?)?;
         self.change_consumer(bucket, name, q, |c| roll(c, &new_key, expires_on, self.now))?;
         let wants_key = req
             .prefer

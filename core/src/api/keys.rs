@@ -7,6 +7,7 @@ use crate::api::model::{self, CreateKey, KeyOut, ListOut, PatchKey};
 use crate::error::{Error, ErrorKind};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::key;
+use crate::key::sealed::Vault;
 use crate::storage::bucket::rows;
 use crate::storage::bucket::sql::Sql;
 use crate::storage::kv::{ConsumerRecord, StoredKey};
@@ -63,10 +64,45 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         Err(Error::invalid(format!("field 'key' {what} {hint}")))
     }
 
+    /// A stored key as the query asks to see it (`key-format`); `visible` opens its
+    /// encrypted copy (the router has checked who asks and where: `may_show_keys`).
+    pub(crate) fn key_out(&self, k: &StoredKey, q: &Query) -> Result<KeyOut, Error> {
+        KeyOut::shown(k, q.key_format, self.vault_to_show(q)?)
+    }
+
+    /// The vault, when the query shows keys in plaintext (else not even a refused secret
+    /// matters).
+    pub(crate) fn vault_to_show(&self, q: &Query) -> Result<Option<&Vault>, Error> {
+        match q.key_format {
+            model::KeyFormat::Visible => self.config.vault(),
+            _ => Ok(None),
+        }
+    }
+
+    /// The vault that seals `bucket`'s keys: `None` for a hash-only bucket. A retrievable
+    /// bucket on a Worker without `KEY_ENCRYPTION_SECRET` is a configuration error (a new
+    /// key would not be retrievable).
+    pub fn vault_of(&self, bucket: &str) -> Result<Option<&Vault>, Error> {
+        if !rows::bucket(self.sql, bucket)?.retrievable {
+            return Ok(None);
+        }
+        self.config.vault()?.map(Some).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                format!("bucket '{bucket}' keeps keys retrievable, and the secret KEY_ENCRYPTION_SECRET is not set: set it again, to the value its keys were stored with"),
+            )
+        })
+    }
+
     /// Validates a key request and makes the key: the stored form and the plaintext. A
     /// supplied `key` (an import) is checked (`supplied_key`) and hashed like a generated
     /// one; that it is new to the bucket is checked where it is saved ([`Api::refuse_held`]).
-    pub(crate) fn new_key(&self, input: &CreateKey) -> Result<(StoredKey, String), Error> {
+    /// With a `vault` (a retrievable bucket) the key is also kept encrypted.
+    pub(crate) fn new_key(
+        &self,
+        input: &CreateKey,
+        vault: Option<&Vault>,
+    ) -> Result<(StoredKey, String), Error> {
         let imported = match &input.key {
             Some(text) => self.supplied_key(text)?,
             None => false,
@@ -83,8 +119,12 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             Some(text) => text.clone(),
             None => key::format::generate(&self.config.key_prefix, self.entropy)?,
         };
+        let id = ids::new_id(ids::KEY, self.entropy)?;
+        let sealed = vault
+            .map(|v| v.seal(&id, &plaintext, self.entropy))
+            .transpose()?;
         let stored = StoredKey {
-            id: ids::new_id(ids::KEY, self.entropy)?,
+            id,
             hash: self.hasher.hash(&plaintext),
             masked: if imported {
                 key::imported::mask(&plaintext)
@@ -97,15 +137,20 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             updated_on: self.now,
             created_by: None,
             leak: None,
+            sealed,
         };
         Ok((stored, plaintext))
     }
 
     /// Makes the keys `inputs` ask for, refusing (400) a request that supplies one key twice.
-    pub(crate) fn new_keys(&self, inputs: &[CreateKey]) -> Result<Vec<(StoredKey, String)>, Error> {
+    pub(crate) fn new_keys(
+        &self,
+        inputs: &[CreateKey],
+        vault: Option<&Vault>,
+    ) -> Result<Vec<(StoredKey, String)>, Error> {
         let mut created: Vec<(StoredKey, String)> = Vec::with_capacity(inputs.len());
         for input in inputs {
-            let (k, plain) = self.new_key(input)?;
+            let (k, plain) = self.new_key(input, vault)?;
             if input.key.is_some() && created.iter().any(|(c, _)| c.hash == k.hash) {
                 return Err(Error::invalid(
                     "the same 'key' is supplied twice in this request; supply each key once",
@@ -154,7 +199,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q)?;
-        Ok(q.page_of(&c.keys, |k| KeyOut::stored(k, q.key_format)))
+        q.page_of(&c.keys, |k| self.key_out(k, q))
     }
 
     /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.
@@ -165,7 +210,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         inputs: &[CreateKey],
         q: &Query,
     ) -> Result<Vec<KeyOut>, Error> {
-        let created = self.new_keys(inputs)?;
+        let created = self.new_keys(inputs, self.vault_of(bucket)?)?;
         self.change_consumer(bucket, consumer, q, |c| {
             self.refuse_held(bucket, inputs, &created)?;
             add_keys(c, created.iter().map(|(k, _)| k.clone()).collect())
@@ -229,7 +274,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .iter()
             .find(|k| k.id == id)
             .ok_or_else(|| key_not_found(consumer, id))?;
-        Ok(ApiResponse::json(200, &KeyOut::stored(k, q.key_format)))
+        Ok(ApiResponse::json(200, &self.key_out(k, q)?))
     }
 
     /// Changes a key's description or expiry; the expiry reaches its verification record.
@@ -268,7 +313,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             }
             Ok(k.clone())
         })?;
-        Ok(ApiResponse::json(200, &KeyOut::stored(&key, q.key_format)))
+        Ok(ApiResponse::json(200, &self.key_out(&key, q)?))
     }
 
     pub(super) fn delete_key(

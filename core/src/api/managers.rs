@@ -20,7 +20,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q)?;
-        Ok(q.page_of(&c.managers, |m| ManagerOut::from(m)))
+        q.page_of(&c.managers, |m| Ok(ManagerOut::from(m)))
     }
 
     pub(super) fn add_manager(

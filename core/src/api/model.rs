@@ -7,7 +7,9 @@
 //! read-only fields Zuplo returns (`id`, `createdOn`, `updatedOn`): they are [`ReadOnly`],
 //! accepted and ignored, while any other unknown field is still refused.
 
+use crate::error::{Error, ErrorKind};
 use crate::key;
+use crate::key::sealed::Vault;
 use crate::storage::kv::{
     BucketRecord, ConsumerRecord, ManagerRecord, Source, StoredKey, SyncStamp,
 };
@@ -67,6 +69,10 @@ pub struct CreateBucket {
     /// Free-form tags.
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Keep each key also encrypted (`KEY_ENCRYPTION_SECRET`) so `key-format=visible` can show
+    /// it again. Fixed at creation; default false: keys are kept hashed only.
+    #[serde(default, rename = "isRetrievable")]
+    pub is_retrievable: Option<bool>,
     /// Read-only, as Zuplo returns it: accepted and ignored.
     #[serde(default)]
     pub id: ReadOnly,
@@ -211,7 +217,8 @@ pub struct BucketOut {
     pub description: Option<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
-    /// Keys are never retrievable in keyward.
+    /// Whether keys are also kept encrypted and `key-format=visible` shows them (fixed at
+    /// creation).
     pub is_retrievable: bool,
     /// RFC 3339.
     pub created_on: String,
@@ -226,7 +233,7 @@ impl From<&BucketRecord> for BucketOut {
             name: b.name.clone(),
             description: b.description.clone(),
             tags: b.tags.clone(),
-            is_retrievable: false,
+            is_retrievable: b.retrievable,
             created_on: timestamp::format(b.created_on),
             updated_on: timestamp::format(b.updated_on),
         }
@@ -241,6 +248,8 @@ pub enum KeyFormat {
     None,
     /// `key` holds the masked form.
     Masked,
+    /// `key` holds the plaintext: retrievable buckets only, write tokens or managers only.
+    Visible,
 }
 
 /// An API key in responses.
@@ -290,6 +299,31 @@ impl KeyOut {
             leaked_on: k.leak.as_ref().map(|l| timestamp::format(l.on)),
             leaked_at: k.leak.as_ref().and_then(|l| l.at.clone()),
         }
+    }
+
+    /// A stored key shown per `format`; `Visible` opens its encrypted copy with `vault` (the
+    /// caller has checked that the bucket is retrievable and the caller may see keys).
+    pub fn shown(k: &StoredKey, format: KeyFormat, vault: Option<&Vault>) -> Result<Self, Error> {
+        if format != KeyFormat::Visible {
+            return Ok(KeyOut::stored(k, format));
+        }
+        let missing = |what: &str| {
+            Error::new(
+                ErrorKind::Config,
+                format!("key '{}' cannot be shown: {what}", k.id),
+            )
+        };
+        let vault = vault.ok_or_else(|| missing("the secret KEY_ENCRYPTION_SECRET is not set"))?;
+        let sealed = k.sealed.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Corrupt,
+                format!("key '{}' has no encrypted copy", k.id),
+            )
+        })?;
+        Ok(KeyOut {
+            key: Some(vault.open(&k.id, sealed)?),
+            ..KeyOut::stored(k, KeyFormat::None)
+        })
     }
 
     /// A key just created: the only time its plaintext is shown.
@@ -443,6 +477,10 @@ pub struct PatchBucket {
     /// New tags (replace the old ones).
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Accepted when it is the bucket's mode (what a client echoing the bucket sends); a
+    /// different value is a 409, since a bucket's mode is fixed at creation.
+    #[serde(default, rename = "isRetrievable")]
+    pub is_retrievable: Option<bool>,
     /// Read-only, as Zuplo returns it: accepted and ignored.
     #[serde(default)]
     pub id: ReadOnly,

@@ -101,8 +101,8 @@ fn paging() -> Vec<Param> {
 fn key_format() -> Param {
     query(
         "key-format",
-        json!({"type": "string", "enum": ["none", "masked"], "default": "masked"}),
-        "how keys are shown; `visible` is refused: keys are shown only once, at creation",
+        json!({"type": "string", "enum": ["none", "masked", "visible"], "default": "masked"}),
+        "how keys are shown; `visible` (the plaintext) only in a bucket with `isRetrievable: true` and for write tokens: 400 in a hash-only bucket, 403 for a read token",
     )
 }
 
@@ -172,7 +172,7 @@ fn operations_with(s: &mut Schemas) -> Vec<Operation> {
         Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets", id: "listBuckets", summary: "List buckets", params: [vec![acct()], paging()].concat(), body: None, status: 200, response: s.list::<model::BucketOut>(), errors: &[400, 401, 403, 404] },
         Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets", id: "createBucket", summary: "Create a bucket", params: vec![acct()], body: s.req::<model::CreateBucket>(), status: 200, response: s.res::<model::BucketOut>(), errors: &[400, 401, 403, 404, 409, 413] },
         Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "getBucket", summary: "Get a bucket", params: vec![acct(), bucket()], body: None, status: 200, response: s.res::<model::BucketOut>(), errors: &[401, 403, 404] },
-        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "updateBucket", summary: "Change a bucket's description or tags", params: vec![acct(), bucket()], body: s.req::<model::PatchBucket>(), status: 200, response: s.res::<model::BucketOut>(), errors: &[400, 401, 403, 404, 413] },
+        Operation { method: "patch", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "updateBucket", summary: "Change a bucket's description or tags (its isRetrievable is fixed: 409)", params: vec![acct(), bucket()], body: s.req::<model::PatchBucket>(), status: 200, response: s.res::<model::BucketOut>(), errors: &[400, 401, 403, 404, 409, 413] },
         Operation { method: "delete", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}", id: "deleteBucket", summary: "Delete a bucket and everything in it (202: large bucket, call again until 204)", params: vec![acct(), bucket()], body: None, status: 204, response: None, errors: &[401, 403, 404] },
         Operation { method: "get", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/$check", id: "checkBucket", summary: "Compares the bucket's verification records in KV with its tables, one budget of KV operations per call", params: vec![acct(), bucket(), query("cursor", json!({"type": "string"}), "the `cursor` of the previous call")], body: None, status: 200, response: s.res::<model::CheckOut>(), errors: &[400, 401, 403, 404] },
         Operation { method: "post", path: "/v1/accounts/{accountName}/key-buckets/{bucketName}/$check", id: "repairBucket", summary: "Consistency check that also queues a repair of each problem from the bucket's tables", params: vec![acct(), bucket(), query("cursor", json!({"type": "string"}), "the `cursor` of the previous call")], body: None, status: 200, response: s.res::<model::CheckOut>(), errors: &[400, 401, 403, 404] },

@@ -3,7 +3,7 @@
 //! [`Api`] in the sibling modules, one per resource.
 
 use super::query::Query;
-use crate::api::model::{VerifyOut, VerifyRequest};
+use crate::api::model::{KeyFormat, VerifyOut, VerifyRequest};
 use crate::api::token::{self, Grant, Tokens};
 use crate::config::Config;
 use crate::edge::verify::{Verdict, Verifier};
@@ -339,6 +339,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             [_, "$check"] | [_, "consumers", "$index"] => Query::default(),
             _ => Query::parse(&req.query)?,
         };
+        if q.key_format == KeyFormat::Visible {
+            self.may_show_keys(grant, rest)?;
+        }
         let m = req.method.as_str();
         match rest {
             [] => match m {
@@ -405,6 +408,26 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 _ => Err(method_not_allowed()),
             },
             _ => Err(not_found()),
+        }
+    }
+
+    /// `key-format=visible`: only write tokens, and only in a retrievable bucket (a
+    /// hash-only bucket's keys cannot be shown again: keyward never had them).
+    fn may_show_keys(&self, grant: &Grant, rest: &[&str]) -> Result<(), Error> {
+        if grant.access != token::Access::Write {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "key-format=visible shows keys in plaintext and needs a write token; this token reads only (use masked or none)",
+            ));
+        }
+        let [bucket, ..] = rest else {
+            return Ok(());
+        };
+        match self.vault_of(bucket)? {
+            Some(_) => Ok(()),
+            None => Err(Error::invalid(format!(
+                "key-format=visible is not possible in bucket '{bucket}': it keeps keys hashed only (isRetrievable: false), so a key is shown in full once, in the response that creates it; use masked or none"
+            ))),
         }
     }
 

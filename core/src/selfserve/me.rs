@@ -79,7 +79,9 @@ pub struct MeConsumerOut {
     pub name: String,
     /// What a portal shows as its title: the description, else the name.
     pub label: String,
-    /// Free text.
+    /// Free text; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub description: Option<String>,
     /// Metadata (read-only here), e.g. the plan.
     pub metadata: Map<String, Value>,
@@ -89,6 +91,9 @@ pub struct MeConsumerOut {
     pub updated_on: String,
     /// The keys, masked.
     pub api_keys: KeyList,
+    /// The bucket keeps keys retrievable: `GET …/keys/{id}?key-format=visible` shows one
+    /// again (a portal offers "reveal"). False: a key is shown once, when it is created.
+    pub keys_retrievable: bool,
 }
 
 /// `{data: [...]}` of keys.
@@ -99,7 +104,7 @@ pub struct KeyList {
     pub data: Vec<KeyOut>,
 }
 
-fn me_consumer(c: &ConsumerRecord) -> MeConsumerOut {
+fn me_consumer(c: &ConsumerRecord, keys_retrievable: bool) -> MeConsumerOut {
     MeConsumerOut {
         id: c.id.clone(),
         name: c.name.clone(),
@@ -115,6 +120,7 @@ fn me_consumer(c: &ConsumerRecord) -> MeConsumerOut {
                 .map(|k| KeyOut::stored(k, KeyFormat::Masked))
                 .collect(),
         },
+        keys_retrievable,
     }
 }
 
@@ -233,9 +239,10 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             },
             ["consumers"] => match m {
                 "GET" | "HEAD" => {
+                    let retrievable = rows::bucket(self.sql, bucket)?.retrievable;
                     let data: Vec<MeConsumerOut> = rows::managed_by(self.sql, bucket, &who.email)?
                         .iter()
-                        .map(me_consumer)
+                        .map(|c| me_consumer(c, retrievable))
                         .collect();
                     Ok(ApiResponse::json(200, &serde_json::json!({ "data": data })))
                 }
@@ -244,7 +251,10 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             ["consumers", name] => {
                 let c = self.managed(bucket, name, who)?;
                 match m {
-                    "GET" | "HEAD" => Ok(ApiResponse::json(200, &me_consumer(&c))),
+                    "GET" | "HEAD" => {
+                        let retrievable = rows::bucket(self.sql, bucket)?.retrievable;
+                        Ok(ApiResponse::json(200, &me_consumer(&c, retrievable)))
+                    }
                     "PATCH" | "PUT" | "DELETE" => Err(forbidden(
                         "a consumer's name, description, metadata, tags and managers are kept by the API's administrators (keys.yaml); managers change its keys only",
                     )),
@@ -254,7 +264,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             ["consumers", name, "keys"] => match m {
                 "GET" | "HEAD" => {
                     let c = self.managed(bucket, name, who)?;
-                    Ok(ApiResponse::json(200, &me_consumer(&c).api_keys))
+                    Ok(ApiResponse::json(200, &me_consumer(&c, false).api_keys))
                 }
                 "POST" => self.me_create_key(req, bucket, name, who, portal),
                 _ => Err(method_not_allowed()),
@@ -265,15 +275,26 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             },
             ["consumers", name, "keys", id] => match m {
                 "GET" | "HEAD" => {
+                    let q = Query::parse(&req.query)?;
                     let c = self.managed(bucket, name, who)?;
                     let k = c
                         .keys
                         .iter()
                         .find(|k| k.id == *id)
                         .ok_or_else(|| key_not_found(id))?;
+                    // A manager may see a key of theirs again where the bucket keeps keys
+                    // retrievable, as a write token may (the same check's words).
+                    let vault = match q.key_format {
+                        KeyFormat::Visible => Some(self.vault_of(bucket)?.ok_or_else(|| {
+                            Error::invalid(
+                                "key-format=visible is not possible here: this API keeps keys hashed only, so a key is shown in full once, when it is created; roll the key for a new one",
+                            )
+                        })?),
+                        _ => None,
+                    };
                     Ok(ApiResponse::json(
                         200,
-                        &KeyOut::stored(k, KeyFormat::Masked),
+                        &KeyOut::shown(k, q.key_format, vault)?,
                     ))
                 }
                 "PATCH" => {
@@ -333,11 +354,14 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             ));
         }
         let input: MeCreateKey = body(req)?;
-        let (mut key, plaintext) = self.new_key(&CreateKey {
-            description: input.description,
-            expires_on: input.expires_on,
-            ..CreateKey::default()
-        })?;
+        let (mut key, plaintext) = self.new_key(
+            &CreateKey {
+                description: input.description,
+                expires_on: input.expires_on,
+                ..CreateKey::default()
+            },
+            self.vault_of(bucket)?,
+        )?;
         key.created_by = Some(who.email.clone());
         self.change_managed(bucket, name, who, |c| {
             crate::api::keys::add_keys(c, vec![key.clone()])
@@ -371,7 +395,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 longest / 1000
             )));
         }
-        let (mut key, plaintext) = self.new_key(&CreateKey::default())?;
+        let (mut key, plaintext) = self.new_key(&CreateKey::default(), self.vault_of(bucket)?)?;
         key.created_by = Some(who.email.clone());
         self.change_managed(bucket, name, who, |c| {
             crate::api::consumers::roll(c, &key, expires_on, self.now)

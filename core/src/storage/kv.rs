@@ -157,6 +157,10 @@ pub struct StoredKey {
     pub created_on: Millis,
     /// Last change.
     pub updated_on: Millis,
+    /// The key encrypted (`key::sealed`), in retrievable buckets only: `key-format=visible`
+    /// opens it. Only in the tables, like the rest of this record; never in KV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
     /// The manager who created it through `/v1/me` (their e-mail); none for admins' keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
@@ -305,6 +309,9 @@ pub struct BucketRecord {
     pub description: Option<String>,
     /// Free-form tags.
     pub tags: BTreeMap<String, String>,
+    /// Keys are also kept encrypted (`isRetrievable`); fixed at creation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retrievable: bool,
     /// Creation time.
     pub created_on: Millis,
     /// Last change.

@@ -289,3 +289,12 @@ pub fn problem_detail(r: &ApiResponse, status: u16) -> String {
     );
     body["detail"].as_str().unwrap_or_default().to_owned()
 }
+
+/// The SHA-256 hex digest of a token, as `MANAGEMENT_TOKENS` lists them.
+pub fn sha256_hex(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

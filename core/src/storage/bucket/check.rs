@@ -400,6 +400,7 @@ mod tests {
                 updated_on: 0,
                 created_by: None,
                 leak: None,
+                sealed: None,
             }],
             created_on: 0,
             updated_on: 0,
@@ -421,6 +422,7 @@ mod tests {
             name: "b".into(),
             description: None,
             tags: Default::default(),
+            retrievable: false,
             created_on: 0,
             updated_on: 0,
         };
