@@ -150,7 +150,7 @@ fn unknown_fields() {
     check_file(
         "version: 1\nbuckets:\n  default:\n    consumer: {}\n",
         expect![[r#"
-            4:5: bucket 'default': unknown field 'consumer'; use one of: description, consumers
+            4:5: bucket 'default': unknown field 'consumer'; use one of: description, isRetrievable, consumers
         "#]],
     );
     check_file(

@@ -657,3 +657,41 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// What a `keyward` run left: exit code, stdout, stderr.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub out: String,
+    /// Standard error.
+    pub err: String,
+}
+
+/// Runs the CLI, `keyward args…`, in `dir` against the developer API at `api` with the
+/// management token, without colour, with `env` added.
+pub fn keyward_at(api: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(cli_binary());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("KEYWARD_URL", api)
+        .env("KEYWARD_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("KEYWARD_ACCOUNT")
+        .env_remove("GITHUB_SHA");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run keyward");
+    Run {
+        code: out.status.code(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// [`keyward_at`] against `w`.
+pub fn keyward(w: &Worker, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    keyward_at(&w.api_base(), dir, args, env)
+}

@@ -8,7 +8,7 @@ use keyward_core::storage::kv::{
     self, BucketRecord, ConsumerRecord, KeyRecord, ManagerRecord, Source, StoredKey, SCHEMA_VERSION,
 };
 use keyward_core::{ids, key, timestamp};
-use keyward_e2e::{admin, cli_binary, http, root, Answer, Worker, TOKEN};
+use keyward_e2e::{admin, http, keyward, keyward_at, root, Answer, Worker, TOKEN};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -52,38 +52,6 @@ fn check(w: &Worker, bucket: &str) -> Value {
     );
     assert_eq!(a.status, 200, "{a:?}");
     a.json()
-}
-
-/// What a `keyward` run left: exit code, stdout, stderr.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    out: String,
-    err: String,
-}
-
-/// Runs `keyward args…` in `dir` against `w`, without colour.
-fn keyward(w: &Worker, dir: &Path, args: &[&str]) -> Run {
-    keyward_at(&w.api_base(), dir, args)
-}
-
-/// Runs `keyward args…` in `dir` against the developer API at `api`, without colour.
-fn keyward_at(api: &str, dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(cli_binary())
-        .args(args)
-        .current_dir(dir)
-        .env("KEYWARD_URL", api)
-        .env("KEYWARD_TOKEN", TOKEN)
-        .env("NO_COLOR", "1")
-        .env_remove("KEYWARD_ACCOUNT")
-        .env_remove("GITHUB_SHA")
-        .output()
-        .expect("run keyward");
-    Run {
-        code: out.status.code(),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// Runs `wrangler kv …` on the stopped Worker's local KV (its binding, state and config).
@@ -236,7 +204,7 @@ fn twenty_concurrent_key_creations_all_land() {
     assert_eq!(c["consistent"], true, "{c}");
     assert!(c.get("cursor").is_none(), "one call checks it all: {c}");
     let dir = tempfile::tempdir().unwrap();
-    let r = keyward(&w, dir.path(), &["check", "--bucket", "default"]);
+    let r = keyward(&w, dir.path(), &["check", "--bucket", "default"], &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.out.starts_with("default: consistent ("),
@@ -280,12 +248,12 @@ fn a_roll_racing_a_sync_ends_in_one_order() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_race_file(d, 0);
-    let r = keyward(&w, d, &["sync"]);
+    let r = keyward(&w, d, &["sync"], &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
     // How long a sync that changes the consumer takes, alone.
     write_race_file(d, 100);
     let t = Instant::now();
-    let r = keyward(&w, d, &["sync"]);
+    let r = keyward(&w, d, &["sync"], &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.out.ends_with("Sync: 0 created, 1 updated, 0 deleted.\n"),
@@ -320,7 +288,7 @@ fn a_roll_racing_a_sync_ends_in_one_order() {
             let dir = d.to_path_buf();
             std::thread::spawn(move || {
                 barrier.wait();
-                let run = keyward_at(&api, &dir, &["sync"]);
+                let run = keyward_at(&api, &dir, &["sync"], &[]);
                 (run, clock.elapsed())
             })
         };
@@ -416,7 +384,7 @@ fn a_roll_racing_a_sync_ends_in_one_order() {
         }
         let c = check(&w, "default");
         assert_eq!(c["consistent"], true, "round {round}: {c}");
-        let r = keyward(&w, d, &["plan", "--exit-code"]);
+        let r = keyward(&w, d, &["plan", "--exit-code"], &[]);
         assert_eq!(
             r.code,
             Some(0),

@@ -4,7 +4,7 @@
 //! shows the keys to a write token, a read token gets 403, a hash-only bucket still answers
 //! 400, and a bucket's mode cannot change (409).
 
-use keyward_e2e::{admin, any_file_contains, count_files, http, sha256_hex, Echo, Worker};
+use keyward_e2e::{admin, any_file_contains, count_files, http, keyward, sha256_hex, Echo, Worker};
 use serde_json::{json, Value};
 
 const SECRET: &str = "e2e-key-encryption-secret-of-32-bytes-at-least";
@@ -168,4 +168,59 @@ fn a_short_secret_fails_only_retrievable_buckets() {
     assert_eq!(r.status, 500, "{r:?}");
     let log = w.log_with("KEY_ENCRYPTION_SECRET");
     assert!(!log.contains("too-short-secret"));
+}
+
+/// `isRetrievable` in keys.yaml: sync creates the bucket that way, export writes it back, and
+/// a file that disagrees with a live bucket's mode is an error (exit 1) before any change.
+#[test]
+fn keys_yaml_creates_retrievable_buckets_and_never_flips_one() {
+    let w = Worker::start(&[("KEY_ENCRYPTION_SECRET", SECRET)]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.yaml");
+    let text = "version: 1\nbuckets:\n  shown:\n    isRetrievable: true\n    consumers:\n      acme: {}\n  hashed:\n    consumers:\n      beta: {}\n";
+    std::fs::write(&file, text).unwrap();
+    let r = keyward(&w, dir.path(), &["sync"], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        call(&w, "GET", "/shown", None).json()["isRetrievable"],
+        true
+    );
+    assert_eq!(
+        call(&w, "GET", "/hashed", None).json()["isRetrievable"],
+        false
+    );
+    let r = keyward(&w, dir.path(), &["plan", "--exit-code"], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = keyward(
+        &w,
+        dir.path(),
+        &["export", "--output", "exported.yaml"],
+        &[],
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let exported = std::fs::read_to_string(dir.path().join("exported.yaml")).unwrap();
+    assert!(
+        exported.contains("  shown:\n    isRetrievable: true\n"),
+        "{exported}"
+    );
+
+    std::fs::write(
+        &file,
+        text.replace("    isRetrievable: true\n", "")
+            .replace("  hashed:\n", "  hashed:\n    isRetrievable: true\n"),
+    )
+    .unwrap();
+    for command in ["plan", "sync"] {
+        let r = keyward(&w, dir.path(), &[command], &[]);
+        assert_eq!(r.code, Some(1), "{r:?}");
+        assert!(
+            r.err
+                .contains("a bucket's mode is fixed when it is created"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(
+        call(&w, "GET", "/hashed", None).json()["isRetrievable"],
+        false
+    );
 }

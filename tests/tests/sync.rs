@@ -9,40 +9,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keyward_e2e::{admin, cli_binary, http, root, Echo, Worker, TOKEN};
+use keyward_e2e::{admin, cli_binary, http, keyward, root, Echo, Worker, TOKEN};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// What a `keyward` run left: exit code, stdout, stderr.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    out: String,
-    err: String,
-}
-
-/// Runs `keyward args…` in `dir` against `w`, without colour, with `env` added.
-fn keyward(w: &Worker, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(cli_binary());
-    cmd.args(args)
-        .current_dir(dir)
-        .env("KEYWARD_URL", w.api_base())
-        .env("KEYWARD_TOKEN", TOKEN)
-        .env("NO_COLOR", "1")
-        .env_remove("KEYWARD_ACCOUNT")
-        .env_remove("GITHUB_SHA");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run keyward");
-    Run {
-        code: out.status.code(),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// A temporary directory holding a copy of the repository's keys.yaml.
 fn workdir() -> (tempfile::TempDir, PathBuf) {

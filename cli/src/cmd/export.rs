@@ -17,7 +17,7 @@
 use super::plan::Listed;
 use crate::client::{describe, Client, Remote};
 use anyhow::{bail, Context, Result};
-use keyward_core::keys_file::{self, Written, FORMAT_VERSION};
+use keyward_core::keys_file::{self, BucketSpec, Written, FORMAT_VERSION};
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -79,13 +79,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if !reply.ok() {
             bail!("bucket '{bucket}': {}", describe(&reply));
         }
-        let description = reply
-            .body
-            .get("description")
-            .and_then(Value::as_str)
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned);
-        written.bucket(bucket, description.as_deref());
+        let head = BucketSpec {
+            description: (reply.body.get("description").and_then(Value::as_str))
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
+            is_retrievable: reply.body.get("isRetrievable") == Some(&Value::Bool(true)),
+            ..BucketSpec::default()
+        };
+        written.bucket(bucket, &head);
         // The bucket's line waits for its first page: `consumers: {}` when it has none.
         let mut opened = false;
         let mut last: Option<String> = None;
@@ -95,12 +96,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             |page: Vec<Listed>| {
                 if !opened {
                     let has_consumers = !page.is_empty();
-                    keys_file::write_bucket(
-                        &mut text,
-                        bucket,
-                        description.as_deref(),
-                        has_consumers,
-                    );
+                    keys_file::write_bucket(&mut text, bucket, &head, has_consumers);
                     opened = true;
                 }
                 for item in page {
@@ -123,7 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             },
         )?;
         if !opened {
-            keys_file::write_bucket(&mut text, bucket, description.as_deref(), false);
+            keys_file::write_bucket(&mut text, bucket, &head, false);
         }
     }
     out.write_all(text.as_bytes())?;

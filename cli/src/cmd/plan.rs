@@ -99,10 +99,15 @@ pub fn print<P: PlanView>(plans: &[P], format: Format) -> Result<()> {
 pub fn read_live(client: &Client, desired: &DesiredFile, prune: bool) -> Result<Vec<LiveIndex>> {
     let mut live = Vec::with_capacity(desired.buckets.len());
     for (bucket, consumers) in &desired.buckets {
-        live.push(
-            live_bucket(client, bucket, consumers, prune)
-                .with_context(|| format!("reading bucket '{bucket}'"))?,
-        );
+        let l = live_bucket(client, bucket, consumers, prune)
+            .with_context(|| format!("reading bucket '{bucket}'"))?;
+        if let Some(why) = (l.exists)
+            .then(|| plan::retrievable_conflict(bucket, consumers.is_retrievable, l.is_retrievable))
+            .flatten()
+        {
+            bail!("{why}");
+        }
+        live.push(l);
     }
     if prune {
         let none = DesiredBucket::default();
@@ -175,6 +180,7 @@ pub fn live_bucket(
         _ => bail!("GET {path}: {}", describe(&reply)),
     }
     let mut live = LiveIndex::new(bucket, true);
+    live.is_retrievable = reply.body.get("isRetrievable") == Some(&serde_json::Value::Bool(true));
     let mut cursor: Option<String> = None;
     let mut limit = INDEX_PAGE_MAX;
     loop {

@@ -295,11 +295,12 @@ fn apply(
     for plan in plans {
         let bucket = plan.bucket();
         if plan.create_bucket() {
-            let reply = client.send(
-                "POST",
-                "/key-buckets",
-                Some(&json!({"name": bucket, "description": plan.description()})),
-            )?;
+            let mut body = json!({"name": bucket, "description": plan.description()});
+            // Only when asked: a Worker from before retrievable buckets refuses the field.
+            if plan.is_retrievable() {
+                body["isRetrievable"] = true.into();
+            }
+            let reply = client.send("POST", "/key-buckets", Some(&body))?;
             // 409: created meanwhile (or by an interrupted run): what we wanted.
             if !reply.ok() && reply.status != 409 {
                 bail!("creating bucket '{bucket}': {}", describe(&reply));

@@ -43,6 +43,15 @@ pub struct BucketSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(schema_with = "schema::description"))]
     pub description: Option<String>,
+    /// Keep keys also encrypted so they can be shown again (`key-format=visible`; needs the
+    /// Worker secret `KEY_ENCRYPTION_SECRET`). Applied when sync creates the bucket; a
+    /// bucket's mode never changes, so a live bucket of the other mode is an error.
+    #[serde(
+        default,
+        rename = "isRetrievable",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub is_retrievable: bool,
     /// Consumers by name.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(schema_with = "schema::consumers"))]
@@ -79,7 +88,7 @@ pub struct ConsumerSpec {
 
 /// The fields each mapping of the file may have, in the order messages list them.
 pub(super) const FILE_FIELDS: &[&str] = &["version", "buckets"];
-pub(super) const BUCKET_FIELDS: &[&str] = &["description", "consumers"];
+pub(super) const BUCKET_FIELDS: &[&str] = &["description", "isRetrievable", "consumers"];
 pub(super) const CONSUMER_FIELDS: &[&str] = &["description", "metadata", "tags", "managers"];
 
 impl KeysFile {

@@ -9,7 +9,7 @@
 //! [`to_yaml_checked`]'s guarantee for a text that was written piece by piece.
 
 use super::check::check_each;
-use super::model::{ConsumerSpec, KeysFile, FORMAT_VERSION};
+use super::model::{BucketSpec, ConsumerSpec, KeysFile, FORMAT_VERSION};
 use super::plan::pack_spec;
 use crate::Error;
 use serde_json::{Map, Value};
@@ -42,7 +42,7 @@ pub fn to_yaml(file: &KeysFile, header: &[String]) -> String {
     write_head(&mut out, header, file.version, !file.buckets.is_empty());
     for (name, bucket) in &file.buckets {
         let has_consumers = !bucket.consumers.is_empty();
-        write_bucket(&mut out, name, bucket.description.as_deref(), has_consumers);
+        write_bucket(&mut out, name, bucket, has_consumers);
         for (name, c) in &bucket.consumers {
             write_consumer(&mut out, name, c);
         }
@@ -64,17 +64,21 @@ pub fn write_head(out: &mut String, header: &[String], version: u32, has_buckets
     });
 }
 
-/// A bucket's entry up to its `consumers:` line (or `consumers: {}` when it has none);
-/// its consumers follow, each by [`write_consumer`].
-pub fn write_bucket(out: &mut String, name: &str, description: Option<&str>, has_consumers: bool) {
+/// A bucket's entry up to its `consumers:` line (or `consumers: {}` when it has none): its
+/// description and `isRetrievable` from `bucket` (whose consumers are not read: they follow,
+/// each by [`write_consumer`]).
+pub fn write_bucket(out: &mut String, name: &str, bucket: &BucketSpec, has_consumers: bool) {
     let _ = write!(out, "  {}:", scalar(name));
-    if description.is_none() && !has_consumers {
+    if bucket.description.is_none() && !bucket.is_retrievable && !has_consumers {
         out.push_str(" {}\n");
         return;
     }
     out.push('\n');
-    if let Some(d) = description {
+    if let Some(d) = &bucket.description {
         let _ = writeln!(out, "    description: {}", scalar(d));
+    }
+    if bucket.is_retrievable {
+        out.push_str("    isRetrievable: true\n");
     }
     out.push_str(if has_consumers {
         "    consumers:\n"
@@ -252,13 +256,16 @@ pub fn to_yaml_checked(file: &KeysFile, header: &[String]) -> Result<String, Err
 /// the model.
 ///
 /// ```
-/// use keyward_core::keys_file::{write_bucket, write_consumer, write_head, ConsumerSpec, Written};
+/// use keyward_core::keys_file::{
+///     write_bucket, write_consumer, write_head, BucketSpec, ConsumerSpec, Written,
+/// };
 ///
 /// let mut text = String::new();
 /// let mut written = Written::default();
+/// let bucket = BucketSpec::default();
 /// write_head(&mut text, &[], 1, true);
-/// write_bucket(&mut text, "default", None, true);
-/// written.bucket("default", None);
+/// write_bucket(&mut text, "default", &bucket, true);
+/// written.bucket("default", &bucket);
 /// let acme = ConsumerSpec { description: Some("yes".into()), ..Default::default() };
 /// write_consumer(&mut text, "acme", &acme);
 /// written.consumer("default", "acme", &acme);
@@ -267,7 +274,7 @@ pub fn to_yaml_checked(file: &KeysFile, header: &[String]) -> Result<String, Err
 /// ```
 #[derive(Clone, Default)]
 pub struct Written {
-    buckets: BTreeMap<String, Option<String>>,
+    buckets: BTreeMap<String, (Option<String>, bool)>,
     consumers: usize,
     hash: Sha256,
     scratch: Vec<u8>,
@@ -278,7 +285,7 @@ impl Written {
     pub fn of(file: &KeysFile) -> Written {
         let mut out = Written::default();
         for (name, bucket) in &file.buckets {
-            out.bucket(name, bucket.description.as_deref());
+            out.bucket(name, bucket);
             for (consumer, spec) in &bucket.consumers {
                 out.consumer(name, consumer, spec);
             }
@@ -286,10 +293,12 @@ impl Written {
         out
     }
 
-    /// A bucket was written, with this description.
-    pub fn bucket(&mut self, name: &str, description: Option<&str>) {
-        self.buckets
-            .insert(name.to_owned(), description.map(str::to_owned));
+    /// A bucket was written, with the description and mode of `bucket`.
+    pub fn bucket(&mut self, name: &str, bucket: &BucketSpec) {
+        self.buckets.insert(
+            name.to_owned(),
+            (bucket.description.clone(), bucket.is_retrievable),
+        );
     }
 
     /// A consumer of `bucket` was written (in the order of the text).
@@ -317,7 +326,7 @@ impl Written {
             ))
         })?;
         for (name, bucket) in &file.buckets {
-            back.bucket(name, bucket.description.as_deref());
+            back.bucket(name, bucket);
         }
         let same = file.version == FORMAT_VERSION
             && back.buckets == self.buckets
@@ -437,6 +446,7 @@ mod tests {
                     "default".to_owned(),
                     BucketSpec {
                         description: Some("yes".into()),
+                        is_retrievable: true,
                         consumers: BTreeMap::from([
                             ("acme".to_owned(), consumer),
                             ("123".to_owned(), ConsumerSpec::default()),
@@ -508,8 +518,8 @@ mod tests {
         let mut written = Written::default();
         write_head(&mut text, &header, FORMAT_VERSION, true);
         for (name, bucket) in &file.buckets {
-            write_bucket(&mut text, name, bucket.description.as_deref(), true);
-            written.bucket(name, bucket.description.as_deref());
+            write_bucket(&mut text, name, bucket, true);
+            written.bucket(name, bucket);
             for (consumer, spec) in &bucket.consumers {
                 write_consumer(&mut text, consumer, spec);
                 written.consumer(name, consumer, spec);
@@ -529,6 +539,10 @@ mod tests {
                 "description: Local developments",
             ),
             text.replace("  default:\n", "  other: {}\n  default:\n"),
+            text.replace(
+                "the quick start\n",
+                "the quick start\n    isRetrievable: true\n",
+            ),
         ];
         for other in changed {
             assert_ne!(other, text);
@@ -543,7 +557,7 @@ mod tests {
         // The same consumers written in another order are another text.
         let mut reordered = Written::default();
         for (name, bucket) in &file.buckets {
-            reordered.bucket(name, bucket.description.as_deref());
+            reordered.bucket(name, bucket);
             for (consumer, spec) in bucket.consumers.iter().rev() {
                 reordered.consumer(name, consumer, spec);
             }

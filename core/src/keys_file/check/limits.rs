@@ -100,6 +100,16 @@ impl Checker<'_> {
         for f in &fields {
             match f.name {
                 "description" => spec.description = self.description(context, f),
+                "isRetrievable" => match f.value.scalar() {
+                    Some(Scalar::Bool(b)) => spec.is_retrievable = b,
+                    _ => self.report(
+                        value_pos(f.key, f.value),
+                        format!(
+                            "{context}: isRetrievable must be true or false, found {}",
+                            f.value.describe()
+                        ),
+                    ),
+                },
                 "consumers" => {
                     let at = value_pos(f.key, f.value);
                     let Some(consumers) =

@@ -268,6 +268,7 @@ mod tests {
                         assert!(bucket.consumers.is_empty());
                         let b = handed.buckets.entry(name.clone()).or_default();
                         b.description = bucket.description.clone();
+                        b.is_retrievable = bucket.is_retrievable;
                     }
                     assert_eq!(handed, model, "{text}");
                 }
@@ -289,6 +290,7 @@ mod tests {
         };
         let bucket = BucketSpec {
             description: Some("d".into()),
+            is_retrievable: true,
             consumers: BTreeMap::from([("acme".to_owned(), consumer.clone())]),
         };
         let file = KeysFile {

@@ -253,6 +253,20 @@ impl PlanView for Plan {
     }
 }
 
+/// Why `keys.yaml` and the Worker disagree on a bucket's `isRetrievable`, when they do: a
+/// bucket's mode is fixed when it is created, so neither plan nor sync can change it.
+pub fn retrievable_conflict(bucket: &str, in_file: bool, live: bool) -> Option<String> {
+    (in_file != live).then(|| {
+        let (file, worker) = match in_file {
+            true => ("isRetrievable: true", "keeps its keys hashed only"),
+            false => ("no isRetrievable (hash-only)", "keeps its keys retrievable"),
+        };
+        format!(
+            "bucket '{bucket}': keys.yaml says {file}, but the Worker's bucket {worker}; a bucket's mode is fixed when it is created. Make the file say what the bucket is, or put these consumers in a new bucket"
+        )
+    })
+}
+
 /// A consumer by name on either side of a bucket's plan.
 enum Pair<'a> {
     /// In the file only.
@@ -368,6 +382,11 @@ impl<'a> BucketPlan<'a> {
     /// The bucket's description in the file.
     pub fn description(&self) -> Option<&str> {
         self.desired.description.as_deref()
+    }
+
+    /// `isRetrievable` in the file: how sync creates the bucket.
+    pub fn is_retrievable(&self) -> bool {
+        self.desired.is_retrievable
     }
 
     /// The changes, in order: creates, then updates, then deletes, each by name.

@@ -43,8 +43,8 @@ mod tests;
 mod text;
 
 pub use engine::{
-    diff, records_needed, summarize, BucketPlan, Change, Field, FieldChange, Plan, PlanView,
-    Summary,
+    diff, records_needed, retrievable_conflict, summarize, BucketPlan, Change, Field, FieldChange,
+    Plan, PlanView, Summary,
 };
 pub use json::{render_json, write_json, JSON_FORMAT_VERSION};
 pub use live::{spec_digest, LastSync, LiveBucket, LiveConsumer, LiveRecord};

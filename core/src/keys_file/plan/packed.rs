@@ -75,6 +75,7 @@ impl DesiredFile {
             .map(|(name, spec)| {
                 let mut bucket = packed.remove(&name).unwrap_or_default();
                 bucket.description = spec.description;
+                bucket.is_retrievable = spec.is_retrievable;
                 bucket.seal();
                 (name, bucket)
             })
@@ -102,6 +103,8 @@ struct DesiredSlot {
 pub struct DesiredBucket {
     /// The bucket's description in the file (used when sync creates the bucket).
     pub description: Option<String>,
+    /// `isRetrievable` in the file (used when sync creates the bucket).
+    pub is_retrievable: bool,
     bytes: Vec<u8>,
     slots: Vec<DesiredSlot>,
 }
@@ -222,6 +225,8 @@ pub struct LiveIndex {
     pub name: String,
     /// Whether the bucket exists; a missing one is planned as a bucket create.
     pub exists: bool,
+    /// The live bucket's `isRetrievable`.
+    pub is_retrievable: bool,
     bytes: Vec<u8>,
     slots: Vec<LiveSlot>,
 }
