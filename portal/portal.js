@@ -275,6 +275,15 @@ function render(consumers) {
       del.className = "danger";
       del.setAttribute("aria-label", `Delete key ${k.key}`);
       del.addEventListener("click", (e) => deleteKey(c, k, e.currentTarget));
+      if (c.keysRetrievable) {
+        // The bucket keeps keys retrievable: the key can be shown again.
+        const reveal = document.createElement("button");
+        reveal.type = "button";
+        reveal.textContent = "Show";
+        reveal.setAttribute("aria-label", `Show key ${k.key}`);
+        reveal.addEventListener("click", (e) => revealKey(c, k, e.currentTarget));
+        wrap.append(reveal);
+      }
       wrap.append(edit, del);
       actions.append(wrap);
     }
@@ -358,7 +367,18 @@ async function act(work, consumer) {
   }
 }
 
-async function showNewKey(key, opener) {
+// The key dialog: a new key (shown once, unless the bucket keeps keys retrievable) or an
+// existing key shown again.
+async function showNewKey(key, opener, c, existing = false) {
+  $("key-title").textContent = existing ? `Key of ${c.name}` : "Your new key";
+  const note = $("key-note");
+  if (c && c.keysRetrievable) {
+    note.textContent = "Keep it somewhere safe: anyone who has it can call the API as this consumer. You can show it again here.";
+  } else {
+    const strong = document.createElement("strong");
+    strong.textContent = "You will not see this key again.";
+    note.replaceChildren(strong, " Copy it now and keep it somewhere safe.");
+  }
   $("new-key").value = key;
   $("copied").textContent = "";
   const done = ask("key-dialog", opener);
@@ -378,7 +398,15 @@ async function createKey(c, opener) {
   await act(async () => {
     created = await api("POST", `/consumers/${encodeURIComponent(c.name)}/keys`, body);
   }, c.name);
-  if (created) await showNewKey(created.key, opener);
+  if (created) await showNewKey(created.key, opener, c);
+}
+
+async function revealKey(c, k, opener) {
+  let shown;
+  await act(async () => {
+    shown = await api("GET", `/consumers/${encodeURIComponent(c.name)}/keys/${encodeURIComponent(k.id)}?key-format=visible`);
+  }, c.name);
+  if (shown) await showNewKey(shown.key, opener, c, true);
 }
 
 async function rollKeys(c, opener) {
@@ -389,7 +417,7 @@ async function rollKeys(c, opener) {
   await act(async () => {
     created = await api("POST", `/consumers/${encodeURIComponent(c.name)}/roll-key`, { expiresOn });
   }, c.name);
-  if (created) await showNewKey(created.key, opener);
+  if (created) await showNewKey(created.key, opener, c);
 }
 
 async function deleteKey(c, k, opener) {
