@@ -191,7 +191,7 @@ fn a_cached_imported_key_skips_the_pattern_and_a_miss_runs_it_before_any_read() 
     let imported = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
     edge.add_record(BUCKET, imported, "zuplo-co", None);
     let ours = edge.add_key("acme", None);
-    let mut verify = |key: &str| {
+    let verify = |key: &str| {
         let before = runs.get();
         let (verdict, reads) = edge.verify_counted(key, T0);
         (verdict, reads, runs.get() - before)
