@@ -113,7 +113,7 @@ fn zuplo_description_finds_no_server_error_and_no_schema_violation() {
 /// Zuplo") written in, each where it applies and nowhere else; everything else stays as
 /// Zuplo states it.
 fn deliberate_differences(mut doc: Value) -> Value {
-    // Operations by operationId, and the response schema of their 200.
+    // An operation by its operationId.
     fn operation<'a>(doc: &'a mut Value, id: &str) -> &'a mut Value {
         doc["paths"]
             .as_object_mut()
@@ -135,9 +135,9 @@ fn deliberate_differences(mut doc: Value) -> Value {
     }
 
     // In answers only, two fields where keyward's values go beyond Zuplo's description:
-    // README: "`expiresOn` is `null` for a key that never expires, as Zuplo answers it" —
+    // README: "A key that never expires has `"expiresOn": null`, as Zuplo answers it" —
     // Zuplo's description types it as a string only: nullable.
-    // README: "metadata is any JSON object" — Zuplo's description types its values as
+    // README: "Metadata is any JSON object" — Zuplo's description types its values as
     // strings: any value (a consumer created with `{"plan": {"tier": 1}}` reads it back).
     for item in doc["paths"].as_object_mut().unwrap().values_mut() {
         for op in item.as_object_mut().unwrap().values_mut() {
@@ -163,9 +163,10 @@ fn deliberate_differences(mut doc: Value) -> Value {
             "/responses/200/content/application~1json/schema/properties/data/items/required",
         )
         .unwrap() = serde_json::json!(["email"]);
-    // README: "duplicate bucket, consumer or manager, or an imported key the bucket already
-    // holds → 409": Zuplo answers a duplicate consumer 409 too, but its description lists no
-    // 409. Added to the operations that create those, and only the status.
+    // README: "a bucket or consumer name in use, a manager the consumer already has, or an
+    // imported key the bucket already holds → 409": Zuplo answers a duplicate consumer 409
+    // too, but its description lists no 409. Added to the operations that create those (a
+    // consumer's `apiKeys` may hold an imported key), and only the status.
     for id in [
         "ApiKeyBucketsService_create",
         "ApiKeyConsumersService_create",
