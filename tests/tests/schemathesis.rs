@@ -15,24 +15,7 @@ const PORTAL_SECRET: &str = "e2e-schemathesis-portal-secret-32-bytes-long";
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let w = Worker::start(&[("PORTAL_JWT_SECRET", PORTAL_SECRET)]);
-    let account = w.account();
-    assert_eq!(
-        admin(
-            "POST",
-            &format!("{account}/key-buckets"),
-            Some(r#"{"name":"default"}"#)
-        )
-        .status,
-        200
-    );
-    let acme = admin(
-        "POST",
-        &format!("{account}/key-buckets/default/consumers?with-api-key=true"),
-        Some(
-            r#"{"name":"acme","metadata":{"plan":"gold"},"tags":{"team":"a"},"managers":["ops@acme.example"]}"#,
-        ),
-    );
-    assert_eq!(acme.status, 200, "{acme:?}");
+    seed(&w);
 
     // The developer API with the management token; then `/v1/me` with a manager's sign-in
     // token (a management token is refused there by design).
@@ -71,10 +54,29 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
 #[test]
 fn zuplo_description_finds_no_server_error_and_no_schema_violation() {
     let w = Worker::start(&[]);
+    seed(&w);
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/zuplo/openapi.json")).expect("read it"),
+    )
+    .expect("tests/zuplo/openapi.json is JSON");
+    let document = w.dir().join("zuplo-openapi.json");
+    std::fs::write(&document, deliberate_differences(original).to_string()).unwrap();
+    run(
+        &w,
+        &root().join("tests/zuplo/schemathesis.toml"),
+        &document,
+        TOKEN,
+        &[],
+    );
+}
+
+/// What the path parameters of both runs' configs name: bucket `default` and its consumer
+/// `acme` (a key that never expires, a manager added by e-mail, as Zuplo's create body
+/// allows; the manager signs in for `/v1/me`) for every operation, `doomed-bucket` and
+/// `doomed` for the two deletes, so the other operations — and the `/v1/me` run after
+/// them — keep theirs.
+fn seed(w: &Worker) {
     let account = w.account();
-    // `default` and its consumer `acme` (a key that never expires, a manager added by e-mail
-    // as Zuplo's create body allows) for every operation; `doomed-bucket` and `doomed` for
-    // the two deletes (tests/zuplo/schemathesis.toml), so the others keep their data.
     for bucket in ["default", "doomed-bucket"] {
         let created = admin(
             "POST",
@@ -94,19 +96,6 @@ fn zuplo_description_finds_no_server_error_and_no_schema_violation() {
         );
         assert_eq!(created.status, 200, "{created:?}");
     }
-    let original: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("tests/zuplo/openapi.json")).expect("read it"),
-    )
-    .expect("tests/zuplo/openapi.json is JSON");
-    let document = w.dir().join("zuplo-openapi.json");
-    std::fs::write(&document, deliberate_differences(original).to_string()).unwrap();
-    run(
-        &w,
-        &root().join("tests/zuplo/schemathesis.toml"),
-        &document,
-        TOKEN,
-        &[],
-    );
 }
 
 /// Zuplo's description with keyward's deliberate differences (README, "Differences from
