@@ -8,7 +8,14 @@
 # bundle (built once into target/bench-baseline/REV), alternating baseline and current
 # twice, and the table adds each route's requests/s as a ratio to the baseline's.
 #
-# Usage: [BASELINE_REV=rev] bench/edge.sh [seconds per route, default 10] [connections, default 8]
+# With IMPORTED=1 (issue 13: keys imported from Zuplo), the Worker runs with
+# IMPORTED_KEY_PATTERN set to Zuplo's key format, and the consumer holds an imported `zpka_`
+# key (given as `apiKeys: [{"key": …}]` in its create body) beside its native keyward key.
+# The two keys then run alternately against that one Worker for ROUNDS rounds (default 6; the
+# order flips every round, so the machine's drift weighs on both alike), and the table gives
+# each round's requests/s, imported vs native, and the ratio of the totals.
+#
+# Usage: [BASELINE_REV=rev | IMPORTED=1 [ROUNDS=n]] bench/edge.sh [seconds per route, default 10] [connections, default 8]
 # Needs the bundle (make worker) and wrk (installed here from Debian if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,30 +44,78 @@ baseline_bundle() {
   echo "$out/index.js"
 }
 
+# One wrk run: name, then wrk's arguments; prints "name rps p50 p99".
+run() {
+  local name=$1; shift
+  local out
+  out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
+  echo "$name $(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")"
+}
+
+# Creates bucket `default` and consumer `bench` with a native key (and the keys in JSON list
+# $1, as `apiKeys`); prints the native key. Needs bench/worker.sh sourced.
+consumer_with_key() {
+  curl -s -X POST "$API/key-buckets" -H "$AUTH" -d '{"name":"default"}' >/dev/null
+  curl -s -X POST "$API/key-buckets/default/consumers?with-api-key=true" -H "$AUTH" \
+    -d "{\"name\":\"bench\",\"metadata\":{\"plan\":\"gold\"}${1:+,\"apiKeys\":$1}}" |
+    python3 -c 'import json,sys; print([k["key"] for k in json.load(sys.stdin)["apiKeys"] if k["key"].startswith("kw_")][0])'
+}
+
+# The gateway's status for key $1.
+status_for() {
+  curl -s -o /dev/null -w '%{http_code}' "$BASE/x" -H "Authorization: Bearer $1"
+}
+
 # Runs the three routes against bundle $1; prints "route rps p50 p99" lines.
 measure() (
   BENCH_BUNDLE=$1
   . bench/worker.sh
-  api="$API/key-buckets"
-  curl -s -X POST "$api" -H "$AUTH" -d '{"name":"default"}' >/dev/null
-  key=$(curl -s -X POST "$api/default/consumers?with-api-key=true" -H "$AUTH" \
-    -d '{"name":"bench","metadata":{"plan":"gold"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKeys"][0]["key"])')
+  key=$(consumer_with_key)
   bad="${key%?}$( [ "${key: -1}" = A ] && echo B || echo A )"
   # Sanity: the routes answer as expected before measuring.
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/x" -H "Authorization: Bearer $key")" = 200 ]
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/x" -H "Authorization: Bearer $bad")" = 401 ]
-  run() { # name, then wrk arguments
-    local name=$1; shift
-    local out
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
-    echo "$name $(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")"
-  }
+  [ "$(status_for "$key")" = 200 ]
+  [ "$(status_for "$bad")" = 401 ]
   run health "$BASE/_keyward/health"
   run valid-key -H "Authorization: Bearer $key" "$BASE/orders"
   run invalid-key -H "Authorization: Bearer $bad" "$BASE/orders"
 )
 
+# IMPORTED=1: a native and an imported key on one Worker, alternating for $ROUNDS rounds;
+# prints "round route rps p50 p99" lines.
+imported_vs_native() (
+  BENCH_VARS='IMPORTED_KEY_PATTERN=^zpka_[0-9a-f]{32}_[0-9a-f]{8}$'
+  . bench/worker.sh
+  # A key in Zuplo's format: 32 random hex digits and the CRC-32 of them in 8.
+  zpka=$(python3 -c 'import secrets, zlib; b = secrets.token_hex(16); print(f"zpka_{b}_{zlib.crc32(b.encode()):08x}")')
+  key=$(consumer_with_key "[{\"key\":\"$zpka\"}]")
+  [ "$(status_for "$key")" = 200 ]
+  [ "$(status_for "$zpka")" = 200 ]
+  [ "$(status_for "zpka_ffffffffffffffffffffffffffffffff_00000000")" = 401 ]
+  for round in $(seq 1 "$ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then order="native imported"; else order="imported native"; fi
+    for route in $order; do
+      if [ "$route" = native ]; then k=$key; else k=$zpka; fi
+      echo "$round $(run "$route" -H "Authorization: Bearer $k" "$BASE/orders")"
+    done
+  done
+)
+
 current="$PWD/worker/build/index.js"
+if [ -n "${IMPORTED:-}" ]; then
+  ROUNDS=${ROUNDS:-6}
+  results=$(imported_vs_native)
+  echo "| round | native key requests/s | imported key requests/s | imported vs native | native p99 | imported p99 |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+  for round in $(seq 1 "$ROUNDS"); do
+    read -r _ _ n_rps _ n_p99 <<<"$(grep "^$round native " <<<"$results")"
+    read -r _ _ i_rps _ i_p99 <<<"$(grep "^$round imported " <<<"$results")"
+    echo "| $round | $n_rps | $i_rps | $(python3 -c "print(f'{$i_rps/$n_rps:.3f}')") | $n_p99 | $i_p99 |"
+  done
+  awk '$2=="native" {n+=$3} $2=="imported" {i+=$3} END {printf "| all | %.2f | %.2f | %.3f | | |\n", n, i, i/n}' <<<"$results"
+  echo
+  echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s per key and round, the order flipped every round; $(nproc) cores; $(date -u +%Y-%m-%d)"
+  exit 0
+fi
 if [ -z "${BASELINE_REV:-}" ]; then
   results=$(measure "$current")
   base_rps=$(awk '$1=="health" {print $2}' <<<"$results")

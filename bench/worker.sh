@@ -6,6 +6,8 @@
 # Needs `make worker` first.
 # BENCH_BUNDLE: the bundle to run (default worker/build/index.js; bench/edge.sh sets another
 # revision's to compare).
+# BENCH_VARS: more Worker variables, one NAME=value a line (bench/edge.sh's IMPORTED=1 sets
+# IMPORTED_KEY_PATTERN).
 BENCH_BUNDLE=${BENCH_BUNDLE:-$PWD/worker/build/index.js}
 [ -f "$BENCH_BUNDLE" ] || { echo "bench: $BENCH_BUNDLE is missing; run make worker first" >&2; exit 1; }
 export WRANGLER_SEND_METRICS=false
@@ -27,7 +29,15 @@ class_name = "BucketObject"
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["BucketObject"]
+
+[vars]
 TOML
+# Each value as a TOML basic string (JSON's string escapes are TOML's).
+[ -z "${BENCH_VARS:-}" ] || python3 -c '
+import json, sys
+for line in sys.stdin.read().splitlines():
+    name, _, value = line.partition("=")
+    print(f"{name} = {json.dumps(value)}")' <<<"$BENCH_VARS" >> "$bench_dir/wrangler.toml"
 printf 'KEY_HASH_SECRET=bench-secret\nMANAGEMENT_TOKEN=bench-token\nPORTAL_JWT_SECRET=bench-portal-secret-of-at-least-32-bytes\n' > "$bench_dir/.dev.vars"
 (cd "$bench_dir" && exec setsid "$OLDPWD/node_modules/.bin/wrangler" dev --config wrangler.toml --ip 127.0.0.1 \
   --port "$bench_port" --inspector-port "$(free_port)" --persist-to "$bench_dir/state" --log-level "${BENCH_LOG_LEVEL:-error}" >"$bench_dir/log" 2>&1) &

@@ -2,6 +2,10 @@
 //!
 //! - `verify/cached_valid`: a valid key answered from a warm cache (the common edge case);
 //! - `verify/malformed`, `verify/bad_checksum`: garbage rejected before any storage read;
+//! - `verify/imported/{native_key,zpka_key,zpka_unknown_shape}`: with Zuplo's
+//!   `IMPORTED_KEY_PATTERN` compiled by `regex-lite` as the Worker does, a native key and an
+//!   imported `zpka_` key answered from a warm cache, and a string matching neither (refused
+//!   after the pattern ran, no read);
 //! - `key/generate` (fast deterministic entropy) and `key/generate_getrandom` (OS entropy);
 //! - `key/hash` (HMAC-SHA256 + base64url) and `key/parse` (shape and CRC-32 checksum);
 //! - `cache/insert_full/{10000,100000}`: a new record into a full cache, which evicts one, and
@@ -18,6 +22,7 @@ use keyward_core::edge::verify::{Verdict, Verifier};
 use keyward_core::entropy::Entropy;
 use keyward_core::key::format as key_format;
 use keyward_core::key::hash::KeyHasher;
+use keyward_core::key::imported::{set_compiler, Pattern};
 use keyward_core::storage::cache::{Cached, Limits, VerifyCache};
 use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
 use keyward_core::storage::store::{MemoryStore, Store};
@@ -95,6 +100,40 @@ fn verify(c: &mut Criterion) {
     g.bench_function("bad_checksum", |b| {
         b.iter(|| block_on(verifier.verify(black_box(&bad_checksum), NOW)).unwrap())
     });
+
+    // IMPORTED_KEY_PATTERN set (Zuplo's format), compiled by the Worker's engine.
+    set_compiler(|source| {
+        let re = regex_lite::Regex::new(source).map_err(|e| e.to_string())?;
+        Ok(Rc::new(move |key: &str| re.is_match(key)))
+    });
+    let pattern = Pattern::compile("^zpka_[0-9a-f]{32}_[0-9a-f]{8}$").unwrap();
+    let verifier = Verifier {
+        imported: Some(&pattern),
+        ..verifier
+    };
+    let zpka = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
+    let kv_key = kv::keys::key_hash("default", &hasher.hash(zpka));
+    block_on(store.put(&kv_key, &kv::encode(&record), None)).unwrap();
+    for k in [&key, zpka] {
+        assert!(matches!(
+            block_on(verifier.verify(k, NOW)).unwrap(),
+            Verdict::Valid(_)
+        ));
+    }
+    let unknown_shape = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb700";
+    assert_eq!(
+        block_on(verifier.verify(unknown_shape, NOW)).unwrap(),
+        Verdict::Malformed
+    );
+    for (name, k) in [
+        ("imported/native_key", key.as_str()),
+        ("imported/zpka_key", zpka),
+        ("imported/zpka_unknown_shape", unknown_shape),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| block_on(verifier.verify(black_box(k), NOW)).unwrap())
+        });
+    }
     g.finish();
 }
 

@@ -19,6 +19,8 @@ use keyward_core::storage::kv::{self, KeyRecord, SCHEMA_VERSION};
 use keyward_core::storage::store::{CountingStore, Counts, MemoryStore, Store};
 use keyward_core::timestamp::Millis;
 use pollster::block_on;
+use std::cell::Cell;
+use std::rc::Rc;
 use support::{OsEntropy, HASH_SECRET, T0};
 
 const BUCKET: &str = "default";
@@ -168,6 +170,51 @@ fn imported_keys_cost_one_read_and_keys_matching_nothing_none() {
     let plain = Edge::new();
     plain.add_record(BUCKET, imported, "zuplo-co", None);
     assert_eq!(plain.verify_counted(imported, T0), (Verdict::Malformed, 0));
+}
+
+#[test]
+fn a_cached_imported_key_skips_the_pattern_and_a_miss_runs_it_before_any_read() {
+    // The pattern, counting its runs.
+    let runs = Rc::new(Cell::new(0));
+    let zuplo = Pattern::compile(ZUPLO_PATTERN).unwrap();
+    let counted = runs.clone();
+    let edge = Edge {
+        imported: Some(Pattern::with_matcher(
+            ZUPLO_PATTERN,
+            Rc::new(move |key: &str| {
+                counted.set(counted.get() + 1);
+                zuplo.matches(key)
+            }),
+        )),
+        ..Edge::new()
+    };
+    let imported = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
+    edge.add_record(BUCKET, imported, "zuplo-co", None);
+    let ours = edge.add_key("acme", None);
+    let verify = |key: &str| {
+        let before = runs.get();
+        let (verdict, reads) = edge.verify_counted(key, T0);
+        (verdict, reads, runs.get() - before)
+    };
+    // First sight: the pattern, then the read; from the cache: neither.
+    assert!(matches!(verify(imported), (Verdict::Valid(_), 1, 1)));
+    assert!(matches!(verify(imported), (Verdict::Valid(_), 0, 0)));
+    // A keyward key never runs it.
+    assert!(matches!(verify(&ours), (Verdict::Valid(_), 1, 0)));
+    // A string the pattern refuses: it runs every time (nothing of it is cached), no read.
+    let near_miss = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb700";
+    edge.add_record(BUCKET, near_miss, "mallory", None);
+    for _ in 0..2 {
+        assert_eq!(verify(near_miss), (Verdict::Malformed, 0, 1));
+    }
+    // Not a candidate at all (a space, over 256 bytes): refused before the hash and the
+    // pattern.
+    assert_eq!(verify("zpka_ 1"), (Verdict::Malformed, 0, 0));
+    assert_eq!(verify(&"a".repeat(300)), (Verdict::Malformed, 0, 0));
+    // Matching but never imported: the pattern and one read, then the cached absence.
+    let unknown = "zpka_00000000000000000000000000000000_00000000";
+    assert_eq!(verify(unknown), (Verdict::NotFound, 1, 1));
+    assert_eq!(verify(unknown), (Verdict::NotFound, 0, 0));
 }
 
 #[test]
