@@ -384,6 +384,8 @@ async function showNewKey(key, opener, c, existing = false) {
   const done = ask("key-dialog", opener);
   $("new-key").select();
   await done;
+  // The key leaves the page with the dialog.
+  $("new-key").value = "";
 }
 
 async function createKey(c, opener) {
@@ -406,7 +408,8 @@ async function revealKey(c, k, opener) {
   await act(async () => {
     shown = await api("GET", `/consumers/${encodeURIComponent(c.name)}/keys/${encodeURIComponent(k.id)}?key-format=visible`);
   }, c.name);
-  if (shown) await showNewKey(shown.key, opener, c, true);
+  if (shown && shown.key && !shown.keyUnavailable) await showNewKey(shown.key, opener, c, true);
+  else if (shown) fail(`This key cannot be shown: ${shown.keyUnavailable || "the server did not send it"}.`);
 }
 
 async function rollKeys(c, opener) {

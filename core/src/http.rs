@@ -79,11 +79,12 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    /// A JSON response.
+    /// A JSON response, never stored by a cache: answers hold keys (created, or shown with
+    /// `key-format=visible`), and the rest is no one else's either.
     pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
         ApiResponse {
             status,
-            headers: Vec::new(),
+            headers: vec![("cache-control".into(), "no-store".into())],
             content_type: Some("application/json"),
             body: serde_json::to_vec(value).unwrap_or_default(),
         }

@@ -25,6 +25,7 @@ pub mod api;
 pub mod edge;
 pub mod key;
 pub mod keys_file;
+pub mod limits;
 #[cfg(feature = "scan")]
 pub mod scan;
 pub mod selfserve;

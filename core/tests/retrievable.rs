@@ -198,6 +198,7 @@ fn without_the_secret_no_bucket_becomes_retrievable_and_existing_ones_say_why() 
     h.create_consumer_with_key("shown", &json!({"name": "acme"}));
     h.config.key_vault = None;
     let before = h.state();
+    let before_tables = everything(&h);
     let detail = problem_detail(
         &h.post(BUCKETS, &json!({"name": "another", "isRetrievable": true})),
         400,
@@ -213,6 +214,7 @@ fn without_the_secret_no_bucket_becomes_retrievable_and_existing_ones_say_why() 
     ));
     assert_eq!(problem_detail(&shown, 500), "");
     assert_eq!(h.state(), before);
+    assert_eq!(everything(&h), before_tables, "a refused request changed the tables");
     let api = h.api();
     let e = api.vault_of("shown").unwrap_err();
     assert!(
@@ -220,13 +222,36 @@ fn without_the_secret_no_bucket_becomes_retrievable_and_existing_ones_say_why() 
         "{e}"
     );
 
-    // Another secret: the error says so (and names no key).
+    // Rolling answers a leak: it works without the secret; the new key has no encrypted
+    // copy, and this answer is where it is shown.
+    let mut roll = request(
+        "POST",
+        &format!("{}/acme/roll-key", consumers("shown")),
+        Some(TOKEN),
+        br#"{"expiresOn": "2000-01-01T00:00:00Z"}"#,
+    );
+    roll.prefer = Some("return=representation".into());
+    let rolled = h.send(&roll);
+    assert_eq!(rolled.status, 200, "{}", rolled.json_body());
+    let rolled = rolled.json_body()["key"].as_str().unwrap().to_owned();
+
+    // Another secret: each key that cannot be opened is shown masked with the reason (which
+    // names no key); the page still answers.
     h.config.key_vault = Some(Vault::new(b"a different secret, also 32 bytes long").unwrap());
-    let shown = h.get(&format!(
-        "{}/acme/keys?key-format=visible",
-        consumers("shown")
-    ));
-    assert_eq!(problem_detail(&shown, 500), "");
+    let shown = h
+        .get(&format!(
+            "{}/acme/keys?key-format=visible",
+            consumers("shown")
+        ))
+        .json_body();
+    let keys = shown["data"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let why = keys[0]["keyUnavailable"].as_str().unwrap();
+    assert!(why.contains("another KEY_ENCRYPTION_SECRET"), "{why}");
+    assert!(keys[0]["key"].as_str().unwrap().contains("****"));
+    let why = keys[1]["keyUnavailable"].as_str().unwrap();
+    assert!(why.contains("no encrypted copy"), "{why}");
+    assert!(!shown.to_string().contains(&rolled[3..35]));
 }
 
 /// A refused `KEY_ENCRYPTION_SECRET` (too short) does not stop the deployment: hash-only
@@ -247,4 +272,41 @@ fn a_refused_secret_fails_only_what_needs_it() {
     assert_eq!(listed.status, 200);
     let refused = h.post(BUCKETS, &json!({"name": "shown", "isRetrievable": true}));
     assert_eq!(problem_detail(&refused, 500), "");
+}
+
+/// A retrievable bucket's records carry schema version 2, which builds from before
+/// retrievable buckets refuse instead of rewriting them without `retrievable` and `sealed`
+/// (a rollback must not flip the bucket or drop the encrypted copies); hash-only records stay
+/// at 1, and verification records in KV stay at 1 for every edge.
+#[test]
+fn records_an_older_build_would_damage_carry_version_2() {
+    let h = vaulted();
+    retrievable_bucket(&h, "shown");
+    h.create_bucket("hashed");
+    h.create_consumer_with_key("shown", &json!({"name": "acme"}));
+    h.create_consumer_with_key("hashed", &json!({"name": "beta"}));
+    let version = |table: &str, name: &str| {
+        let rows = h
+            .sql
+            .exec(
+                &format!("SELECT record FROM {table} WHERE name = ?"),
+                &[name.into()],
+            )
+            .unwrap();
+        let record: Value = serde_json::from_str(rows[0].text(0).unwrap()).unwrap();
+        record["v"].as_u64().unwrap()
+    };
+    assert_eq!(version("buckets", "shown"), 2);
+    assert_eq!(version("buckets", "hashed"), 1);
+    assert_eq!(version("consumers", "acme"), 2);
+    assert_eq!(version("consumers", "beta"), 1);
+    for (k, v, _) in h.state() {
+        if k.starts_with("k:") {
+            assert!(v.starts_with("{\"v\":1,"), "{k}: {v}");
+        }
+    }
+    // Still read, listed and changed by this build.
+    let r = h.call("PATCH", &format!("{BUCKETS}/shown"), r#"{"description":"d"}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(h.get(&format!("{}/acme/keys", consumers("shown"))).status, 200);
 }

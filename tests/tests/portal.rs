@@ -127,7 +127,10 @@ fn a_manager_handles_keys_in_the_portal_page_signed_in_at_a_real_provider() {
         ("PORTAL_OIDC_CLIENT_ID", CLIENT_ID),
         ("PORTAL_JWT_SECRET", SECRET),
         // The bucket keeps keys retrievable: the page offers "Show" on each key.
-        ("KEY_ENCRYPTION_SECRET", "e2e-portal-key-encryption-secret-32-bytes"),
+        (
+            "KEY_ENCRYPTION_SECRET",
+            "e2e-portal-key-encryption-secret-32-bytes",
+        ),
     ]);
     let portal = format!("{}/_keyward/portal/", w.origin);
     provider.serve(&portal);

@@ -298,7 +298,14 @@ impl BucketObject {
                         .map(|v| keyward_core::selfserve::from_header_value(&v)),
                 };
                 let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-                api.handle_me(&api_req, &segs, bucket, &who, &app.settings.config.portal)
+                api.handle_me_logged(
+                    &api_req,
+                    &segs,
+                    bucket,
+                    &who,
+                    &app.settings.config.portal,
+                    |e| console_error!("keyward: /v1/me: {e}"),
+                )
             }
             _ => {
                 api.handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))

@@ -30,7 +30,7 @@ use keyward_core::api::BULK_MAX_ITEMS;
 use keyward_core::http::MAX_BODY_BYTES;
 use keyward_core::keys_file::plan::{self, BucketPlan, Change, DesiredBucket, PlanView};
 use keyward_core::storage::kv::Source;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -301,8 +301,17 @@ fn apply(
                 body["isRetrievable"] = true.into();
             }
             let reply = client.send("POST", "/key-buckets", Some(&body))?;
-            // 409: created meanwhile (or by an interrupted run): what we wanted.
-            if !reply.ok() && reply.status != 409 {
+            // 409: created meanwhile (or by an interrupted run): what we wanted, if in the
+            // file's mode.
+            if reply.status == 409 {
+                let live = client.send("GET", &format!("/key-buckets/{bucket}"), None)?;
+                let retrievable = live.body.get("isRetrievable") == Some(&Value::Bool(true));
+                if let Some(why) =
+                    plan::retrievable_conflict(bucket, plan.is_retrievable(), retrievable)
+                {
+                    bail!("{why}");
+                }
+            } else if !reply.ok() {
                 bail!("creating bucket '{bucket}': {}", describe(&reply));
             }
         }

@@ -269,9 +269,14 @@ pub struct KeyOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub description: Option<String>,
-    /// The key: plaintext only in the response that creates it, else masked or absent.
+    /// The key: plaintext in the response that creates it and with `key-format=visible`
+    /// (retrievable buckets), else masked or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// With `key-format=visible`: why this key is shown masked instead (its encrypted copy
+    /// is missing or was made under another `KEY_ENCRYPTION_SECRET`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_unavailable: Option<String>,
     /// E-mail of the manager who created it in the self-serve API; absent for admins' keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
@@ -298,6 +303,7 @@ impl KeyOut {
             created_by: k.created_by.clone(),
             leaked_on: k.leak.as_ref().map(|l| timestamp::format(l.on)),
             leaked_at: k.leak.as_ref().and_then(|l| l.at.clone()),
+            key_unavailable: None,
         }
     }
 
@@ -307,22 +313,30 @@ impl KeyOut {
         if format != KeyFormat::Visible {
             return Ok(KeyOut::stored(k, format));
         }
-        let missing = |what: &str| {
+        let vault = vault.ok_or_else(|| {
             Error::new(
                 ErrorKind::Config,
-                format!("key '{}' cannot be shown: {what}", k.id),
-            )
-        };
-        let vault = vault.ok_or_else(|| missing("the secret KEY_ENCRYPTION_SECRET is not set"))?;
-        let sealed = k.sealed.as_deref().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Corrupt,
-                format!("key '{}' has no encrypted copy", k.id),
+                format!(
+                    "key '{}' cannot be shown: the secret KEY_ENCRYPTION_SECRET is not set",
+                    k.id
+                ),
             )
         })?;
-        Ok(KeyOut {
-            key: Some(vault.open(&k.id, sealed)?),
-            ..KeyOut::stored(k, KeyFormat::None)
+        // One key that cannot be opened does not fail the page: it is shown masked, with
+        // the reason (which names no key).
+        let opened = match k.sealed.as_deref() {
+            Some(sealed) => vault.open(&k.id, sealed).map_err(|e| e.message().to_owned()),
+            None => Err("it has no encrypted copy (made while KEY_ENCRYPTION_SECRET was not available, or before the bucket kept keys retrievable)".to_owned()),
+        };
+        Ok(match opened {
+            Ok(plain) => KeyOut {
+                key: Some(plain),
+                ..KeyOut::stored(k, KeyFormat::None)
+            },
+            Err(why) => KeyOut {
+                key_unavailable: Some(why),
+                ..KeyOut::stored(k, KeyFormat::Masked)
+            },
         })
     }
 

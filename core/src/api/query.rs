@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 /// Largest page (KV's list limit, and Zuplo's): a larger `limit` is capped to it, as Zuplo does.
 pub const MAX_LIMIT: usize = 1000;
 
+/// Largest page of consumers listed with `include-api-keys=true&key-format=visible` (each key
+/// shown is a decryption in the bucket's object): a larger `limit` is capped to it.
+pub const MAX_VISIBLE_CONSUMERS: usize = 100;
+
 /// The query parameters keyward understands; others are ignored, as Zuplo does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {

@@ -339,8 +339,15 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             [_, "$check"] | [_, "consumers", "$index"] => Query::default(),
             _ => Query::parse(&req.query)?,
         };
+        let mut q = q;
         if q.key_format == KeyFormat::Visible {
             self.may_show_keys(grant, rest)?;
+            // Each key shown is one decryption in the bucket's single-threaded object, and a
+            // page of consumers with their keys could be 100,000 of them: at most
+            // MAX_VISIBLE_CONSUMERS consumers per page (10,000 keys).
+            if q.include_api_keys {
+                q.limit = q.limit.min(super::query::MAX_VISIBLE_CONSUMERS);
+            }
         }
         let m = req.method.as_str();
         match rest {

@@ -24,6 +24,14 @@ use std::collections::BTreeMap;
 /// The schema version written in every record.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The version of a record an older build must not rewrite: a retrievable bucket's, or a
+/// consumer's holding encrypted keys. Those builds ignore fields they do not know, so a
+/// rewrite would turn the bucket hash-only or drop the keys' encrypted copies; this version
+/// makes them refuse the record instead (a rollback then fails loudly for those buckets and
+/// only those). Verification records (`k:`) stay at [`SCHEMA_VERSION`]: the edge of any
+/// build reads them.
+pub const SEALED_SCHEMA_VERSION: u32 = 2;
+
 /// KV key builders. Nothing else in keyward formats a KV key.
 pub mod keys {
     /// The record of bucket `bucket`.
@@ -318,6 +326,28 @@ pub struct BucketRecord {
     pub updated_on: Millis,
 }
 
+impl BucketRecord {
+    /// The version to write it with: [`SEALED_SCHEMA_VERSION`] when retrievable.
+    pub fn with_version(&self) -> BucketRecord {
+        BucketRecord {
+            v: if self.retrievable { SEALED_SCHEMA_VERSION } else { SCHEMA_VERSION },
+            ..self.clone()
+        }
+    }
+}
+
+impl ConsumerRecord {
+    /// The version to write it with: [`SEALED_SCHEMA_VERSION`] when a key has an encrypted
+    /// copy.
+    pub fn schema_version(&self) -> u32 {
+        if self.keys.iter().any(|k| k.sealed.is_some()) {
+            SEALED_SCHEMA_VERSION
+        } else {
+            SCHEMA_VERSION
+        }
+    }
+}
+
 /// Reads a record, refusing unknown schema versions.
 pub fn decode<T: serde::de::DeserializeOwned>(kv_key: &str, text: &str) -> Result<T, Error> {
     #[derive(Deserialize)]
@@ -330,7 +360,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(kv_key: &str, text: &str) -> Resul
             format!("record '{}' is not readable: {e}", keys::redacted(kv_key)),
         )
     })?;
-    if version.v != SCHEMA_VERSION {
+    if version.v != SCHEMA_VERSION && version.v != SEALED_SCHEMA_VERSION {
         return Err(Error::new(
             ErrorKind::Corrupt,
             format!(

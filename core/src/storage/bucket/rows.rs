@@ -60,7 +60,7 @@ pub fn bucket(sql: &impl Sql, name: &str) -> Result<BucketRecord, Error> {
 
 /// Writes a bucket record (created or changed) and owes the directory its copy.
 pub fn put_bucket(sql: &impl Sql, b: &BucketRecord) -> Result<(), Error> {
-    let json = kv::encode(b);
+    let json = kv::encode(&b.with_version());
     sql.exec(
         "INSERT INTO buckets (name, record) VALUES (?, ?) \
          ON CONFLICT (name) DO UPDATE SET record = excluded.record",
@@ -199,7 +199,11 @@ fn write_consumer(
         &[
             bucket.into(),
             name.into(),
-            kv::encode(after).into(),
+            kv::encode(&ConsumerRecord {
+                v: after.schema_version(),
+                ..after.clone()
+            })
+            .into(),
             after.digest().into(),
             source_str(after.source).into(),
         ],
