@@ -48,6 +48,19 @@ fn retrievable_bucket(h: &Harness, name: &str) -> Value {
     r.json_body()
 }
 
+/// Rolls `consumer`'s keys in bucket `shown`, the old ones revoked at once, asking for the new
+/// key in the answer.
+fn roll_now(h: &Harness, consumer: &str) -> keyward_core::http::ApiResponse {
+    let mut roll = request(
+        "POST",
+        &format!("{}/{consumer}/roll-key", consumers("shown")),
+        Some(TOKEN),
+        br#"{"expiresOn": "2000-01-01T00:00:00Z"}"#,
+    );
+    roll.prefer = Some("return=representation".into());
+    h.send(&roll)
+}
+
 #[test]
 fn a_retrievable_bucket_shows_its_keys_again_to_write_tokens() {
     let h = vaulted();
@@ -93,14 +106,7 @@ fn a_retrievable_bucket_shows_its_keys_again_to_write_tokens() {
     assert_eq!(masked["data"][0]["key"], "****fb7009");
 
     // A rolled key is sealed too.
-    let mut roll = request(
-        "POST",
-        &format!("{}/acme/roll-key", consumers("shown")),
-        Some(TOKEN),
-        br#"{"expiresOn": "2000-01-01T00:00:00Z"}"#,
-    );
-    roll.prefer = Some("return=representation".into());
-    let rolled = h.send(&roll).json_body()["key"]
+    let rolled = roll_now(&h, "acme").json_body()["key"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -214,7 +220,11 @@ fn without_the_secret_no_bucket_becomes_retrievable_and_existing_ones_say_why() 
     ));
     assert_eq!(problem_detail(&shown, 500), "");
     assert_eq!(h.state(), before);
-    assert_eq!(everything(&h), before_tables, "a refused request changed the tables");
+    assert_eq!(
+        everything(&h),
+        before_tables,
+        "a refused request changed the tables"
+    );
     let api = h.api();
     let e = api.vault_of("shown").unwrap_err();
     assert!(
@@ -224,14 +234,7 @@ fn without_the_secret_no_bucket_becomes_retrievable_and_existing_ones_say_why() 
 
     // Rolling answers a leak: it works without the secret; the new key has no encrypted
     // copy, and this answer is where it is shown.
-    let mut roll = request(
-        "POST",
-        &format!("{}/acme/roll-key", consumers("shown")),
-        Some(TOKEN),
-        br#"{"expiresOn": "2000-01-01T00:00:00Z"}"#,
-    );
-    roll.prefer = Some("return=representation".into());
-    let rolled = h.send(&roll);
+    let rolled = roll_now(&h, "acme");
     assert_eq!(rolled.status, 200, "{}", rolled.json_body());
     let rolled = rolled.json_body()["key"].as_str().unwrap().to_owned();
 
@@ -306,7 +309,14 @@ fn records_an_older_build_would_damage_carry_version_2() {
         }
     }
     // Still read, listed and changed by this build.
-    let r = h.call("PATCH", &format!("{BUCKETS}/shown"), r#"{"description":"d"}"#);
+    let r = h.call(
+        "PATCH",
+        &format!("{BUCKETS}/shown"),
+        r#"{"description":"d"}"#,
+    );
     assert_eq!(r.status, 200);
-    assert_eq!(h.get(&format!("{}/acme/keys", consumers("shown"))).status, 200);
+    assert_eq!(
+        h.get(&format!("{}/acme/keys", consumers("shown"))).status,
+        200
+    );
 }

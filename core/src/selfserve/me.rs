@@ -258,7 +258,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             },
             ["consumers"] => match m {
                 "GET" | "HEAD" => {
-                    let retrievable = rows::find_bucket(self.sql, bucket)?.is_some_and(|b| b.retrievable);
+                    let retrievable =
+                        rows::find_bucket(self.sql, bucket)?.is_some_and(|b| b.retrievable);
                     let data: Vec<MeConsumerOut> = rows::managed_by(self.sql, bucket, &who.email)?
                         .iter()
                         .map(|c| me_consumer(c, retrievable))

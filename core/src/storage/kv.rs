@@ -330,7 +330,11 @@ impl BucketRecord {
     /// The version to write it with: [`SEALED_SCHEMA_VERSION`] when retrievable.
     pub fn with_version(&self) -> BucketRecord {
         BucketRecord {
-            v: if self.retrievable { SEALED_SCHEMA_VERSION } else { SCHEMA_VERSION },
+            v: if self.retrievable {
+                SEALED_SCHEMA_VERSION
+            } else {
+                SCHEMA_VERSION
+            },
             ..self.clone()
         }
     }
