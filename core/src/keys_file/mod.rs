@@ -1,12 +1,14 @@
 //! `keys.yaml`, consumers as code: its model, the checker that reads it with a position for
-//! every problem, the writer `export` uses, and the plan engine that compares it with a live
-//! bucket.
+//! every problem, the writer `export` uses, the plan engine that compares it with a live
+//! bucket, and the importer that brings a Zuplo bucket into it (`import`).
 //!
-//! May use: the shared modules ([`crate::validate`], [`crate::error`]), [`crate::storage`]'s
-//! digest and sources, and [`crate::api`]'s wire model (a plan's upserts are `$bulk` items).
+//! May use: the shared modules ([`crate::validate`], [`crate::error`]), [`crate::key`]'s
+//! masked forms, [`crate::storage`]'s digest and sources, and [`crate::api`]'s wire model
+//! (a plan's upserts are `$bulk` items).
 //! Nothing else in core imports this subsystem: the Worker never reads `keys.yaml`.
 
 pub mod check;
+pub mod import;
 pub mod model;
 pub mod plan;
 pub mod write;
