@@ -134,23 +134,55 @@ fn read_token_file(path: &Path) -> Result<Secret> {
 /// Whether the token may be sent to `url`: https, or http to this machine, or any http with
 /// `insecure_http`. An error says what is wrong and what to do.
 pub fn check_url(url: &str, insecure_http: bool) -> Result<()> {
-    let example = "e.g. https://keyward.example.workers.dev/_keyward";
+    check_url_of(&Peer::WORKER, url, insecure_http)
+}
+
+/// Whom a [`Client`] talks to, for its messages: the flag naming the URL, what the token
+/// is, and what the API is.
+#[derive(Debug)]
+pub struct Peer {
+    /// The flag giving the URL (`--url`).
+    pub flag: &'static str,
+    /// The token, as messages call it.
+    pub token: &'static str,
+    /// What answers (`the Worker`).
+    pub name: &'static str,
+    /// An example of the URL.
+    pub example: &'static str,
+}
+
+impl Peer {
+    /// keyward's Worker, the peer of every command.
+    pub const WORKER: Peer = Peer {
+        flag: "--url",
+        token: "management token",
+        name: "the Worker",
+        example: "e.g. https://keyward.example.workers.dev/_keyward",
+    };
+}
+
+/// [`check_url`] for any peer.
+pub fn check_url_of(peer: &Peer, url: &str, insecure_http: bool) -> Result<()> {
+    let Peer {
+        flag,
+        token,
+        name,
+        example,
+    } = peer;
     let parsed = url::Url::parse(url).map_err(|e| {
-        anyhow!("--url '{url}' is not a URL ({e}); use the Worker's API base, {example}")
+        anyhow!("{flag} '{url}' is not a URL ({e}); use {name}'s API base, {example}")
     })?;
     match parsed.scheme() {
         "https" => {}
         "http" if insecure_http || is_loopback(&parsed) => {}
         "http" => bail!(
-            "--url '{url}': plain http to a host other than this machine would send the management token unencrypted, \
+            "{flag} '{url}': plain http to a host other than this machine would send the {token} unencrypted, \
              so nothing was sent; use https://, or pass --insecure-http (KEYWARD_INSECURE_HTTP=1) if you trust every network in between"
         ),
-        other => bail!(
-            "--url '{url}': '{other}' is not http(s); use the Worker's API base, {example}"
-        ),
+        other => bail!("{flag} '{url}': '{other}' is not http(s); use {name}'s API base, {example}"),
     }
     if parsed.host().is_none() {
-        bail!("--url '{url}' names no host; use the Worker's API base, {example}");
+        bail!("{flag} '{url}' names no host; use {name}'s API base, {example}");
     }
     Ok(())
 }
@@ -192,6 +224,8 @@ pub struct Client {
     /// `{url}/v1/accounts/{account}`
     base: String,
     token: Secret,
+    /// Whom it talks to, for messages.
+    peer: &'static Peer,
 }
 
 impl Client {
@@ -201,7 +235,34 @@ impl Client {
     pub fn new(remote: &Remote) -> Result<Client> {
         check_url(&remote.url, remote.insecure_http)?;
         let token = remote.token()?;
-        let root = remote.url.trim_end_matches('/').to_owned();
+        let mut client = Client::unbound(&Peer::WORKER, &remote.url, token);
+        let account = match remote.account.clone().filter(|a| !a.is_empty()) {
+            Some(a) => a,
+            None => client.learn_account()?,
+        };
+        client.base = format!("{}/v1/accounts/{}", client.root, encode(&account));
+        Ok(client)
+    }
+
+    /// A client of another Developer API (Zuplo's, or a keyward Worker as a source) at
+    /// `url`, for `account`, with `token`; fails, before sending anything, when the URL would
+    /// expose the token.
+    pub fn of(
+        peer: &'static Peer,
+        url: &str,
+        insecure_http: bool,
+        token: Secret,
+        account: &str,
+    ) -> Result<Client> {
+        check_url_of(peer, url, insecure_http)?;
+        let mut client = Client::unbound(peer, url, token);
+        client.base = format!("{}/v1/accounts/{}", client.root, encode(account));
+        Ok(client)
+    }
+
+    /// A client with no account yet (`base` empty).
+    fn unbound(peer: &'static Peer, url: &str, token: Secret) -> Client {
+        let root = url.trim_end_matches('/').to_owned();
         // No redirects: ureq would follow one without the Authorization header, to any host
         // and from https to http, and hand back that host's answer as the Worker's. The
         // developer API never redirects; a 3xx is reported (see `respond`).
@@ -209,19 +270,14 @@ impl Client {
             .timeout(Duration::from_secs(120))
             .redirects(0)
             .build();
-        let mut client = Client {
+        Client {
             requests: std::cell::Cell::new(0),
             agent,
             base: String::new(),
             root,
             token,
-        };
-        let account = match remote.account.clone().filter(|a| !a.is_empty()) {
-            Some(a) => a,
-            None => client.learn_account()?,
-        };
-        client.base = format!("{}/v1/accounts/{}", client.root, encode(&account));
-        Ok(client)
+            peer,
+        }
     }
 
     /// Requests sent so far.
@@ -313,15 +369,17 @@ impl Client {
                 Err(ureq::Error::Status(_, r)) => r,
                 Err(e) => {
                     return Err(e).with_context(|| {
-                        format!("{method} {url}: no answer; is the Worker running?")
+                        format!("{method} {url}: no answer; is {} running?", self.peer.name)
                     })
                 }
             };
             if (300..400).contains(&response.status()) {
                 bail!(
-                    "{method} {url}: the Worker answered {} redirecting to '{}'; keyward follows no redirect, so the token goes only where --url says; point --url at the API's real base URL",
+                    "{method} {url}: {} answered {} redirecting to '{}'; keyward follows no redirect, so the token goes only where {flag} says; point {flag} at the API's real base URL",
+                    self.peer.name,
                     response.status(),
-                    response.header("location").unwrap_or("nowhere")
+                    response.header("location").unwrap_or("nowhere"),
+                    flag = self.peer.flag
                 );
             }
             let busy = matches!(response.status(), 429 | 503);

@@ -162,12 +162,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// A temporary file, removed when dropped unless kept. Only its owner may read it: it holds
 /// managers' e-mail addresses.
-struct TempFile(PathBuf, bool);
+pub(crate) struct TempFile(PathBuf, bool);
 
 impl TempFile {
     /// A new file in `dir`, created exclusively (never an existing file or link), read and
     /// write.
-    fn create(dir: &std::path::Path) -> Result<(TempFile, File)> {
+    pub(crate) fn create(dir: &std::path::Path) -> Result<(TempFile, File)> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -194,8 +194,13 @@ impl TempFile {
 }
 
 impl TempFile {
+    /// Where it is.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
     /// It became the output: not removed.
-    fn keep(&mut self) {
+    pub(crate) fn keep(&mut self) {
         self.1 = true;
     }
 }

@@ -5,6 +5,7 @@ mod check;
 mod completions;
 mod consumers;
 mod export;
+mod import;
 mod keys;
 mod plan;
 mod portal_token;
@@ -63,6 +64,12 @@ enum Command {
     Sync(sync::Args),
     /// Write the live state as a keys.yaml, to adopt existing consumers (network)
     Export(export::Args),
+    /// Import consumers and their keys from another system into keys.yaml and the Worker (network)
+    #[command(
+        subcommand,
+        after_help = "Example:\n  ZUPLO_API_KEY=... KEYWARD_TOKEN=... keyward import zuplo --account acme --bucket acme-production --to-bucket default"
+    )]
+    Import(import::Command),
     /// List and show consumers (network)
     #[command(
         subcommand,
@@ -105,6 +112,7 @@ impl Cli {
             | Command::Completions(_) => true,
             Command::Validate(_)
             | Command::Sync(_)
+            | Command::Import(_)
             | Command::Keys(_)
             | Command::Check(_)
             | Command::Scan(_) => false,
@@ -119,6 +127,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Export(args) => export::run(args),
+        Command::Import(cmd) => import::run(cmd),
         Command::Consumers(cmd) => consumers::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Check(args) => check::run(args),

@@ -28,7 +28,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keyward_core::api::model::{BulkOut, BulkStatus};
 use keyward_core::api::BULK_MAX_ITEMS;
 use keyward_core::http::MAX_BODY_BYTES;
-use keyward_core::keys_file::plan::{self, BucketPlan, Change, DesiredBucket, PlanView};
+use keyward_core::keys_file::plan::{
+    self, BucketPlan, Change, DesiredBucket, DesiredFile, PlanView,
+};
 use keyward_core::storage::kv::Source;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -65,22 +67,40 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let desired = super::validate::read(&args.file).context("nothing was sent")?;
     let client = Client::new(&args.remote)?;
-    let live = plan_cmd::read_live(&client, &desired, args.prune)?;
-    let none = DesiredBucket::default();
-    let plans = plan_cmd::plans(&desired, &live, &none, args.prune);
-    plan_cmd::print(&plans, Format::Text)?;
+    sync_file(&client, &desired, &args.file, args.prune, args.dry_run)?;
     if args.dry_run {
         println!("Dry run: nothing was changed.");
-        return Ok(ExitCode::SUCCESS);
     }
-    let commit = commit_of(&args.file);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The whole of `sync` once the file is read: plans `desired` (the file at `file`, whose
+/// commit is recorded) against the Worker, prints the plan, and — unless `dry_run` —
+/// applies it and prints the summary line. Returns how many changes were planned.
+/// `keyward import` applies the file it wrote through here too.
+pub fn sync_file(
+    client: &Client,
+    desired: &DesiredFile,
+    file: &Path,
+    prune: bool,
+    dry_run: bool,
+) -> Result<usize> {
+    let live = plan_cmd::read_live(client, desired, prune)?;
+    let none = DesiredBucket::default();
+    let plans = plan_cmd::plans(desired, &live, &none, prune);
+    plan_cmd::print(&plans, Format::Text)?;
     let summary = plan::summarize(&plans);
+    let planned = summary.create + summary.update + summary.delete;
+    if dry_run {
+        return Ok(planned);
+    }
+    let commit = commit_of(file);
     let mut tally = Tally {
-        planned: summary.create + summary.update + summary.delete,
+        planned,
         ..Tally::default()
     };
     let progress = Progress::new(tally.planned);
-    let result = apply(&client, &plans, commit.as_deref(), &mut tally, &progress);
+    let result = apply(client, &plans, commit.as_deref(), &mut tally, &progress);
     progress.finish();
     // Statistics on stderr, so stdout stays the plan and the summary.
     eprintln!(
@@ -91,7 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match result {
         Ok(()) => {
             println!("{}", tally.line());
-            Ok(ExitCode::SUCCESS)
+            Ok(planned)
         }
         Err(e) => {
             println!("{}", tally.stopped_line());
