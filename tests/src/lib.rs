@@ -3,8 +3,9 @@
 //! [`Worker::start`] runs the real Worker bundle (`worker/build/index.js`, built by
 //! `make worker`) in workerd through `wrangler dev`, on a free port of 127.0.0.1, with a
 //! local KV persisted in a fresh temporary directory and fresh secrets. [`Echo`] is an
-//! upstream on 127.0.0.1 that records what it receives. Missing prerequisites make a test
-//! fail with what to run, never skip.
+//! upstream on 127.0.0.1 that records what it receives, built on [`Stub`], a server that
+//! answers as a test says; [`keyward_cli`] runs the CLI against a Worker. Missing
+//! prerequisites make a test fail with what to run, never skip.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -443,7 +444,7 @@ pub fn count_files(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// A request the echo upstream received.
+/// A request a [`Stub`] (or the [`Echo`] upstream) received.
 #[derive(Debug, Clone)]
 pub struct Received {
     /// Method.
@@ -466,27 +467,31 @@ impl Received {
     }
 }
 
-/// An upstream on 127.0.0.1 that answers 200 `{"echo": true}` and records each request.
-pub struct Echo {
+/// What a [`Stub`] answers a request: status, content type and body.
+pub type Reply = (u16, &'static str, String);
+
+/// An HTTP/1.1 server on 127.0.0.1 (a free port) that records each request and answers it
+/// with `respond`: a stand-in for another service (Zuplo's Developer API, an upstream).
+pub struct Stub {
     /// `http://127.0.0.1:{port}`
     pub origin: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
-impl Echo {
-    /// Starts the echo server on a free port (a thread that lives as long as the test).
-    pub fn start() -> Echo {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind echo");
+impl Stub {
+    /// Starts the server (a thread that lives as long as the test).
+    pub fn start(respond: fn(&Received) -> Reply) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stub");
         let origin = format!("http://{}", listener.local_addr().expect("addr"));
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&received);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let sink = Arc::clone(&sink);
-                std::thread::spawn(move || serve_echo(stream, &sink));
+                std::thread::spawn(move || serve(stream, &sink, respond));
             }
         });
-        Echo { origin, received }
+        Stub { origin, received }
     }
 
     /// Everything received so far.
@@ -495,7 +500,30 @@ impl Echo {
     }
 }
 
-fn serve_echo(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
+/// An upstream on 127.0.0.1 that answers 200 `{"echo": true}` and records each request.
+pub struct Echo {
+    /// `http://127.0.0.1:{port}`
+    pub origin: String,
+    stub: Stub,
+}
+
+impl Echo {
+    /// Starts the echo server on a free port (a thread that lives as long as the test).
+    pub fn start() -> Echo {
+        let stub = Stub::start(|_| (200, "application/json", "{\"echo\":true}".to_owned()));
+        Echo {
+            origin: stub.origin.clone(),
+            stub,
+        }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.stub.received()
+    }
+}
+
+fn serve(stream: TcpStream, sink: &Mutex<Vec<Received>>, respond: fn(&Received) -> Reply) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
@@ -534,21 +562,56 @@ fn serve_echo(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let request = Received {
+            method,
+            target,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let (status, kind, reply) = respond(&request);
         if let Ok(mut s) = sink.lock() {
-            s.push(Received {
-                method,
-                target,
-                headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
+            s.push(request);
         }
-        let reply = "{\"echo\":true}";
+        let reason = if status == 200 { "OK" } else { "Answered" };
         let mut out = &stream;
         let _ = write!(
             out,
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\r\n{reply}",
             reply.len()
         );
+    }
+}
+
+/// What a `keyward` run left: exit code, stdout, stderr.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (none when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub out: String,
+    /// Standard error.
+    pub err: String,
+}
+
+/// Runs `keyward args…` in `dir` against the developer API at `api` with [`TOKEN`], without
+/// colour, with `env` added (and `KEYWARD_ACCOUNT`, `GITHUB_SHA` removed).
+pub fn keyward_cli(api: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(cli_binary());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("KEYWARD_URL", api)
+        .env("KEYWARD_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("KEYWARD_ACCOUNT")
+        .env_remove("GITHUB_SHA");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run keyward");
+    Run {
+        code: out.status.code(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

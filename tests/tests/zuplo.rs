@@ -9,14 +9,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keyward_e2e::{admin, cli_binary, Echo, Worker, TOKEN};
+use keyward_e2e::{admin, keyward_cli, Echo, Received, Reply, Run, Stub, Worker, TOKEN};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 const ZUPLO_PATTERN: &str = "^zpka_[0-9a-f]{32}_[0-9a-f]{8}$";
 const ZUPLO_TOKEN: &str = "zuplo-stub-api-key";
@@ -58,110 +54,29 @@ fn fixtures() -> PathBuf {
     keyward_e2e::root().join("tests/fixtures/zuplo")
 }
 
-/// A request the stub received: its target, and what was wrong with it (if anything).
-#[derive(Debug, Clone)]
-struct Seen {
-    target: String,
-    problem: Option<String>,
+fn problem(status: u16, detail: &str) -> Reply {
+    let body = json!({"type": format!("https://httpproblems.com/http-status/{status}"),
+                      "title": "Refused by the stub", "status": status, "detail": detail});
+    (status, "application/problem+json", body.to_string())
 }
 
 /// Zuplo's Developer API for one account and bucket, answering from the fixture: the
-/// bucket, and consumer pages by `offset` (`consumers-{offset}.json`). It refuses (and
-/// records) a request without `Authorization: Bearer ZUPLO_TOKEN` or a consumer list
-/// without the query the importer must send.
-struct Stub {
-    origin: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Stub {
-    fn start() -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stub");
-        let origin = format!("http://{}", listener.local_addr().expect("addr"));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let sink = Arc::clone(&sink);
-                std::thread::spawn(move || serve(stream, &sink));
-            }
-        });
-        Stub { origin, seen }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-fn serve(stream: TcpStream, sink: &Mutex<Vec<Seen>>) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_owned();
-        let target = parts.next().unwrap_or("").to_owned();
-        let mut auth = None;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.trim().eq_ignore_ascii_case("authorization") {
-                    auth = Some(v.trim().to_owned());
-                }
-            }
-        }
-        let (status, body, problem) = answer(&method, &target, auth.as_deref());
-        if let Ok(mut s) = sink.lock() {
-            s.push(Seen {
-                target: target.clone(),
-                problem,
-            });
-        }
-        let kind = if status == 200 {
-            "application/json"
-        } else {
-            "application/problem+json"
-        };
-        let mut out = &stream;
-        let _ = write!(
-            out,
-            "HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-    }
-}
-
-fn problem(status: u16, detail: &str) -> (u16, String, Option<String>) {
-    let body = json!({"type": format!("https://httpproblems.com/http-status/{status}"),
-                      "title": "Refused by the stub", "status": status, "detail": detail});
-    (status, body.to_string(), Some(detail.to_owned()))
-}
-
-fn answer(method: &str, target: &str, auth: Option<&str>) -> (u16, String, Option<String>) {
-    if auth != Some(&format!("Bearer {ZUPLO_TOKEN}")) {
+/// bucket, and consumer pages by `offset` (`consumers-{offset}.json`). It refuses a request
+/// without `Authorization: Bearer ZUPLO_TOKEN`, or a consumer list without the query the
+/// importer must send.
+fn zuplo(r: &Received) -> Reply {
+    if r.header("authorization") != Some(&format!("Bearer {ZUPLO_TOKEN}")) {
         return problem(401, "no or wrong Authorization: Bearer");
     }
-    if method != "GET" {
+    if r.method != "GET" {
         return problem(405, "the importer only reads the source");
     }
+    let target = r.target.as_str();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let base = format!("/v1/accounts/{ACCOUNT}/key-buckets/{BUCKET}");
     let read = |name: &str| std::fs::read_to_string(fixtures().join(name)).unwrap();
     if path == base {
-        return (200, read("bucket.json"), None);
+        return (200, "application/json", read("bucket.json"));
     }
     if path != format!("{base}/consumers") {
         return problem(404, "no such path");
@@ -184,7 +99,7 @@ fn answer(method: &str, target: &str, auth: Option<&str>) -> (u16, String, Optio
         return problem(400, "offset is required");
     };
     match std::fs::read_to_string(fixtures().join(format!("consumers-{offset}.json"))) {
-        Ok(page) => (200, page, None),
+        Ok(page) => (200, "application/json", page),
         Err(_) => problem(
             400,
             "no page at this offset (the fixture has offsets 0 and 3)",
@@ -192,48 +107,39 @@ fn answer(method: &str, target: &str, auth: Option<&str>) -> (u16, String, Optio
     }
 }
 
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    out: String,
-    err: String,
-}
-
-/// `keyward args…` in `dir`, the target `w` (as for `sync`), the source token set.
+/// `keyward args…` in `dir` against `w` (as for `sync`), with `source_token` as
+/// ZUPLO_API_KEY.
 fn keyward(w: &Worker, dir: &Path, args: &[&str], source_token: &str) -> Run {
-    let out = Command::new(cli_binary())
-        .args(args)
-        .current_dir(dir)
-        .env("KEYWARD_URL", w.api_base())
-        .env("KEYWARD_TOKEN", TOKEN)
-        .env("ZUPLO_API_KEY", source_token)
-        .env("NO_COLOR", "1")
-        .env_remove("KEYWARD_ACCOUNT")
-        .env_remove("GITHUB_SHA")
-        .output()
-        .expect("run keyward");
-    Run {
-        code: out.status.code(),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    keyward_cli(&w.api_base(), dir, args, &[("ZUPLO_API_KEY", source_token)])
 }
 
-fn import_args<'a>(stub: &'a Stub, extra: &[&'a str]) -> Vec<&'a str> {
+/// `import zuplo` from `from` (the source's API base), its `account` and `bucket`, into the
+/// Worker's bucket `default`, with `extra` arguments.
+fn import_args<'a>(
+    from: &'a str,
+    account: &'a str,
+    bucket: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "import",
         "zuplo",
         "--from-url",
-        &stub.origin,
+        from,
         "--account",
-        ACCOUNT,
+        account,
         "--bucket",
-        BUCKET,
+        bucket,
         "--to-bucket",
         "default",
     ];
     args.extend_from_slice(extra);
     args
+}
+
+/// The same from the stub's recorded bucket.
+fn from_stub<'a>(stub: &'a Stub, extra: &[&'a str]) -> Vec<&'a str> {
+    import_args(&stub.origin, ACCOUNT, BUCKET, extra)
 }
 
 const EXISTING: &str = "# yaml-language-server: $schema=./schemas/keys.schema.json\n# Ours.\nversion: 1\nbuckets:\n  default:\n    consumers:\n      hooli:\n        metadata:\n          plan: bronze\n";
@@ -256,7 +162,7 @@ fn bucket_status(w: &Worker) -> u16 {
 #[test]
 fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
     let echo = Echo::start();
-    let stub = Stub::start();
+    let stub = Stub::start(zuplo);
     let w = Worker::start(&[
         ("IMPORTED_KEY_PATTERN", ZUPLO_PATTERN),
         ("UPSTREAM_URL", &echo.origin),
@@ -267,7 +173,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
     std::fs::write(&file, EXISTING).unwrap();
 
     // --dry-run: what it would do, and nothing written, neither the file nor the Worker.
-    let r = keyward(&w, d, &import_args(&stub, &["--dry-run"]), ZUPLO_TOKEN);
+    let r = keyward(&w, d, &from_stub(&stub, &["--dry-run"]), ZUPLO_TOKEN);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.out
@@ -288,7 +194,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
     assert_eq!(bucket_status(&w), 404, "the dry run created the bucket");
 
     // The import.
-    let r = keyward(&w, d, &import_args(&stub, &[]), ZUPLO_TOKEN);
+    let r = keyward(&w, d, &from_stub(&stub, &[]), ZUPLO_TOKEN);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.out.contains(
@@ -309,8 +215,10 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
     assert!(text.contains("      - bruce@acme.example\n"), "{text}");
 
     // The stub saw the token and the query every time, and two pages.
-    let seen = stub.seen();
-    assert!(seen.iter().all(|s| s.problem.is_none()), "{seen:?}");
+    let seen = stub.received();
+    for r in &seen {
+        assert_eq!(zuplo(r).0, 200, "{r:?}: {}", zuplo(r).2);
+    }
     let pages: Vec<&str> = seen
         .iter()
         .filter(|s| s.target.contains("/consumers?"))
@@ -370,7 +278,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
         None,
     )
     .text;
-    let r = keyward(&w, d, &import_args(&stub, &[]), ZUPLO_TOKEN);
+    let r = keyward(&w, d, &from_stub(&stub, &[]), ZUPLO_TOKEN);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.out.contains("Nothing to import: keys.yaml and bucket 'default' already hold the source's 5 consumers and 5 keys; nothing was written."),
@@ -398,7 +306,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
 
     // A consumer the file lists otherwise stops the import, naming it.
     std::fs::write(&file, text.replace("plan: trial", "plan: paid")).unwrap();
-    let r = keyward(&w, d, &import_args(&stub, &[]), ZUPLO_TOKEN);
+    let r = keyward(&w, d, &from_stub(&stub, &[]), ZUPLO_TOKEN);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(
         r.err
@@ -413,12 +321,12 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
 
 #[test]
 fn without_the_pattern_the_import_is_refused_and_a_hash_only_source_is_named() {
-    let stub = Stub::start();
+    let stub = Stub::start(zuplo);
     let w = Worker::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
-    let r = keyward(&w, d, &import_args(&stub, &[]), ZUPLO_TOKEN);
+    let r = keyward(&w, d, &from_stub(&stub, &[]), ZUPLO_TOKEN);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(
         r.err
@@ -434,7 +342,7 @@ fn without_the_pattern_the_import_is_refused_and_a_hash_only_source_is_named() {
     assert_eq!(bucket_status(&w), 404, "the Worker was written");
 
     // The wrong source token: refused by the source, said so.
-    let r = keyward(&w, d, &import_args(&stub, &[]), "wrong");
+    let r = keyward(&w, d, &from_stub(&stub, &[]), "wrong");
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.err.contains("check ZUPLO_API_KEY"), "{}", r.err);
 
@@ -453,23 +361,9 @@ fn without_the_pattern_the_import_is_refused_and_a_hash_only_source_is_named() {
         Some(r#"{"name":"legacy","metadata":{"plan":"old"}}"#),
     );
     assert_eq!(r.status, 200, "{r:?}");
-    let from_self = |extra: &[&str]| {
-        let api = w.api_base();
-        let mut args = vec![
-            "import",
-            "zuplo",
-            "--from-url",
-            api.as_str(),
-            "--account",
-            "local",
-            "--bucket",
-            "old-keys",
-            "--to-bucket",
-            "default",
-        ];
-        args.extend_from_slice(extra);
-        keyward(&w, d, &args, TOKEN)
-    };
+    let api = w.api_base();
+    let from_self =
+        |extra: &[&str]| keyward(&w, d, &import_args(&api, "local", "old-keys", extra), TOKEN);
     let r = from_self(&[]);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(
@@ -530,18 +424,7 @@ fn a_retrievable_keyward_bucket_is_imported_into_another_keyward() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let api = old.api_base();
-    let args = [
-        "import",
-        "zuplo",
-        "--from-url",
-        api.as_str(),
-        "--account",
-        "local",
-        "--bucket",
-        "production",
-        "--to-bucket",
-        "default",
-    ];
+    let args = import_args(&api, "local", "production", &[]);
     let r = keyward(&new, d, &args, TOKEN);
     assert_eq!(r.code, Some(0), "{r:?}");
     for (_, key) in &keys {
