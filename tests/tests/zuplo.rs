@@ -292,6 +292,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
         r.out
     );
     assert!(!r.out.contains("+ keys"), "{}", r.out);
+    assert_no_plaintext(&[&r.out, &r.err]);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
     let keys_after = admin(
         "GET",
@@ -314,6 +315,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
         "{}",
         r.err
     );
+    assert_no_plaintext(&[&r.out, &r.err]);
 
     let log = w.log();
     assert_no_plaintext(&[&log]);
