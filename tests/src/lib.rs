@@ -4,8 +4,8 @@
 //! `make worker`) in workerd through `wrangler dev`, on a free port of 127.0.0.1, with a
 //! local KV persisted in a fresh temporary directory and fresh secrets. [`Echo`] is an
 //! upstream on 127.0.0.1 that records what it receives, built on [`Stub`], a server that
-//! answers as a test says; [`keyward_cli`] runs the CLI against a Worker. Missing
-//! prerequisites make a test fail with what to run, never skip.
+//! answers as a test says. Missing prerequisites make a test fail with what to run, never
+//! skip.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -579,39 +579,6 @@ fn serve(stream: TcpStream, sink: &Mutex<Vec<Received>>, respond: fn(&Received) 
             "HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\r\n{reply}",
             reply.len()
         );
-    }
-}
-
-/// What a `keyward` run left: exit code, stdout, stderr.
-#[derive(Debug)]
-pub struct Run {
-    /// The exit code (none when killed by a signal).
-    pub code: Option<i32>,
-    /// Standard output.
-    pub out: String,
-    /// Standard error.
-    pub err: String,
-}
-
-/// Runs `keyward args…` in `dir` against the developer API at `api` with [`TOKEN`], without
-/// colour, with `env` added (and `KEYWARD_ACCOUNT`, `GITHUB_SHA` removed).
-pub fn keyward_cli(api: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(cli_binary());
-    cmd.args(args)
-        .current_dir(dir)
-        .env("KEYWARD_URL", api)
-        .env("KEYWARD_TOKEN", TOKEN)
-        .env("NO_COLOR", "1")
-        .env_remove("KEYWARD_ACCOUNT")
-        .env_remove("GITHUB_SHA");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run keyward");
-    Run {
-        code: out.status.code(),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

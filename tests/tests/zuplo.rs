@@ -9,7 +9,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keyward_e2e::{admin, keyward_cli, Echo, Received, Reply, Run, Stub, Worker, TOKEN};
+use keyward_e2e::{admin, keyward_at, Echo, Received, Reply, Run, Stub, Worker, TOKEN};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ fn zuplo(r: &Received) -> Reply {
 /// `keyward args…` in `dir` against `w` (as for `sync`), with `source_token` as
 /// ZUPLO_API_KEY.
 fn keyward(w: &Worker, dir: &Path, args: &[&str], source_token: &str) -> Run {
-    keyward_cli(&w.api_base(), dir, args, &[("ZUPLO_API_KEY", source_token)])
+    keyward_at(&w.api_base(), dir, args, &[("ZUPLO_API_KEY", source_token)])
 }
 
 /// `import zuplo` from `from` (the source's API base), its `account` and `bucket`, into the
@@ -269,15 +269,18 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
     assert_eq!(w.gateway(NEVER_IMPORTED), 401);
 
     // The rerun: nothing to do, nothing written.
-    let keys_before = admin(
-        "GET",
-        &format!(
-            "{}/key-buckets/default/consumers?include-api-keys=true&key-format=masked",
-            w.account()
-        ),
-        None,
-    )
-    .text;
+    let listing = || {
+        admin(
+            "GET",
+            &format!(
+                "{}/key-buckets/default/consumers?include-api-keys=true&key-format=masked",
+                w.account()
+            ),
+            None,
+        )
+        .text
+    };
+    let keys_before = listing();
     let r = keyward(&w, d, &from_stub(&stub, &[]), ZUPLO_TOKEN);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
@@ -294,15 +297,7 @@ fn a_zuplo_bucket_is_imported_and_its_keys_work_at_the_edge() {
     assert!(!r.out.contains("+ keys"), "{}", r.out);
     assert_no_plaintext(&[&r.out, &r.err]);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
-    let keys_after = admin(
-        "GET",
-        &format!(
-            "{}/key-buckets/default/consumers?include-api-keys=true&key-format=masked",
-            w.account()
-        ),
-        None,
-    )
-    .text;
+    let keys_after = listing();
     assert_eq!(keys_before, keys_after);
 
     // A consumer the file lists otherwise stops the import, naming it.
