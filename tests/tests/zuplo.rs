@@ -391,8 +391,10 @@ fn without_the_pattern_the_import_is_refused_and_a_hash_only_source_is_named() {
 /// another with the same command, and its keys open the second Worker's gateway.
 #[test]
 fn a_retrievable_keyward_bucket_is_imported_into_another_keyward() {
-    let secret = [("KEY_ENCRYPTION_SECRET", "0123456789abcdef0123456789abcdef")];
-    let old = Worker::start(&secret);
+    let old = Worker::start(&[
+        ("KEY_ENCRYPTION_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("BUCKET", "production"),
+    ]);
     let new = Worker::start(&[]);
     let account = old.account();
     let r = admin(
