@@ -235,6 +235,7 @@ impl Client {
     pub fn new(remote: &Remote) -> Result<Client> {
         check_url(&remote.url, remote.insecure_http)?;
         let token = remote.token()?;
+        check_token(&Peer::WORKER, &token)?;
         let mut client = Client::unbound(&Peer::WORKER, &remote.url, token);
         let account = match remote.account.clone().filter(|a| !a.is_empty()) {
             Some(a) => a,
@@ -255,6 +256,7 @@ impl Client {
         account: &str,
     ) -> Result<Client> {
         check_url_of(peer, url, insecure_http)?;
+        check_token(peer, &token)?;
         let mut client = Client::unbound(peer, url, token);
         client.base = format!("{}/v1/accounts/{}", client.root, encode(account));
         Ok(client)
@@ -549,6 +551,19 @@ pub fn describe(reply: &Reply) -> String {
         Some(detail) => format!("{} {title}: {detail}", reply.status),
         None => format!("{} {title}", reply.status),
     }
+}
+
+/// Refuses, before anything is sent, a token that cannot go in an HTTP header (a space, a
+/// line break, a non-ASCII character): the HTTP library's own error would quote the header,
+/// token and all.
+fn check_token(peer: &Peer, token: &Secret) -> Result<()> {
+    if token.expose().bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(());
+    }
+    bail!(
+        "{} holds a space, a line break or a non-ASCII character, which cannot go in an HTTP header; check its value (not printed)",
+        peer.token
+    )
 }
 
 /// Percent-encodes a path segment or query value (everything but unreserved characters).

@@ -31,10 +31,13 @@ pub const LOOKUP_MAX: usize = 1000;
 /// Zuplo's key format, the value to give `IMPORTED_KEY_PATTERN` for its keys.
 pub const ZUPLO_KEY_PATTERN: &str = "^zpka_[0-9a-f]{32}_[0-9a-f]{8}$";
 
+/// Most consumers one import reads: a source that never stops paging stops here.
+pub const MAX_SOURCE_CONSUMERS: usize = 1_000_000;
+
 /// The offset of the page after one that started at `offset` and held `received`
-/// consumers, or `None` when that was the last: an empty page, the `total` reached, or,
-/// without a `total`, a page shorter than the `limit` asked. The next page starts after
-/// what was received, not after `limit`: a server may answer fewer than asked.
+/// consumers, or `None` when that was the last: an empty page, or the `total` reached.
+/// Without a `total` only an empty page ends the read (a server may cap its pages below
+/// the `limit` asked). The next page starts after what was received, not after `limit`.
 ///
 /// ```
 /// use keyward_core::keys_file::import::next_offset;
@@ -43,22 +46,55 @@ pub const ZUPLO_KEY_PATTERN: &str = "^zpka_[0-9a-f]{32}_[0-9a-f]{8}$";
 /// assert_eq!(next_offset(2000, 500, Some(2500), 1000), None);
 /// assert_eq!(next_offset(0, 3, Some(5), 1000), Some(3)); // a server that caps pages at 3
 /// assert_eq!(next_offset(0, 1000, None, 1000), Some(1000));
-/// assert_eq!(next_offset(1000, 7, None, 1000), None);
+/// assert_eq!(next_offset(1000, 7, None, 1000), Some(1007)); // no total: on to an empty page
+/// assert_eq!(next_offset(1007, 0, None, 1000), None);
 /// assert_eq!(next_offset(3, 0, Some(5), 1000), None); // nothing more came: stop
 /// ```
 pub fn next_offset(
     offset: usize,
     received: usize,
     total: Option<usize>,
-    limit: usize,
+    _limit: usize,
 ) -> Option<usize> {
     let next = offset.checked_add(received)?;
     match total {
         _ if received == 0 => None,
         Some(total) if next >= total => None,
-        None if received < limit => None,
         _ => Some(next),
     }
+}
+
+/// Checks a page against the read so far: `first_total` is the first page's `total`,
+/// `total` this page's, `read` the consumers read with it. A source whose `total` keeps
+/// growing, or that pages past [`MAX_SOURCE_CONSUMERS`], is stopped (a broken or hostile
+/// server must not keep the import reading forever).
+///
+/// ```
+/// use keyward_core::keys_file::import::check_paging;
+///
+/// assert!(check_paging(Some(2500), Some(2501), 2000).is_ok());
+/// assert!(check_paging(Some(2500), Some(9000), 2000).is_err());
+/// assert!(check_paging(None, None, 2_000_000).is_err());
+/// ```
+pub fn check_paging(
+    first_total: Option<usize>,
+    total: Option<usize>,
+    read: usize,
+) -> Result<(), ImportError> {
+    if read > MAX_SOURCE_CONSUMERS {
+        return Err(ImportError::Paging(format!(
+            "the source listed more than {MAX_SOURCE_CONSUMERS} consumers; nothing was written"
+        )));
+    }
+    if let (Some(first), Some(now)) = (first_total, total) {
+        // Some growth is a busy source; more is a source that never ends.
+        if now > first.saturating_add((first / 10).max(100)) {
+            return Err(ImportError::Paging(format!(
+                "the source's total grew from {first} to {now} consumers while it was read; nothing was written: run the import again when it is quieter"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The query of a consumer page, as Zuplo's Developer API takes it.
@@ -222,6 +258,8 @@ pub enum ImportError {
         /// The consumer holding it in the target.
         holder: String,
     },
+    /// The source's paging cannot be trusted (its total keeps growing, or it never ends).
+    Paging(String),
     /// `$lookup` answered something other than one item per key asked.
     LookupAnswer {
         /// Keys asked.
@@ -234,6 +272,7 @@ pub enum ImportError {
 impl fmt::Display for ImportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ImportError::Paging(why) => f.write_str(why),
             ImportError::Invalid { consumer, message } => write!(
                 f,
                 "consumer '{consumer}': {message}; keyward refuses it, so nothing was imported (fix it in the source first)"

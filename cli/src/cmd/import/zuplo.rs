@@ -104,14 +104,18 @@ pub struct Args {
     /// The Worker's management token on the command line (warns; prefer KEYWARD_TOKEN)
     #[arg(long, value_name = "TOKEN")]
     token: Option<Secret>,
-    /// Allow http:// to hosts other than this machine, for both APIs (only on a network you
-    /// trust)
+    /// Allow http:// to Worker hosts other than this machine (only on a network you trust)
     #[arg(
         long,
         env = "KEYWARD_INSECURE_HTTP",
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     insecure_http: bool,
+    /// Allow http:// to a source other than this machine: ZUPLO_API_KEY and every key would
+    /// cross the network in clear. A flag of its own, with no environment variable, so a CI
+    /// setting for the Worker never allows it
+    #[arg(long)]
+    from_insecure_http: bool,
     /// The Worker's account name [default: the Worker's, from GET /v1/info]
     #[arg(long, value_name = "ACCOUNT", env = "KEYWARD_ACCOUNT")]
     to_account: Option<String>,
@@ -147,7 +151,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let from = Client::of(
         &SOURCE,
         &args.from_url,
-        args.insecure_http,
+        args.from_insecure_http,
         source_token()?,
         &args.account,
     )?;
@@ -261,6 +265,7 @@ fn read_source(client: &Client, bucket: &str, with_keys: bool) -> Result<Source>
     }
     let mut source = Source::default();
     let mut offset = Some(0);
+    let (mut first_total, mut last_total, mut read) = (None, None, 0usize);
     while let Some(at) = offset {
         let page_path = format!("{path}/consumers?{}", page_query(at, with_keys));
         let reply = client.send("GET", &page_path, None)?;
@@ -274,14 +279,28 @@ fn read_source(client: &Client, bucket: &str, with_keys: bool) -> Result<Source>
         if !reply.ok() {
             bail!("GET {page_path}: {}", describe(&reply));
         }
-        let page: Page = serde_json::from_value(reply.body)
-            .with_context(|| format!("GET {page_path}: not a list of consumers"))?;
+        // serde's messages quote what they could not read — here, keys: never shown.
+        let page: Page = match reply.body {
+            Value::Object(_) => serde_json::from_value(reply.body).map_err(|_| {
+                anyhow!("GET {page_path}: the answer is not a page of consumers ({{data, total}} as Zuplo's API sends it); its content is not shown, since it may hold keys")
+            })?,
+            _ => bail!("GET {page_path}: the answer is not JSON; its content is not shown, since it may hold keys"),
+        };
         let (received, total) = (page.data.len(), page.total);
         source.add_page(page, with_keys)?;
+        first_total = first_total.or(total);
+        read += received;
+        import::check_paging(first_total, total, read)?;
+        last_total = total;
         offset = next_offset(at, received, total, PAGE_LIMIT);
         if let (Some(next), Some(total)) = (offset, total) {
             eprintln!("import: {next}/{total} consumers read");
         }
+    }
+    if let Some(total) = last_total.filter(|t| *t != read) {
+        eprintln!(
+            "import: warning: the source said {total} consumers and listed {read} (it changed while being read); run the import again to pick up what changed"
+        );
     }
     Ok(source)
 }
