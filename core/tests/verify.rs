@@ -217,6 +217,43 @@ fn a_cached_imported_key_skips_the_pattern_and_a_miss_runs_it_before_any_read() 
     assert_eq!(verify(unknown), (Verdict::NotFound, 0, 0));
 }
 
+/// The cache answers a foreign key before the pattern runs; entries made under another
+/// prefix or pattern are never used: a key cached as valid is malformed once the settings no
+/// longer admit it.
+#[test]
+fn cached_answers_do_not_outlive_the_prefix_or_pattern_they_were_made_under() {
+    let edge = Edge::importing();
+    let imported = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
+    edge.add_record(BUCKET, imported, "zuplo-co", None);
+    let ours = edge.add_key("acme", None);
+    assert!(matches!(edge.verify(imported, T0), Verdict::Valid(_)));
+    assert!(matches!(edge.verify(&ours, T0), Verdict::Valid(_)));
+    let other_pattern = Pattern::compile("^sk_[a-z]+$").unwrap();
+    let v = Verifier {
+        imported: Some(&other_pattern),
+        ..edge.verifier()
+    };
+    assert_eq!(
+        block_on(v.verify(imported, T0)).unwrap(),
+        Verdict::Malformed
+    );
+    assert!(matches!(edge.verify(imported, T0), Verdict::Valid(_)));
+    let any = Pattern::compile(".+").unwrap();
+    let v = Verifier {
+        prefix: "acme",
+        imported: Some(&any),
+        ..edge.verifier()
+    };
+    // `ours` was cached as a kw key; under prefix acme it is only a foreign string, which
+    // the pattern admits: looked up again (one read), not answered from the old entry.
+    let before = edge.reads();
+    assert!(matches!(
+        block_on(v.verify(&ours, T0)).unwrap(),
+        Verdict::Valid(_)
+    ));
+    assert_eq!(edge.reads() - before, 1);
+}
+
 #[test]
 fn malformed_keys_make_no_store_read() {
     let edge = Edge::new();

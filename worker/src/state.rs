@@ -39,8 +39,9 @@ pub struct Settings {
     /// GitHub's keys for signed leak reports (`LEAK_REPORT_PUBLIC_KEYS`; empty when unset),
     /// or why they could not be read: that fails only signed reports.
     pub leak_keys: Result<PublicKeys, Error>,
-    /// The isolate's verification cache (a new one with new settings: the TTL, bucket or
-    /// hash secret may have changed).
+    /// The isolate's verification cache (a new one with new settings: the TTL, bucket, hash
+    /// secret, key prefix or imported pattern may have changed; the cache also drops its
+    /// entries itself when the prefix or pattern it is used with changes).
     pub cache: VerifyCache,
     /// Clients refused store reads for unknown keys (`UNKNOWN_KEY_LIMIT`).
     pub blocklist: Blocklist,

@@ -99,6 +99,10 @@ pub struct VerifyCache {
     generation: Cell<u64>,
     ttl_ms: Millis,
     limits: Limits,
+    /// The key prefix and `IMPORTED_KEY_PATTERN` the entries were made under
+    /// ([`VerifyCache::scope`]): the edge answers a foreign key from the cache before running
+    /// the pattern, which is sound only while both stay what they were.
+    scope: RefCell<(String, Option<String>)>,
 }
 
 impl VerifyCache {
@@ -115,6 +119,22 @@ impl VerifyCache {
             generation: Cell::new(0),
             ttl_ms: Millis::from(ttl_seconds) * 1000,
             limits,
+            scope: RefCell::new((String::new(), None)),
+        }
+    }
+
+    /// Binds the cache to the key prefix and `IMPORTED_KEY_PATTERN` of the verification
+    /// about to use it: entries made under other ones are dropped first. (The Worker builds a
+    /// new cache when its settings change; this keeps any other caller from answering a key
+    /// with an entry its settings would not have let it look up.)
+    pub fn scope(&self, prefix: &str, pattern: Option<&str>) {
+        let same = {
+            let s = self.scope.borrow();
+            s.0 == prefix && s.1.as_deref() == pattern
+        };
+        if !same {
+            self.clear();
+            *self.scope.borrow_mut() = (prefix.to_owned(), pattern.map(str::to_owned));
         }
     }
 
