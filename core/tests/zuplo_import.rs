@@ -4,7 +4,8 @@
 
 use keyward_core::api::model::CreateKey;
 use keyward_core::keys_file::import::{
-    self, merge, next_offset, page_query, plan_keys, ImportError, Lookup, OnConflict, Page, Source,
+    self, check_paging, merge, next_offset, page_query, plan_keys, ImportError, Lookup, OnConflict,
+    Page, Source, MAX_SOURCE_CONSUMERS,
 };
 use keyward_core::keys_file::{check, to_yaml_checked, ConsumerSpec};
 use serde_json::{json, Value};
@@ -103,7 +104,14 @@ fn paging_follows_what_came_until_the_total() {
     assert_eq!(next_offset(0, 1000, Some(10_000), 1000), Some(1000));
     assert_eq!(next_offset(9000, 1000, Some(10_000), 1000), None);
     assert_eq!(next_offset(0, 0, Some(10), 1000), None);
-    assert_eq!(next_offset(0, 999, None, 1000), None);
+    // Without a total, a short page is not the end (a server may cap its pages): only an
+    // empty one is.
+    assert_eq!(next_offset(0, 999, None, 1000), Some(999));
+    assert_eq!(next_offset(999, 0, None, 1000), None);
+    // A total that keeps growing, or a read past the cap, stops the import.
+    assert!(check_paging(Some(1000), Some(1100), 900).is_ok());
+    assert!(check_paging(Some(1000), Some(1101), 900).is_err());
+    assert!(check_paging(None, None, MAX_SOURCE_CONSUMERS + 1).is_err());
     assert_eq!(next_offset(usize::MAX, 1, Some(usize::MAX), 1000), None);
     assert_eq!(
         page_query(3, true),
