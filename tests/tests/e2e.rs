@@ -269,7 +269,7 @@ fn management_api_auth_and_bad_input() {
         visible.json()["detail"]
             .as_str()
             .unwrap()
-            .contains("only once"),
+            .contains("hashed only"),
         "{visible:?}"
     );
 }

@@ -167,8 +167,8 @@ fn deliberate_differences(mut doc: Value) -> Value {
     }
     // Not failures (Zuplo lists 400 for these), but each would turn a request away before the
     // rest of it is tested, so they are left out of what is generated:
-    // README: "Keys are stored hashed, so `key-format=visible` answers 400" (hash-only
-    // buckets; retrievable buckets will answer it) — `visible` leaves the enum.
+    // README: "in a hash-only bucket `key-format=visible` answers 400 saying a key is shown
+    // only once" (this run's bucket is hash-only) — `visible` leaves the enum.
     // README: "A bare `tag=…` names no tag and is refused (400)" — Zuplo's `tag.<k>=<v>`
     // family, which OpenAPI cannot state, is declared as a plain `tag` string.
     for item in doc["paths"].as_object_mut().unwrap().values_mut() {
