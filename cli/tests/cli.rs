@@ -949,56 +949,10 @@ fn a_plan_shows_the_workers_values_escaped() {
 fn a_broken_source_never_makes_the_import_print_keys_or_tokens() {
     const KEY: &str = "zpka_d67b7e241bb948758f415b79aa8ec822_2efb7009";
     let dir = tempfile::tempdir().unwrap();
-    let bucket = json!({"name": "source", "isRetrievable": true, "id": "b", "createdOn": "t", "updatedOn": "t"});
-    for page in [
-        format!(
-            r#"{{"data": [{{"name": "acme", "apiKeys": {{"data": [{{"key": "{KEY}"}}]}}}},], "total": 1}}"#
-        ),
-        format!(r#"{{"data": [{{"name": "acme", "apiKeys": ["{KEY}"]}}], "total": 1}}"#),
-    ] {
-        let fake = Fake::start(vec![
-            Answer {
-                path: "/v1/accounts/local/key-buckets/source/consumers".into(),
-                status: 200,
-                headers: vec![],
-                body: page,
-            },
-            answer("/key-buckets/source", 200, &bucket),
-        ]);
-        let out = keyward_env(
-            dir.path(),
-            &[
-                "import",
-                "zuplo",
-                "--from-url",
-                &fake.url(),
-                "--account",
-                "local",
-                "--bucket",
-                "source",
-                "--url",
-                "http://127.0.0.1:9",
-                "--to-account",
-                "local",
-            ],
-            &[
-                ("ZUPLO_API_KEY", "source-token"),
-                ("KEYWARD_TOKEN", "worker-token"),
-            ],
-        );
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(1), "{text}");
-        assert!(text.contains("its content is not shown"), "{text}");
-        assert!(!text.contains(&KEY[5..37]), "a key in the output: {text}");
-        assert!(!dir.path().join("keys.yaml").exists());
-    }
-    for token in ["two\nlines", "smart\u{201c}quote"] {
-        let fake = Fake::start(vec![]);
-        let out = keyward_env(
+    // `keyward import zuplo` from the fake as the source, with `token` as ZUPLO_API_KEY; the
+    // Worker's URL is never reached.
+    let import = |fake: &Fake, token: &str| {
+        keyward_env(
             dir.path(),
             &[
                 "import",
@@ -1015,7 +969,38 @@ fn a_broken_source_never_makes_the_import_print_keys_or_tokens() {
                 "local",
             ],
             &[("ZUPLO_API_KEY", token), ("KEYWARD_TOKEN", "worker-token")],
+        )
+    };
+    let bucket = json!({"name": "source", "isRetrievable": true, "id": "b", "createdOn": "t", "updatedOn": "t"});
+    for page in [
+        format!(
+            r#"{{"data": [{{"name": "acme", "apiKeys": {{"data": [{{"key": "{KEY}"}}]}}}},], "total": 1}}"#
+        ),
+        format!(r#"{{"data": [{{"name": "acme", "apiKeys": ["{KEY}"]}}], "total": 1}}"#),
+    ] {
+        let fake = Fake::start(vec![
+            Answer {
+                path: "/v1/accounts/local/key-buckets/source/consumers".into(),
+                status: 200,
+                headers: vec![],
+                body: page,
+            },
+            answer("/key-buckets/source", 200, &bucket),
+        ]);
+        let out = import(&fake, "source-token");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("its content is not shown"), "{text}");
+        assert!(!text.contains(&KEY[5..37]), "a key in the output: {text}");
+        assert!(!dir.path().join("keys.yaml").exists());
+    }
+    for token in ["two\nlines", "smart\u{201c}quote"] {
+        let fake = Fake::start(vec![]);
+        let out = import(&fake, token);
         let text = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(1), "{text}");
         assert!(text.contains("ZUPLO_API_KEY holds"), "{text}");
