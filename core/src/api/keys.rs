@@ -94,6 +94,16 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         })
     }
 
+    /// The vault that shows `bucket`'s keys (`key-format=visible`): a hash-only bucket is a
+    /// 400 that says why (the developer API and `/v1/me` give the same answer).
+    pub(crate) fn visible_vault(&self, bucket: &str) -> Result<&Vault, Error> {
+        self.vault_of(bucket)?.ok_or_else(|| {
+            Error::invalid(format!(
+                "key-format=visible is not possible in bucket '{bucket}': it keeps keys hashed only (isRetrievable: false), so a key is shown in full once, in the response that creates it; use masked or none"
+            ))
+        })
+    }
+
     /// Validates a key request and makes the key: the stored form and the plaintext. A
     /// supplied `key` (an import) is checked (`supplied_key`) and hashed like a generated
     /// one; that it is new to the bucket is checked where it is saved ([`Api::refuse_held`]).

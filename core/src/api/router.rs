@@ -430,12 +430,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         let [bucket, ..] = rest else {
             return Ok(());
         };
-        match self.vault_of(bucket)? {
-            Some(_) => Ok(()),
-            None => Err(Error::invalid(format!(
-                "key-format=visible is not possible in bucket '{bucket}': it keeps keys hashed only (isRetrievable: false), so a key is shown in full once, in the response that creates it; use masked or none"
-            ))),
-        }
+        self.visible_vault(bucket).map(|_| ())
     }
 
     async fn verify(&self, req: &ApiRequest, grant: &Grant) -> Result<ApiResponse, Error> {

@@ -305,11 +305,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                     // A manager may see a key of theirs again where the bucket keeps keys
                     // retrievable, as a write token may (the same check's words).
                     let vault = match q.key_format {
-                        KeyFormat::Visible => Some(self.vault_of(bucket)?.ok_or_else(|| {
-                            Error::invalid(
-                                "key-format=visible is not possible here: this API keeps keys hashed only, so a key is shown in full once, when it is created; roll the key for a new one",
-                            )
-                        })?),
+                        KeyFormat::Visible => Some(self.visible_vault(bucket)?),
                         _ => None,
                     };
                     Ok(ApiResponse::json(
