@@ -102,8 +102,24 @@ impl Worker {
 
         let (child, origin) = spawn(&wrangler, dir.path());
         let mut worker = Worker { child, dir, origin };
-        worker.wait_ready();
+        worker.wait_ready(0);
         worker
+    }
+
+    /// Starts `wrangler dev` again when it exited because its port was taken: `free_port`
+    /// releases the port before wrangler binds it, so another process may take it between.
+    fn respawn_if_port_taken(&mut self, log_start: usize) -> bool {
+        let log = self.log();
+        if !log
+            .get(log_start..)
+            .is_some_and(|since| since.contains("Address already in use"))
+        {
+            return false;
+        }
+        let (child, origin) = spawn(&root().join("node_modules/.bin/wrangler"), self.dir.path());
+        self.child = child;
+        self.origin = origin;
+        true
     }
 
     /// Stops the Worker and starts it again on the same KV state and secrets (a new free
@@ -112,10 +128,11 @@ impl Worker {
         if !matches!(self.child.try_wait(), Ok(Some(_))) {
             self.stop();
         }
+        let log_start = self.log().len();
         let (child, origin) = spawn(&root().join("node_modules/.bin/wrangler"), self.dir.path());
         self.child = child;
         self.origin = origin;
-        self.wait_ready();
+        self.wait_ready(log_start);
     }
 
     /// The Worker's own socket in workerd, behind `wrangler dev`'s proxy (which serves
@@ -197,11 +214,20 @@ impl Worker {
         );
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits for the health check; `log_start` is where this start's lines begin in the log.
+    fn wait_ready(&mut self, mut log_start: usize) {
         let deadline = Instant::now() + Duration::from_secs(90);
-        let url = format!("{}/_keyward/health", self.origin);
+        let mut url = format!("{}/_keyward/health", self.origin);
+        let mut retries = 3;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                let next_start = self.log().len();
+                if retries > 0 && self.respawn_if_port_taken(log_start) {
+                    retries -= 1;
+                    log_start = next_start;
+                    url = format!("{}/_keyward/health", self.origin);
+                    continue;
+                }
                 panic!("wrangler dev exited with {status}:\n{}", self.log());
             }
             if let Ok(r) = ureq::get(&url).timeout(Duration::from_secs(2)).call() {
