@@ -26,9 +26,17 @@ id = "keyward-bench"
 name = "KEYWARD_BUCKETS"
 class_name = "BucketObject"
 
+[[durable_objects.bindings]]
+name = "KEYWARD_LIMITS"
+class_name = "LimiterObject"
+
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["BucketObject"]
+
+[[migrations]]
+tag = "v2"
+new_sqlite_classes = ["LimiterObject"]
 
 [vars]
 TOML

@@ -84,7 +84,9 @@ impl Worker {
             "name = \"keyward-e2e\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n\
              [[kv_namespaces]]\nbinding = \"KEYWARD_KV\"\nid = \"keyward-e2e\"\n\n\
              [[durable_objects.bindings]]\nname = \"KEYWARD_BUCKETS\"\nclass_name = \"BucketObject\"\n\n\
-             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"BucketObject\"]\n\n{bindings}\n[vars]\n",
+             [[durable_objects.bindings]]\nname = \"KEYWARD_LIMITS\"\nclass_name = \"LimiterObject\"\n\n\
+             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"BucketObject\"]\n\n\
+             [[migrations]]\ntag = \"v2\"\nnew_sqlite_classes = [\"LimiterObject\"]\n\n{bindings}\n[vars]\n",
             bundle.display().to_string()
         );
         for (k, v) in vars {
@@ -750,4 +752,29 @@ pub fn keyward_at(api: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) ->
 /// [`keyward_at`] against `w`.
 pub fn keyward(w: &Worker, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     keyward_at(&w.api_base(), dir, args, env)
+}
+
+/// Creates bucket `default` (if needed) and consumer `name` with `metadata` and one key;
+/// returns the key.
+pub fn new_consumer(w: &Worker, name: &str, metadata: Value) -> String {
+    let bucket = admin(
+        "POST",
+        &format!("{}/key-buckets", w.account()),
+        Some(r#"{"name":"default"}"#),
+    );
+    assert!(bucket.status == 200 || bucket.status == 409, "{bucket:?}");
+    let body = serde_json::json!({"name": name, "metadata": metadata});
+    let created = admin(
+        "POST",
+        &format!(
+            "{}/key-buckets/default/consumers?with-api-key=true",
+            w.account()
+        ),
+        Some(&body.to_string()),
+    );
+    assert_eq!(created.status, 200, "{created:?}");
+    created.json()["apiKeys"][0]["key"]
+        .as_str()
+        .expect("plaintext key in the creating response")
+        .to_owned()
 }

@@ -4,6 +4,7 @@
 
 use crate::bindings;
 use crate::bucket_object::{API_URL, BUCKET_HEADER, DIRECTORY, PATH_HEADER, WRITTEN_HEADER};
+use crate::limiter::ObjectCounters;
 use crate::random::WebCrypto;
 use crate::state::{now, Settings, State};
 use futures_util::StreamExt;
@@ -13,13 +14,16 @@ use keyward_core::edge::gateway::{self, Decision};
 use keyward_core::edge::throttle::{self, Limiter, PerClient};
 use keyward_core::edge::verify::Verifier;
 use keyward_core::http::{self, ApiRequest, ApiResponse, BodyCollector, MAX_BODY_BYTES};
+use keyward_core::limits::isolate::Outcome;
+use keyward_core::limits::policy::Limits;
+use keyward_core::limits::wire::{Consumer, Counters};
 use keyward_core::selfserve::page::{self, Asset};
 use keyward_core::storage::bucket::sql::NoSql;
 use keyward_core::{problem, Error, ErrorKind};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_warn, Env, Fetch, Headers, Method, RateLimiter, Request, RequestInit,
-    RequestRedirect, Response, Result,
+    console_error, console_warn, Context, Env, Fetch, Headers, Method, RateLimiter, Request,
+    RequestInit, RequestRedirect, Response, Result,
 };
 
 /// The managers' portal page, served at `{API_PREFIX}/portal/`.
@@ -50,7 +54,7 @@ const PORTAL_FILES: &[Asset] = &[
 const OPENAPI: &str = include_str!("../../schemas/openapi.json");
 
 /// Handles one request.
-pub async fn handle(req: Request, env: &Env) -> Result<Response> {
+pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
     let state = match State::from_env(env) {
         Ok(s) => s,
         Err(e) => {
@@ -64,7 +68,7 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
             let rest = rest.to_owned();
             api(req, &state, env, rest, url.query().unwrap_or("")).await
         }
-        None => edge(req, &state, env, &url).await,
+        None => edge(req, &state, env, ctx, &url).await,
     };
     match result {
         Ok(r) => Ok(r),
@@ -314,6 +318,7 @@ async fn edge(
     req: Request,
     state: &State,
     env: &Env,
+    ctx: &Context,
     url: &worker::Url,
 ) -> std::result::Result<Response, Error> {
     // workers-rs reads a method it does not know (PROPFIND, PURGE) as GET; forwarding (and
@@ -375,8 +380,59 @@ async fn edge(
             credential,
         } => (identity, credential),
     };
+    // The consumer's limits: `RateLimit` headers for the answer, or a 429 instead of it.
+    let mut limit_headers = Vec::new();
+    if let Some(record) = &identity {
+        let consumer = Consumer {
+            bucket: config.bucket.clone(),
+            name: record.consumer.clone(),
+        };
+        let limits = Limits::of(&record.metadata, &settings.limits.defaults);
+        let counters = ObjectCounters { env: env.clone() };
+        let outcome = crate::state::leases()
+            .admit(
+                &counters,
+                &consumer,
+                &record.key_id,
+                &limits,
+                settings.limits.fail,
+                now,
+            )
+            .await;
+        match outcome {
+            Outcome::Refuse { response, warn } => {
+                if let Some(w) = warn {
+                    console_warn!("keyward: {w}");
+                }
+                return refuse(&req, response).await;
+            }
+            Outcome::Admit {
+                headers,
+                flush,
+                warn,
+            } => {
+                if let Some(w) = warn {
+                    console_warn!("keyward: {w}");
+                }
+                if let Some(ask) = flush {
+                    let counters = ObjectCounters { env: env.clone() };
+                    ctx.wait_until(async move {
+                        if let Err(e) = counters.ask(&consumer, &ask).await {
+                            console_warn!(
+                                "keyward: usage of '{}' not recorded: {e}",
+                                consumer.name
+                            );
+                        }
+                    });
+                }
+                limit_headers = headers;
+            }
+        }
+    }
     let Some(upstream) = &config.upstream_url else {
-        return respond(gateway::local_response(identity.as_deref())).map_err(js);
+        let mut answer = gateway::local_response(identity.as_deref());
+        answer.headers.extend(limit_headers);
+        return respond(answer).map_err(js);
     };
     let mut target = worker::Url::parse(&format!("{upstream}{}", url.path()))
         .map_err(|e| Error::new(ErrorKind::Config, format!("UPSTREAM_URL: {e}")))?;
@@ -415,7 +471,15 @@ async fn edge(
     }
     let outbound = Request::new_with_init(target.as_str(), &init).map_err(js)?;
     match Fetch::Request(outbound).send().await {
-        Ok(r) => Ok(r),
+        Ok(r) if limit_headers.is_empty() => Ok(r),
+        Ok(r) => {
+            // A copy: the headers of a fetched response are immutable.
+            let headers = r.headers().clone();
+            for (name, value) in &limit_headers {
+                headers.set(name, value).map_err(js)?;
+            }
+            Ok(r.with_headers(headers))
+        }
         Err(e) => {
             console_error!("keyward: upstream fetch failed: {e}");
             respond(problem::response(

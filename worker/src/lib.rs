@@ -9,6 +9,7 @@ mod bindings;
 mod bucket_object;
 mod kv_store;
 mod leaks;
+mod limiter;
 mod portal;
 mod random;
 mod sql_storage;
@@ -26,6 +27,6 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    app::handle(req, &env).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    app::handle(req, &env, &ctx).await
 }

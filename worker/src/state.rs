@@ -13,6 +13,7 @@ use keyward_core::edge::signature::UpstreamSigner;
 use keyward_core::edge::throttle::Blocklist;
 use keyward_core::key::hash::KeyHasher;
 use keyward_core::key::imported::Matcher;
+use keyward_core::limits::isolate::Leases;
 use keyward_core::selfserve::jwt::KeyCache;
 use keyward_core::storage::cache::{Limits, VerifyCache};
 use keyward_core::{Error, ErrorKind};
@@ -47,6 +48,8 @@ pub struct Settings {
     pub blocklist: Blocklist,
     /// `PORTAL_JWT_SECRET`: verifies HS256 end-user tokens.
     pub portal_secret: Option<Vec<u8>>,
+    /// `RATE_LIMIT_DEFAULT`, `QUOTA_DEFAULT`, `RATE_LIMIT_FAIL`.
+    pub limits: keyward_core::limits::settings::Settings,
     /// The end-user tokens' JWKS, fetched when needed.
     pub jwks: KeyCache,
     /// The JWKS URL found in `PORTAL_OIDC_ISSUER`'s discovery document.
@@ -63,6 +66,7 @@ impl Settings {
     /// Builds the settings from `lookup`, which records what it read.
     fn build(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
         let config = Config::from_lookup(lookup)?;
+        let limits = keyward_core::limits::settings::Settings::from_lookup(lookup)?;
         let secret = lookup(vars::KEY_HASH_SECRET).filter(|s| !s.is_empty()).ok_or_else(|| {
             Error::new(
                 ErrorKind::Config,
@@ -97,6 +101,7 @@ impl Settings {
             jwks: KeyCache::new(config.portal.jwks_ttl_seconds),
             discovered_jwks_url: RefCell::new(None),
             portal_secret,
+            limits,
             config,
             hasher: KeyHasher::new(secret.as_bytes()),
             tokens,
@@ -135,6 +140,14 @@ struct Built {
 
 thread_local! {
     static BUILT: RefCell<Option<Built>> = const { RefCell::new(None) };
+    /// The isolate's leases and unsent usage: kept across settings rebuilds (what they hold
+    /// is the objects' to account for, not the settings').
+    static LEASES: Rc<Leases> = Rc::new(Leases::default());
+}
+
+/// This isolate's leases of consumers' limits.
+pub fn leases() -> Rc<Leases> {
+    LEASES.with(Rc::clone)
 }
 
 /// This isolate's settings for `env`. Built on the first request; reused while `env` is the

@@ -85,16 +85,9 @@ impl Limiter {
         limits: &Limits,
         now: Millis,
         wanted: u64,
-        returned: Option<Returned>,
+        returned: &[Returned],
     ) -> Grant {
-        if let Some(r) = returned {
-            if let Some(rate) = &limits.rate {
-                self.window.refund(r.charged_at, rate, r.requests);
-            }
-            if let Some(q) = &limits.quota {
-                self.tally.refund(r.charged_at, q.period, r.requests);
-            }
-        }
+        self.refund(limits, returned);
         let mut size = wanted.max(1);
         let mut lasts = MAX_LEASE_MS;
         let mut remaining = u64::MAX;
@@ -135,6 +128,59 @@ impl Limiter {
             reset_ms,
             retry_after_ms: if size == 0 { retry_after_ms.max(1) } else { 0 },
         }
+    }
+}
+
+/// Where one limit stands: the `RateLimit` header's numbers, and `/v1/verify`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Standing {
+    /// Requests per window or period.
+    pub limit: u64,
+    /// What is left of it.
+    pub remaining: u64,
+    /// Milliseconds until it is whole again.
+    pub reset_ms: i64,
+}
+
+impl Limiter {
+    /// Gives back the unspent requests of earlier leases.
+    pub fn refund(&mut self, limits: &Limits, returned: &[Returned]) {
+        for r in returned {
+            if let Some(rate) = &limits.rate {
+                self.window.refund(r.charged_at, rate, r.requests);
+            }
+            if let Some(q) = &limits.quota {
+                self.tally.refund(r.charged_at, q.period, r.requests);
+            }
+        }
+    }
+
+    /// Charges exactly one request if every limit has room (`/v1/verify` with `consume`):
+    /// a grant of 1 or 0, which no isolate holds.
+    pub fn grant_one(&mut self, limits: &Limits, now: Millis, returned: &[Returned]) -> Grant {
+        let mut g = self.grant(limits, now, 1, returned);
+        g.expires_at = now;
+        g
+    }
+
+    /// Where the rate limit and the quota stand at `now`, charging nothing.
+    pub fn standing(
+        &mut self,
+        limits: &Limits,
+        now: Millis,
+    ) -> (Option<Standing>, Option<Standing>) {
+        let rate = limits.rate.map(|rate| Standing {
+            limit: rate.requests,
+            remaining: self.window.remaining(now, &rate),
+            reset_ms: self.window.reset_ms(now, &rate),
+        });
+        let quota = limits.quota.map(|q| Standing {
+            limit: q.requests,
+            remaining: self.tally.remaining(now, q.requests, q.period),
+            reset_ms: super::counter::period_bounds(now, q.period).1 - now,
+        });
+        (rate, quota)
     }
 }
 
@@ -223,7 +269,8 @@ mod tests {
             }
             let returned = self.leases[isolate].and_then(|l| l.unspent());
             self.calls += 1;
-            let g = self.limiter.grant(limits, now, u64::MAX, returned);
+            let returned: Vec<Returned> = returned.into_iter().collect();
+            let g = self.limiter.grant(limits, now, u64::MAX, &returned);
             let mut lease = Lease::from_grant(&g);
             let ok = lease.take(now);
             self.leases[isolate] = Some(lease);
@@ -267,7 +314,7 @@ mod tests {
         let mut l = Limiter::default();
         let mut admitted = 0;
         for i in 0..40 {
-            let g = l.grant(&limits, T0 + i, 1, None);
+            let g = l.grant(&limits, T0 + i, 1, &[]);
             admitted += g.requests;
             if g.requests == 0 {
                 assert!(g.retry_after_ms > 0 && g.retry_after_ms <= 61_000, "{g:?}");

@@ -9,5 +9,9 @@
 //! that costs in precision.
 
 pub mod counter;
+pub mod isolate;
 pub mod lease;
+pub mod object;
 pub mod policy;
+pub mod settings;
+pub mod wire;

@@ -7,6 +7,7 @@
 //! - `quota: {requests: N, period: day | month}`: at most N requests per calendar day or month
 //!   in UTC.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -17,7 +18,8 @@ pub const MAX_PERIOD_SECONDS: u64 = 3600;
 pub const MAX_REQUESTS: u64 = 1_000_000_000;
 
 /// At most `requests` in any sliding window of `period_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RateLimit {
     /// Requests allowed per window (≥ 1).
     pub requests: u64,
@@ -26,7 +28,8 @@ pub struct RateLimit {
 }
 
 /// A calendar period in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Period {
     /// From 00:00 UTC to the next.
     Day,
@@ -35,7 +38,7 @@ pub enum Period {
 }
 
 /// At most `requests` per calendar `period`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
     /// Requests allowed per period (≥ 1).
     pub requests: u64,
@@ -44,7 +47,7 @@ pub struct Quota {
 }
 
 /// A consumer's limits; `None` = unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Limits {
     /// `rateLimit`.
     pub rate: Option<RateLimit>,
