@@ -126,6 +126,8 @@ pub struct Config {
     /// Why `KEY_ENCRYPTION_SECRET` was refused: only what needs the vault fails (a 500 whose
     /// log names the secret), not the edge or hash-only buckets.
     pub key_vault_problem: Option<String>,
+    /// `RATE_LIMIT_DEFAULT`, `QUOTA_DEFAULT`, `RATE_LIMIT_FAIL`.
+    pub limits: crate::limits::settings::Settings,
 }
 
 /// Settings of the self-serve API (`/v1/me`); its HS256 secret is a secret, not here.
@@ -212,6 +214,7 @@ impl Default for Config {
             imported_key_pattern: None,
             key_vault: None,
             key_vault_problem: None,
+            limits: Default::default(),
         }
     }
 }
@@ -410,6 +413,7 @@ impl Config {
             })?;
             c.imported_key_pattern = Some(pattern);
         }
+        c.limits = crate::limits::settings::Settings::from_lookup(&lookup)?;
         // A secret: not trimmed, and never quoted in the error.
         if let Some(secret) = lookup(vars::KEY_ENCRYPTION_SECRET).filter(|s| !s.is_empty()) {
             match key::sealed::Vault::new(secret.as_bytes()) {

@@ -652,7 +652,7 @@ fn verify_endpoint_reports_every_code() {
         &h.post("/v1/verify", &json!({"key": key, "extra": 1})),
         400,
         expect![
-            "request body: unknown field `extra`, expected `key` or `bucket` at line 1 column 8"
+            "request body: unknown field `extra`, expected one of `key`, `bucket`, `consume` at line 1 column 8"
         ],
     );
     check_problem(

@@ -251,6 +251,7 @@ impl World {
             tokens: &self.tokens,
             now: self.now,
             openapi: "{}",
+            counters: &keyward_core::limits::wire::NoCounters,
         }
     }
 

@@ -86,9 +86,13 @@ fn the_self_serve_operations_are_declared_and_routed() {
                 body: b"{}".to_vec(),
                 ..ApiRequest::default()
             };
-            let r = h
-                .api()
-                .handle_me(&req, &segs, "default", &who, &Portal::default());
+            let r = pollster::block_on(h.api().handle_me(
+                &req,
+                &segs,
+                "default",
+                &who,
+                &Portal::default(),
+            ));
             let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
             assert_ne!(r.status, 405, "{method} {path}: {body}");
             assert_ne!(

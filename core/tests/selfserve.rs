@@ -364,7 +364,7 @@ fn me_with(
         email: who.into(),
         issuer: None,
     };
-    let r = h.api().handle_me(&req, &segs, "default", &identity, portal);
+    let r = pollster::block_on(h.api().handle_me(&req, &segs, "default", &identity, portal));
     h.drain();
     r
 }
@@ -644,6 +644,7 @@ fn listing_managed_consumers_costs_no_kv_operation() {
             tokens: &h.tokens,
             now: h.now(),
             openapi: "{}",
+            counters: &keyward_core::limits::wire::NoCounters,
         };
         let who = Identity {
             email: format!("m{n}@example.com"),
@@ -656,10 +657,11 @@ fn listing_managed_consumers_costs_no_kv_operation() {
                 path: format!("/v1/me{path}"),
                 ..ApiRequest::default()
             };
-            let r = api.handle_me(&req, &segs, "default", &who, &Portal::default());
+            let r =
+                pollster::block_on(api.handle_me(&req, &segs, "default", &who, &Portal::default()));
             assert_eq!(r.status, 200);
         }
-        let listed = json_of(&api.handle_me(
+        let listed = json_of(&pollster::block_on(api.handle_me(
             &ApiRequest {
                 method: "GET".into(),
                 path: "/v1/me/consumers".into(),
@@ -669,7 +671,7 @@ fn listing_managed_consumers_costs_no_kv_operation() {
             "default",
             &who,
             &Portal::default(),
-        ));
+        )));
         assert_eq!(listed["data"].as_array().unwrap().len(), n);
     }
     let c = counted.counts();
@@ -707,8 +709,10 @@ fn managers_reveal_keys_only_where_the_bucket_keeps_them_retrievable() {
             email: who.into(),
             issuer: None,
         };
-        h.api()
-            .handle_me(&req, &segs, "default", &who, &Portal::default())
+        pollster::block_on(
+            h.api()
+                .handle_me(&req, &segs, "default", &who, &Portal::default()),
+        )
     };
     let list = json_of(&me(&h, "alice@example.com", "GET", "/consumers", ""));
     assert_eq!(list["data"][0]["keysRetrievable"], true);
@@ -733,13 +737,13 @@ fn managers_reveal_keys_only_where_the_bucket_keeps_them_retrievable() {
         email: "alice@example.com".into(),
         issuer: None,
     };
-    let r = h.api().handle_me(
+    let r = pollster::block_on(h.api().handle_me(
         &req,
         &["consumers", "acme", "keys", id],
         "default",
         &who,
         &Portal::default(),
-    );
+    ));
     assert_eq!(r.status, 400);
     assert!(String::from_utf8_lossy(&r.body).contains("hashed only"));
 }

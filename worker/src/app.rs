@@ -134,6 +134,7 @@ async fn api(
         tokens,
         now: now(),
         openapi: OPENAPI,
+        counters: &ObjectCounters { env: env.clone() },
     };
     // Leaked keys: every bucket's object may be asked, and GitHub signs instead of a token.
     if let Some(route) = keyward_core::api::leaks::Route::of(&api_req.path) {
@@ -387,7 +388,7 @@ async fn edge(
             bucket: config.bucket.clone(),
             name: record.consumer.clone(),
         };
-        let limits = Limits::of(&record.metadata, &settings.limits.defaults);
+        let limits = Limits::of(&record.metadata, &config.limits.defaults);
         let counters = ObjectCounters { env: env.clone() };
         let outcome = crate::state::leases()
             .admit(
@@ -395,7 +396,7 @@ async fn edge(
                 &consumer,
                 &record.key_id,
                 &limits,
-                settings.limits.fail,
+                config.limits.fail,
                 now,
             )
             .await;

@@ -285,6 +285,9 @@ impl BucketObject {
             tokens,
             now: now(),
             openapi: "",
+            counters: &crate::limiter::ObjectCounters {
+                env: self.env.clone(),
+            },
         };
         let response = match (me, bucket.as_deref()) {
             (Some((segs, email)), Some(bucket)) => {
@@ -306,6 +309,7 @@ impl BucketObject {
                     &app.settings.config.portal,
                     |e| console_error!("keyward: /v1/me: {e}"),
                 )
+                .await
             }
             _ => {
                 api.handle_logged(&api_req, |e| console_error!("keyward: developer API: {e}"))

@@ -48,8 +48,6 @@ pub struct Settings {
     pub blocklist: Blocklist,
     /// `PORTAL_JWT_SECRET`: verifies HS256 end-user tokens.
     pub portal_secret: Option<Vec<u8>>,
-    /// `RATE_LIMIT_DEFAULT`, `QUOTA_DEFAULT`, `RATE_LIMIT_FAIL`.
-    pub limits: keyward_core::limits::settings::Settings,
     /// The end-user tokens' JWKS, fetched when needed.
     pub jwks: KeyCache,
     /// The JWKS URL found in `PORTAL_OIDC_ISSUER`'s discovery document.
@@ -66,7 +64,6 @@ impl Settings {
     /// Builds the settings from `lookup`, which records what it read.
     fn build(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
         let config = Config::from_lookup(lookup)?;
-        let limits = keyward_core::limits::settings::Settings::from_lookup(lookup)?;
         let secret = lookup(vars::KEY_HASH_SECRET).filter(|s| !s.is_empty()).ok_or_else(|| {
             Error::new(
                 ErrorKind::Config,
@@ -101,7 +98,6 @@ impl Settings {
             jwks: KeyCache::new(config.portal.jwks_ttl_seconds),
             discovered_jwks_url: RefCell::new(None),
             portal_secret,
-            limits,
             config,
             hasher: KeyHasher::new(secret.as_bytes()),
             tokens,

@@ -309,17 +309,19 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         Ok(ApiResponse::json(200, &out))
     }
 
-    pub(super) fn get_consumer(
+    pub(super) async fn get_consumer(
         &self,
         bucket: &str,
         name: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, name, q)?;
-        Ok(ApiResponse::json(
-            200,
-            &render(&c, q, self.vault_to_show(q)?)?,
-        ))
+        let mut out = render(&c, q, self.vault_to_show(q)?)?;
+        if let Some(keys) = out.api_keys.take() {
+            let last = self.last_used(bucket, name).await;
+            out.api_keys = Some(keys.into_iter().map(|k| k.used(&last)).collect());
+        }
+        Ok(ApiResponse::json(200, &out))
     }
 
     /// Replaces the fields given. A metadata change rewrites the consumer's verification

@@ -202,14 +202,15 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         Ok(())
     }
 
-    pub(super) fn list_keys(
+    pub(super) async fn list_keys(
         &self,
         bucket: &str,
         consumer: &str,
         q: &Query,
     ) -> Result<ApiResponse, Error> {
         let c = self.guarded_consumer(bucket, consumer, q)?;
-        q.page_of(&c.keys, |k| self.key_out(k, q))
+        let last = self.last_used(bucket, consumer).await;
+        q.page_of(&c.keys, |k| Ok(self.key_out(k, q)?.used(&last)))
     }
 
     /// Creates keys for `consumer`; the plaintexts are in the answer and nowhere else.
@@ -271,7 +272,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         ))
     }
 
-    pub(super) fn get_key(
+    pub(super) async fn get_key(
         &self,
         bucket: &str,
         consumer: &str,
@@ -284,7 +285,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             .iter()
             .find(|k| k.id == id)
             .ok_or_else(|| key_not_found(consumer, id))?;
-        Ok(ApiResponse::json(200, &self.key_out(k, q)?))
+        let last = self.last_used(bucket, consumer).await;
+        Ok(ApiResponse::json(200, &self.key_out(k, q)?.used(&last)))
     }
 
     /// Changes a key's description or expiry; the expiry reaches its verification record.

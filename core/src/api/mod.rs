@@ -29,6 +29,7 @@ pub mod openapi;
 pub(crate) mod query;
 pub(crate) mod router;
 pub mod token;
+mod usage;
 
 pub use bulk::BULK_MAX_ITEMS;
 pub use consumers::INDEX_PAGE_MAX;

@@ -200,6 +200,11 @@ pub struct VerifyRequest {
     /// Bucket to check in (default: the Worker's `BUCKET`).
     #[serde(default)]
     pub bucket: Option<String>,
+    /// Charge one request to the consumer's rate limit and quota, as the edge would (and
+    /// answer `RATE_LIMITED`/`QUOTA_EXCEEDED` when one is spent); by default they are only
+    /// reported.
+    #[serde(default)]
+    pub consume: bool,
 }
 
 /// A bucket in responses.
@@ -288,9 +293,24 @@ pub struct KeyOut {
     /// report said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaked_at: Option<String>,
+    /// RFC 3339: when it last passed the edge (as of its isolate's last report to the
+    /// consumer's limits object, at most 10 s behind); absent if never, and in lists of
+    /// consumers (one consumer's keys, a key, or one consumer carry it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub last_used_on: Option<String>,
 }
 
 impl KeyOut {
+    /// With `lastUsedOn` from `last_used` (key id → ms).
+    pub fn used(
+        mut self,
+        last_used: &std::collections::HashMap<String, crate::timestamp::Millis>,
+    ) -> Self {
+        self.last_used_on = last_used.get(&self.id).copied().map(timestamp::format);
+        self
+    }
+
     /// A stored key, shown per `format`.
     pub fn stored(k: &StoredKey, format: KeyFormat) -> Self {
         KeyOut {
@@ -304,6 +324,7 @@ impl KeyOut {
             leaked_on: k.leak.as_ref().map(|l| timestamp::format(l.on)),
             leaked_at: k.leak.as_ref().and_then(|l| l.at.clone()),
             key_unavailable: None,
+            last_used_on: None,
         }
     }
 
@@ -347,6 +368,52 @@ impl KeyOut {
             ..KeyOut::stored(k, KeyFormat::None)
         }
     }
+}
+
+/// Answer of `GET …/consumers/{consumerName}/usage`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UsageOut {
+    /// The consumer.
+    pub consumer: String,
+    /// First day counted (UTC, `YYYY-MM-DD`).
+    pub from: String,
+    /// Last day counted.
+    pub to: String,
+    /// Requests of all its keys in these days.
+    pub requests: u64,
+    /// Each key the consumer holds.
+    pub keys: Vec<KeyUsageOut>,
+    /// Calls the consumer's limits object has served since it was made (lease asks,
+    /// refusals, usage reports): what its limits cost, for operators.
+    pub limiter_calls: u64,
+}
+
+/// One key's usage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUsageOut {
+    /// `key_…`
+    pub id: String,
+    /// RFC 3339: when it last passed the edge, whenever that was; absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_on: Option<String>,
+    /// Its requests in these days.
+    pub requests: u64,
+    /// The days with requests, oldest first.
+    pub days: Vec<DayOut>,
+}
+
+/// Requests on one UTC day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DayOut {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Requests admitted at the edge.
+    pub requests: u64,
 }
 
 /// A manager in responses.
@@ -696,6 +763,26 @@ pub struct VerifyOut {
     pub metadata: Option<Map<String, Value>>,
     /// The key's expiry (RFC 3339), if any.
     pub expires_on: Option<String>,
+    /// The consumer's rate limit, for a valid key of a consumer that has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit: Option<LimitOut>,
+    /// The consumer's quota, for a valid key of a consumer that has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<LimitOut>,
+}
+
+/// Where a consumer's rate limit or quota stands (`POST /v1/verify`).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LimitOut {
+    /// Requests per window (rate limit) or period (quota).
+    pub limit: u64,
+    /// What is left (isolates may hold part of it in leases).
+    pub remaining: u64,
+    /// RFC 3339: when it is whole again.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub reset: String,
 }
 
 /// One problem found by `GET …/key-buckets/{bucket}/$check`.

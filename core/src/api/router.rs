@@ -42,6 +42,9 @@ pub struct Api<'a, S, Q> {
     pub now: Millis,
     /// The OpenAPI document served at `/openapi.json` (the adapter embeds the committed file).
     pub openapi: &'a str,
+    /// Consumers' limits objects: usage, `lastUsedOn`, `/v1/verify`'s limits
+    /// ([`NoCounters`](crate::limits::wire::NoCounters) where there are none).
+    pub counters: &'a dyn crate::limits::wire::Counters,
 }
 
 /// Splits a path into percent-decoded segments.
@@ -336,7 +339,9 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         // `$index` and `$check` read their own parameters (their `cursor` and `limit` are not
         // a consumer list's).
         let q = match rest {
-            [_, "$check"] | [_, "consumers", "$index"] => Query::default(),
+            [_, "$check"] | [_, "consumers", "$index"] | [_, "consumers", _, "usage"] => {
+                Query::default()
+            }
             _ => Query::parse(&req.query)?,
         };
         let mut q = q;
@@ -381,7 +386,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c] => match m {
-                "GET" => self.get_consumer(b, c, &q),
+                "GET" => self.get_consumer(b, c, &q).await,
                 "PATCH" => self.patch_consumer(b, c, req, &q),
                 "DELETE" => self.delete_consumer(b, c, &q),
                 _ => Err(method_not_allowed()),
@@ -391,7 +396,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 _ => Err(method_not_allowed()),
             },
             [b, "consumers", c, "keys"] => match m {
-                "GET" => self.list_keys(b, c, &q),
+                "GET" => self.list_keys(b, c, &q).await,
                 "POST" => self.create_key(b, c, req, &q),
                 _ => Err(method_not_allowed()),
             },
@@ -399,8 +404,12 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 "POST" => self.bulk_keys(b, c, req, &q),
                 _ => Err(method_not_allowed()),
             },
+            [b, "consumers", c, "usage"] => match m {
+                "GET" => self.consumer_usage(b, c, &req.query).await,
+                _ => Err(method_not_allowed()),
+            },
             [b, "consumers", c, "keys", id] => match m {
-                "GET" => self.get_key(b, c, id, &q),
+                "GET" => self.get_key(b, c, id, &q).await,
                 "PATCH" => self.patch_key(b, c, id, req, &q),
                 "DELETE" => self.delete_key(b, c, id, &q),
                 _ => Err(method_not_allowed()),
@@ -451,17 +460,68 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             Verdict::Valid(r) | Verdict::Expired(r) => Some(r),
             _ => None,
         };
-        Ok(ApiResponse::json(
-            200,
-            &VerifyOut {
-                valid: matches!(verdict, Verdict::Valid(_)),
-                code: verdict.code(),
-                consumer: record.map(|r| r.consumer.clone()),
-                key_id: record.map(|r| r.key_id.clone()),
-                metadata: record.map(|r| r.metadata.clone()),
-                expires_on: record.and_then(|r| r.expires_on).map(timestamp::format),
+        let mut out = VerifyOut {
+            valid: matches!(verdict, Verdict::Valid(_)),
+            code: verdict.code(),
+            consumer: record.map(|r| r.consumer.clone()),
+            key_id: record.map(|r| r.key_id.clone()),
+            metadata: record.map(|r| r.metadata.clone()),
+            expires_on: record.and_then(|r| r.expires_on).map(timestamp::format),
+            ratelimit: None,
+            quota: None,
+        };
+        if let Verdict::Valid(r) = &verdict {
+            self.verify_limits(bucket, r, body.consume, &mut out)
+                .await?;
+        }
+        Ok(ApiResponse::json(200, &out))
+    }
+
+    /// Adds where the consumer's limits stand to a valid key's answer; with `consume`,
+    /// charges one request as the edge would.
+    async fn verify_limits(
+        &self,
+        bucket: &str,
+        record: &crate::storage::kv::KeyRecord,
+        consume: bool,
+        out: &mut VerifyOut,
+    ) -> Result<(), Error> {
+        use crate::limits::{policy::Limits, wire};
+        let limits = Limits::of(&record.metadata, &self.config.limits.defaults);
+        if limits.is_unlimited() {
+            return Ok(());
+        }
+        let consumer = wire::Consumer {
+            bucket: bucket.to_owned(),
+            name: record.consumer.clone(),
+        };
+        let ask = wire::Ask {
+            limits,
+            want: if consume {
+                wire::Want::One
+            } else {
+                wire::Want::Peek
             },
-        ))
+            returned: Vec::new(),
+            usage: Vec::new(),
+        };
+        let answer = self.counters.ask(&consumer, &ask).await?;
+        let shown = |s: crate::limits::lease::Standing| crate::api::model::LimitOut {
+            limit: s.limit,
+            remaining: s.remaining,
+            reset: timestamp::format(self.now + s.reset_ms),
+        };
+        out.ratelimit = answer.rate.map(shown);
+        out.quota = answer.quota.map(shown);
+        if consume && answer.grant.requests == 0 {
+            out.valid = false;
+            out.code = if answer.quota.is_some_and(|q| q.remaining == 0) {
+                crate::edge::verify::Code::QuotaExceeded
+            } else {
+                crate::edge::verify::Code::RateLimited
+            };
+        }
+        Ok(())
     }
 }
 

@@ -39,6 +39,11 @@ pub enum Code {
     NotFound,
     /// The key existed but its expiry has passed.
     Expired,
+    /// `POST /v1/verify` with `consume`: the key is valid and its consumer's rate limit is
+    /// spent (never an edge verdict: the edge answers 429).
+    RateLimited,
+    /// Likewise for the consumer's quota.
+    QuotaExceeded,
 }
 
 /// The result of verifying a key.

@@ -33,6 +33,9 @@ struct State {
     /// The day old usage was last deleted.
     #[serde(default)]
     pruned_day: i64,
+    /// Asks served so far: what the limits cost (`limiterCalls` of the usage answer).
+    #[serde(default)]
+    calls: u64,
 }
 
 /// Creates the tables (idempotent).
@@ -84,6 +87,7 @@ pub fn ask(sql: &impl Sql, a: &Ask, now: Millis) -> Result<Answer, Error> {
     }
     sql.atomically(|| {
         let mut state = load(sql)?;
+        state.calls += 1;
         let limits: &Limits = &a.limits;
         let period = limits.rate.map(|r| r.period_ms);
         if period != state.period_ms {
@@ -168,6 +172,7 @@ pub fn usage(sql: &impl Sql, q: UsageQuery) -> Result<Usage, Error> {
     }
     Ok(Usage {
         keys: keys.into_values().collect(),
+        calls: load(sql)?.calls,
     })
 }
 

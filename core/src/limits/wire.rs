@@ -99,6 +99,9 @@ pub struct KeyUsage {
 pub struct Usage {
     /// By key id.
     pub keys: Vec<KeyUsage>,
+    /// Asks the object has served (leases, refusals, usage reports, `/v1/verify`).
+    #[serde(default)]
+    pub calls: u64,
 }
 
 /// One call to a consumer's object.

@@ -104,6 +104,22 @@ pub struct KeyList {
     pub data: Vec<KeyOut>,
 }
 
+/// Consumers of `GET /v1/me/consumers` whose keys carry `lastUsedOn` (one call each).
+pub const ME_LAST_USED_MAX: usize = 20;
+
+impl MeConsumerOut {
+    /// With each key's `lastUsedOn` from `last_used` (key id → ms).
+    fn used(mut self, last_used: &std::collections::HashMap<String, timestamp::Millis>) -> Self {
+        self.api_keys.data = self
+            .api_keys
+            .data
+            .into_iter()
+            .map(|k| k.used(last_used))
+            .collect();
+        self
+    }
+}
+
 fn me_consumer(c: &ConsumerRecord, keys_retrievable: bool) -> MeConsumerOut {
     MeConsumerOut {
         id: c.id.clone(),
@@ -158,7 +174,7 @@ fn body<T: serde::de::DeserializeOwned + Default>(req: &ApiRequest) -> Result<T,
 impl<S: Store, Q: Sql> Api<'_, S, Q> {
     /// Answers a `/v1/me` request (`segs` after `v1/me`) of the signed-in `who`, in bucket
     /// `bucket` (the gateway's), with the portal's settings.
-    pub fn handle_me(
+    pub async fn handle_me(
         &self,
         req: &ApiRequest,
         segs: &[&str],
@@ -167,11 +183,12 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         portal: &Portal,
     ) -> ApiResponse {
         self.handle_me_logged(req, segs, bucket, who, portal, |_| {})
+            .await
     }
 
     /// [`Api::handle_me`], handing every server-side error to `log` (its answer carries no
     /// detail: the log is where on-call reads why, e.g. a missing `KEY_ENCRYPTION_SECRET`).
-    pub fn handle_me_logged(
+    pub async fn handle_me_logged(
         &self,
         req: &ApiRequest,
         segs: &[&str],
@@ -180,7 +197,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         portal: &Portal,
         log: impl FnOnce(&Error),
     ) -> ApiResponse {
-        match self.route_me(req, segs, bucket, who, portal) {
+        match self.route_me(req, segs, bucket, who, portal).await {
             Ok(r) => r,
             Err(e) => {
                 if problem::status_of(e.kind()) >= 500 {
@@ -232,7 +249,7 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         }
     }
 
-    fn route_me(
+    async fn route_me(
         &self,
         req: &ApiRequest,
         segs: &[&str],
@@ -260,10 +277,18 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 "GET" | "HEAD" => {
                     let retrievable =
                         rows::find_bucket(self.sql, bucket)?.is_some_and(|b| b.retrievable);
-                    let data: Vec<MeConsumerOut> = rows::managed_by(self.sql, bucket, &who.email)?
-                        .iter()
-                        .map(|c| me_consumer(c, retrievable))
-                        .collect();
+                    let managed = rows::managed_by(self.sql, bucket, &who.email)?;
+                    let mut data: Vec<MeConsumerOut> = Vec::with_capacity(managed.len());
+                    for (i, c) in managed.iter().enumerate() {
+                        let out = me_consumer(c, retrievable);
+                        // One call to each consumer's limits object, for the first
+                        // ME_LAST_USED_MAX only: the page must not wait on hundreds.
+                        data.push(if i < ME_LAST_USED_MAX {
+                            out.used(&self.last_used(bucket, &c.name).await)
+                        } else {
+                            out
+                        });
+                    }
                     Ok(ApiResponse::json(200, &serde_json::json!({ "data": data })))
                 }
                 _ => Err(method_not_allowed()),
@@ -273,7 +298,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                 match m {
                     "GET" | "HEAD" => {
                         let retrievable = rows::find_bucket(self.sql, bucket)?.is_some_and(|b| b.retrievable);
-                        Ok(ApiResponse::json(200, &me_consumer(&c, retrievable)))
+                        let last = self.last_used(bucket, name).await;
+                        Ok(ApiResponse::json(200, &me_consumer(&c, retrievable).used(&last)))
                     }
                     "PATCH" | "PUT" | "DELETE" => Err(forbidden(
                         "a consumer's name, description, metadata, tags and managers are kept by the API's administrators (keys.yaml); managers change its keys only",
@@ -284,7 +310,11 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             ["consumers", name, "keys"] => match m {
                 "GET" | "HEAD" => {
                     let c = self.managed(bucket, name, who)?;
-                    Ok(ApiResponse::json(200, &me_consumer(&c, false).api_keys))
+                    let last = self.last_used(bucket, name).await;
+                    Ok(ApiResponse::json(
+                        200,
+                        &me_consumer(&c, false).used(&last).api_keys,
+                    ))
                 }
                 "POST" => self.me_create_key(req, bucket, name, who, portal),
                 _ => Err(method_not_allowed()),
@@ -308,9 +338,10 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
                         KeyFormat::Visible => Some(self.visible_vault(bucket)?),
                         _ => None,
                     };
+                    let last = self.last_used(bucket, name).await;
                     Ok(ApiResponse::json(
                         200,
-                        &KeyOut::shown(k, q.key_format, vault)?,
+                        &KeyOut::shown(k, q.key_format, vault)?.used(&last),
                     ))
                 }
                 "PATCH" => {

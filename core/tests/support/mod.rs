@@ -16,6 +16,7 @@ use keyward_core::edge::verify::{Verdict, Verifier};
 use keyward_core::entropy::Entropy;
 use keyward_core::http::{ApiRequest, ApiResponse};
 use keyward_core::key::hash::KeyHasher;
+use keyward_core::limits::object::local::LocalCounters;
 use keyward_core::problem;
 use keyward_core::storage::bucket::outbox::{self, DirectorySink, KvSink};
 use keyward_core::storage::bucket::schema;
@@ -100,6 +101,8 @@ pub struct Harness {
     pub tokens: Tokens,
     /// getrandom.
     pub entropy: OsEntropy,
+    /// Consumers' limits objects, each an in-memory SQLite on the harness clock.
+    pub counters: LocalCounters,
     now: Cell<Millis>,
 }
 
@@ -123,6 +126,7 @@ impl Harness {
             config,
             tokens: Tokens::new(Some(TOKEN)),
             entropy: OsEntropy,
+            counters: LocalCounters::default(),
             now: Cell::new(T0),
         }
     }
@@ -154,6 +158,10 @@ impl Harness {
             tokens: &self.tokens,
             now: self.now(),
             openapi: "{}",
+            counters: {
+                self.counters.now.set(self.now());
+                &self.counters
+            },
         }
     }
 

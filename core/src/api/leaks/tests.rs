@@ -89,6 +89,7 @@ impl World {
             tokens: &self.tokens,
             now: self.now.get(),
             openapi: "{}",
+            counters: &crate::limits::wire::NoCounters,
         }
     }
 
