@@ -787,6 +787,14 @@ fn text_from_the_worker_is_printed_escaped() {
         ),
         answer("/key-buckets/default/consumers/acme?", 200, &consumer),
         answer(
+            "/key-buckets/default/consumers/acme/usage",
+            200,
+            &json!({"consumer": "acme", "from": HOSTILE, "to": "2026-11-30", "requests": 7,
+                    "limiterCalls": 1,
+                    "keys": [{"id": "key_1", "lastUsedOn": HOSTILE, "requests": 7,
+                              "days": [{"date": "2026-11-30", "requests": 3}]}]}),
+        ),
+        answer(
             "/key-buckets/default/consumers/nope?",
             403,
             &json!({"title": format!("Forbidden{HOSTILE}"), "detail": HOSTILE}),
@@ -827,7 +835,9 @@ fn text_from_the_worker_is_printed_escaped() {
         // Metadata is shown as JSON: serde_json escapes C0, the rest as in text.
         "metadata:    {\"plan\":\"\\u001b]0;owned\\u0007\\u001b[2J \\u{9b}31m\\x7f \\u{202e}exe.txt\\u{2066}\\n\\tx\"}\n".into(),
         format!("created:     {SHOWN}\n"),
-        format!("  key_1\tkw_****1234\texpires {SHOWN}\t{SHOWN}\n"),
+        format!("  key_1\tkw_****1234\texpires {SHOWN}\tlast used {SHOWN}, today 3, 30 days 7\t{SHOWN}\n"),
+        format!("requests:    7 from {SHOWN} to 2026-11-30 (UTC)\n"),
+        "limits:      none set (the Worker's RATE_LIMIT_DEFAULT and QUOTA_DEFAULT apply)\n".into(),
     ] {
         assert!(stdout.contains(&line), "{line:?} in:\n{stdout}");
     }
@@ -841,7 +851,14 @@ fn text_from_the_worker_is_printed_escaped() {
         assert_eq!(code, Some(0), "{args:?}");
         let got: Value = serde_json::from_str(&stdout).expect("valid JSON");
         let expected = match args[1] {
-            "get" => consumer.clone(),
+            "get" => {
+                let mut c = consumer.clone();
+                c["usage"] = json!({"consumer": "acme", "from": HOSTILE, "to": "2026-11-30",
+                    "requests": 7, "limiterCalls": 1,
+                    "keys": [{"id": "key_1", "lastUsedOn": HOSTILE, "requests": 7,
+                              "days": [{"date": "2026-11-30", "requests": 3}]}]});
+                c
+            }
             "list" if args[0] == "consumers" => json!([consumer]),
             _ => json!({"data": consumer["apiKeys"], "limit": 1000, "offset": 0, "total": 1}),
         };

@@ -2,7 +2,8 @@
 //!
 //! `list` pages through every consumer (1000 per request) and prints one line each, or
 //! with `--json` the API's consumer objects as one JSON array. `get` prints one consumer
-//! with its managers and masked keys. Keys are only ever shown masked. Every value is the
+//! with its managers, limits and masked keys, each key with when it was last used and its
+//! requests today and in the last 30 days (`…/usage`). Keys are only ever shown masked. Every value is the
 //! Worker's, so each goes through [`text`] (escaped as a field) or [`super::write_json`].
 
 use crate::client::{Client, Remote};
@@ -20,7 +21,7 @@ pub enum Command {
         after_help = "Examples:\n  keyward consumers list\n  keyward consumers list --bucket production --json"
     )]
     List(ListArgs),
-    /// Show one consumer with its metadata, tags, managers, last sync and masked keys
+    /// Show one consumer with its metadata, limits, managers, last sync, masked keys and their usage
     #[command(
         after_help = "Examples:\n  keyward consumers get acme-corp\n  keyward consumers get acme-corp --json"
     )]
@@ -65,6 +66,60 @@ fn emails(c: &Value) -> Vec<Cow<'_, str>> {
         .unwrap_or_default()
 }
 
+/// The consumer's limits as its metadata sets them (the Worker's defaults cover the rest).
+fn limits(c: &Value) -> String {
+    use keyward_core::limits::policy::{Limits, Period};
+    let Some(metadata) = c.get("metadata").and_then(Value::as_object) else {
+        return "none set (the Worker's RATE_LIMIT_DEFAULT and QUOTA_DEFAULT apply)".into();
+    };
+    let l = Limits::of(metadata, &Limits::default());
+    let mut parts = Vec::new();
+    if let Some(r) = l.rate {
+        parts.push(format!("{} requests per {} s", r.requests, r.period_ms / 1000));
+    }
+    if let Some(q) = l.quota {
+        let per = match q.period {
+            Period::Day => "day",
+            Period::Month => "month",
+        };
+        parts.push(format!("quota {} per {per} (UTC)", q.requests));
+    }
+    if parts.is_empty() {
+        "none set (the Worker's RATE_LIMIT_DEFAULT and QUOTA_DEFAULT apply)".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// `last used …, today N, 30 days M` of key `k` from the usage answer.
+fn key_usage(usage: Option<&Value>, k: &Value) -> String {
+    let Some(u) = usage else {
+        return "usage unknown".into();
+    };
+    let id = k.get("id").and_then(Value::as_str).unwrap_or("");
+    let entry = u
+        .get("keys")
+        .and_then(Value::as_array)
+        .and_then(|ks| ks.iter().find(|e| e.get("id").and_then(Value::as_str) == Some(id)));
+    let to = u.get("to").and_then(Value::as_str).unwrap_or("");
+    let today = entry
+        .and_then(|e| e.get("days"))
+        .and_then(Value::as_array)
+        .and_then(|ds| ds.iter().find(|d| d.get("date").and_then(Value::as_str) == Some(to)))
+        .and_then(|d| d.get("requests"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let total = entry
+        .and_then(|e| e.get("requests"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let last = entry
+        .map(|e| text(e, "lastUsedOn"))
+        .filter(|l| !l.is_empty())
+        .unwrap_or(Cow::Borrowed("never"));
+    format!("last used {last}, today {today}, 30 days {total}")
+}
+
 pub fn run(cmd: Command) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cmd {
@@ -96,7 +151,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         }
         Command::Get(a) => {
             let client = Client::new(&a.remote)?;
-            let c = client.call(
+            let mut c = client.call(
                 "GET",
                 &format!(
                     "/key-buckets/{}/consumers/{}?include-managers=true&include-api-keys=true&key-format=masked",
@@ -104,7 +159,18 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 ),
                 None,
             )?;
+            // The last 30 days (the API's default); a Worker without usage answers 404.
+            let usage = client
+                .call(
+                    "GET",
+                    &format!("/key-buckets/{}/consumers/{}/usage", a.bucket, a.name),
+                    None,
+                )
+                .ok();
             if a.json {
+                if let (Some(obj), Some(u)) = (c.as_object_mut(), &usage) {
+                    obj.insert("usage".into(), u.clone());
+                }
                 super::write_json(&mut out, &c)?;
             } else {
                 let compact = |f: &str| {
@@ -116,6 +182,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 writeln!(out, "description: {}", text(&c, "description"))?;
                 writeln!(out, "source:      {}", text(&c, "source"))?;
                 writeln!(out, "metadata:    {}", compact("metadata"))?;
+                writeln!(out, "limits:      {}", limits(&c))?;
                 writeln!(out, "tags:        {}", compact("tags"))?;
                 writeln!(out, "managers:    {}", emails(&c).join(", "))?;
                 if let Some(s) = c.get("lastSync") {
@@ -135,7 +202,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 for k in keys.into_iter().flatten() {
                     writeln!(
                         out,
-                        "  {}\t{}\texpires {}\t{}",
+                        "  {}\t{}\texpires {}\t{}\t{}",
                         text(k, "id"),
                         text(k, "key"),
                         terminal::field(
@@ -143,8 +210,19 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                                 .and_then(Value::as_str)
                                 .unwrap_or("never")
                         ),
+                        key_usage(usage.as_ref(), k),
                         text(k, "description"),
                     )?;
+                }
+                match &usage {
+                    Some(u) => writeln!(
+                        out,
+                        "requests:    {} from {} to {} (UTC)",
+                        u.get("requests").and_then(Value::as_u64).unwrap_or(0),
+                        text(u, "from"),
+                        text(u, "to"),
+                    )?,
+                    None => writeln!(out, "requests:    unknown (this Worker reports no usage)")?,
                 }
             }
         }
