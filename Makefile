@@ -14,7 +14,7 @@ WORKER_BUNDLE := worker/build/index.js
 WORKER_SOURCES := $(shell find core/src worker/src -name '*.rs') core/Cargo.toml worker/Cargo.toml Cargo.lock \
   schemas/openapi.json $(wildcard portal/*.html portal/*.css portal/*.js)
 
-.PHONY: help setup build worker cli dev test test-native test-e2e lint bench bench-core bench-edge bench-api bench-me bench-sync bench-import bench-size bench-scan deploy-dry-run
+.PHONY: help setup build worker cli dev test test-native test-e2e lint bench bench-core bench-edge bench-api bench-me bench-sync bench-import bench-limits bench-size bench-scan deploy-dry-run
 
 help:
 	@echo "make dev    build, start the Worker locally (127.0.0.1:8787), load keys.yaml, print a curl line"
@@ -78,10 +78,13 @@ bench-sync: worker
 bench-import: worker
 	bench/import.sh 10000
 
+bench-limits: worker
+	bench/limits.sh
+
 bench-size: worker
 	bench/wasm-size.sh
 
 bench-scan: setup
 	bench/scan.sh
 
-bench: bench-core bench-edge bench-api bench-me bench-sync bench-import bench-size bench-scan
+bench: bench-core bench-edge bench-api bench-me bench-sync bench-import bench-limits bench-size bench-scan

@@ -15,7 +15,7 @@
 //! | [`edge`] | verification and the gateway decision |
 //! | [`storage`] | KV layout, the `Store` trait, the write path, digests, the verification cache |
 //! | [`key`] | the key format, base62, the key hash, imported keys, retrievable buckets' sealing |
-//! | [`limits`] | per-consumer rate limits and quotas: policy from metadata, counters, leases (issue 14, started; imports only shared modules) |
+//! | [`limits`] | per-consumer rate limits, quotas and usage: policy from metadata, counters, leases, the consumer object's logic, the isolate's side, the `Counters` port |
 //! | `scan` (feature `scan`) | finding keys in text for `keyward scan`: candidates confirmed by checksum, positions, diffs, history listings, rules for other scanners |
 //! | shared | [`config`], [`validate`], [`problem`], [`http`], [`ids`], [`timestamp`], [`entropy`], [`error`] |
 //!

@@ -606,7 +606,8 @@ fn describe(circles: &[Vec<String>], edges: &BTreeMap<String, BTreeSet<String>>)
 /// that no circle check would catch: `from` must not import any of these.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("edge", &["api", "keys_file"]),
-    ("storage", &["api", "edge", "keys_file", "key"]),
+    ("storage", &["api", "edge", "keys_file", "key", "limits"]),
+    ("limits", &["api", "edge", "keys_file", "key", "selfserve"]),
     ("key", &["api", "edge", "keys_file", "storage"]),
     ("api", &["keys_file"]),
 ];

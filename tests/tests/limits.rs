@@ -111,9 +111,14 @@ fn a_quota_of_fifty_a_day_stops_at_fifty_and_usage_shows_in_the_listing_and_the_
     let dir = tempfile::tempdir().unwrap();
     let r = keyward(&w, dir.path(), &["consumers", "get", "metered"], &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(r.out.contains("limits:      quota 50 per day (UTC)\n"), "{}", r.out);
     assert!(
-        r.out.contains(&format!("last used {last}, today 50, 30 days 50")),
+        r.out.contains("limits:      quota 50 per day (UTC)\n"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains(&format!("last used {last}, today 50, 30 days 50")),
         "{}",
         r.out
     );
@@ -133,14 +138,22 @@ fn a_rate_limit_changed_in_keys_yaml_applies_after_sync() {
     std::fs::write(&file, yaml(5)).unwrap();
     let r = keyward(&w, dir.path(), &["sync"], &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    let r = keyward(&w, dir.path(), &["keys", "create", "--consumer", "acme"], &[]);
+    let r = keyward(
+        &w,
+        dir.path(),
+        &["keys", "create", "--consumer", "acme"],
+        &[],
+    );
     assert_eq!(r.code, Some(0), "{r:?}");
     let key = r.out.trim().to_owned();
     let ok = (0..8).filter(|_| call(&w, &key).status == 200).count();
     assert_eq!(ok, 5);
     let refused = call(&w, &key);
     assert_eq!(refused.status, 429);
-    assert_eq!(refused.header("ratelimit-policy"), Some("\"rate\";q=5;w=60"));
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some("\"rate\";q=5;w=60")
+    );
 
     std::fs::write(&file, yaml(12)).unwrap();
     let r = keyward(&w, dir.path(), &["sync"], &[]);
@@ -153,7 +166,10 @@ fn a_rate_limit_changed_in_keys_yaml_applies_after_sync() {
         "{:?}",
         answers.iter().map(|a| a.status).collect::<Vec<_>>()
     );
-    assert_eq!(answers[0].header("ratelimit-policy"), Some("\"rate\";q=12;w=60"));
+    assert_eq!(
+        answers[0].header("ratelimit-policy"),
+        Some("\"rate\";q=12;w=60")
+    );
 }
 
 #[test]

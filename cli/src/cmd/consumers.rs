@@ -75,7 +75,11 @@ fn limits(c: &Value) -> String {
     let l = Limits::of(metadata, &Limits::default());
     let mut parts = Vec::new();
     if let Some(r) = l.rate {
-        parts.push(format!("{} requests per {} s", r.requests, r.period_ms / 1000));
+        parts.push(format!(
+            "{} requests per {} s",
+            r.requests,
+            r.period_ms / 1000
+        ));
     }
     if let Some(q) = l.quota {
         let per = match q.period {
@@ -97,15 +101,18 @@ fn key_usage(usage: Option<&Value>, k: &Value) -> String {
         return "usage unknown".into();
     };
     let id = k.get("id").and_then(Value::as_str).unwrap_or("");
-    let entry = u
-        .get("keys")
-        .and_then(Value::as_array)
-        .and_then(|ks| ks.iter().find(|e| e.get("id").and_then(Value::as_str) == Some(id)));
+    let entry = u.get("keys").and_then(Value::as_array).and_then(|ks| {
+        ks.iter()
+            .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+    });
     let to = u.get("to").and_then(Value::as_str).unwrap_or("");
     let today = entry
         .and_then(|e| e.get("days"))
         .and_then(Value::as_array)
-        .and_then(|ds| ds.iter().find(|d| d.get("date").and_then(Value::as_str) == Some(to)))
+        .and_then(|ds| {
+            ds.iter()
+                .find(|d| d.get("date").and_then(Value::as_str) == Some(to))
+        })
         .and_then(|d| d.get("requests"))
         .and_then(Value::as_u64)
         .unwrap_or(0);
