@@ -250,6 +250,50 @@ fn cache(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the limits add to a verified request in the isolate: a request admitted from a
+/// lease (limited consumer, far below its limit) and one of a consumer without limits (usage
+/// counted), beside the cached verification they follow (`verify/cached_valid`).
+fn limits(c: &mut Criterion) {
+    use keyward_core::limits::isolate::{Leases, Outcome};
+    use keyward_core::limits::object::local::LocalCounters;
+    use keyward_core::limits::policy::{Limits as ConsumerLimits, RateLimit};
+    use keyward_core::limits::settings::Fail;
+    use keyward_core::limits::wire::Consumer;
+    let counters = LocalCounters::default();
+    counters.now.set(NOW);
+    let consumer = Consumer {
+        bucket: "default".into(),
+        name: "acme".into(),
+    };
+    let far_below = ConsumerLimits {
+        rate: Some(RateLimit {
+            requests: 1_000_000_000,
+            period_ms: 60_000,
+        }),
+        quota: None,
+    };
+    let metadata = record().metadata;
+    let mut g = c.benchmark_group("limits");
+    for (name, limits) in [("lease_hit", far_below), ("unlimited", ConsumerLimits::default())] {
+        let leases = Leases::default();
+        // The first request takes the lease (100,000,000 requests); every measured one is
+        // admitted from it, at the same instant (the lease does not expire).
+        assert!(matches!(
+            block_on(leases.admit(&counters, &consumer, "key_1", &limits, Fail::Open, NOW)),
+            Outcome::Admit { .. }
+        ));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                // What the edge does per request: the limits from the metadata, then admit.
+                let l = ConsumerLimits::of(black_box(&metadata), &ConsumerLimits::default());
+                let l = if l.is_unlimited() { limits } else { l };
+                block_on(leases.admit(&counters, &consumer, "key_1", &l, Fail::Open, NOW))
+            })
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -260,6 +304,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = verify, key, cache
+    targets = verify, key, cache, limits
 }
 criterion_main!(benches);

@@ -44,20 +44,27 @@ struct Entry {
     refused_until: Millis,
     /// Unspent leases to give back with the next call.
     unreturned: Vec<Returned>,
-    /// `(key id, day) → (requests, last use)` since the last call.
-    usage: HashMap<(String, i64), (u64, Millis)>,
+    /// Key id → `(day, requests, last use)` since the last call (a day rarely changes
+    /// between calls; looked up by `&str`, so a counted request allocates nothing).
+    usage: HashMap<String, Vec<(i64, u64, Millis)>>,
     /// When the oldest of `usage` was counted.
     usage_since: Option<Millis>,
 }
 
 impl Entry {
     fn record(&mut self, key_id: &str, now: Millis) {
-        let slot = self
-            .usage
-            .entry((key_id.to_owned(), now.div_euclid(DAY_MS)))
-            .or_insert((0, now));
-        slot.0 += 1;
-        slot.1 = slot.1.max(now);
+        let day = now.div_euclid(DAY_MS);
+        let days = match self.usage.get_mut(key_id) {
+            Some(days) => days,
+            None => self.usage.entry(key_id.to_owned()).or_default(),
+        };
+        match days.iter_mut().find(|(d, _, _)| *d == day) {
+            Some((_, requests, last)) => {
+                *requests += 1;
+                *last = (*last).max(now);
+            }
+            None => days.push((day, 1, now)),
+        }
         self.usage_since.get_or_insert(now);
     }
 
@@ -65,11 +72,13 @@ impl Entry {
         self.usage_since = None;
         self.usage
             .drain()
-            .map(|((key_id, day), (requests, last_used))| Use {
-                key_id,
-                day,
-                requests,
-                last_used,
+            .flat_map(|(key_id, days)| {
+                days.into_iter().map(move |(day, requests, last_used)| Use {
+                    key_id: key_id.clone(),
+                    day,
+                    requests,
+                    last_used,
+                })
             })
             .collect()
     }
