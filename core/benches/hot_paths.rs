@@ -274,7 +274,10 @@ fn limits(c: &mut Criterion) {
     };
     let metadata = record().metadata;
     let mut g = c.benchmark_group("limits");
-    for (name, limits) in [("lease_hit", far_below), ("unlimited", ConsumerLimits::default())] {
+    for (name, limits) in [
+        ("lease_hit", far_below),
+        ("unlimited", ConsumerLimits::default()),
+    ] {
         let leases = Leases::default();
         // The first request takes the lease (100,000,000 requests); every measured one is
         // admitted from it, at the same instant (the lease does not expire).

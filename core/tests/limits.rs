@@ -159,31 +159,24 @@ fn a_quota_of_fifty_a_day_stops_at_fifty_until_midnight_utc() {
 #[test]
 fn consumers_without_limits_never_wait_and_their_usage_is_sent_in_the_background() {
     let (leases, counters) = (Leases::default(), LocalCounters::default());
+    // The first sweep is due at once (nothing owed yet): it starts the clock of sweeps.
+    assert!(leases.due(T0).is_empty());
     for i in 0..1000 {
         let o = admit(&leases, &counters, "free", &Limits::default(), T0 + i);
         match o {
-            Outcome::Admit { headers, flush, .. } => {
-                assert!(headers.is_empty());
-                assert!(flush.is_none(), "flushed after {i} ms");
-            }
+            Outcome::Admit { headers, .. } => assert!(headers.is_empty()),
             other => panic!("{other:?}"),
         }
+        assert!(leases.due(T0 + i).is_empty(), "due after {i} ms");
     }
     assert_eq!(counters.calls.get(), 0);
-    let Outcome::Admit {
-        flush: Some(flush), ..
-    } = admit(
-        &leases,
-        &counters,
-        "free",
-        &Limits::default(),
-        T0 + FLUSH_MS,
-    )
-    else {
-        panic!("no flush after {FLUSH_MS} ms");
-    };
-    assert_eq!(flush.usage.iter().map(|u| u.requests).sum::<u64>(), 1001);
-    pollster::block_on(counters.ask(&consumer("free"), &flush)).unwrap();
+    // An idle consumer's usage is sent by the sweep another request triggers.
+    let due = leases.due(T0 + FLUSH_MS + 1000);
+    assert_eq!(due.len(), 1, "{due:?}");
+    let (who, flush) = &due[0];
+    assert_eq!(who.name, "free");
+    assert_eq!(flush.usage.iter().map(|u| u.requests).sum::<u64>(), 1000);
+    pollster::block_on(counters.ask(who, flush)).unwrap();
     let usage = pollster::block_on(counters.usage(
         &consumer("free"),
         keyward_core::limits::wire::UsageQuery {
@@ -192,8 +185,74 @@ fn consumers_without_limits_never_wait_and_their_usage_is_sent_in_the_background
         },
     ))
     .unwrap();
-    assert_eq!(usage.keys[0].days, vec![(T0 / 86_400_000, 1001)]);
-    assert_eq!(usage.keys[0].last_used, Some(T0 + FLUSH_MS));
+    assert_eq!(usage.keys[0].days, vec![(T0 / 86_400_000, 1000)]);
+    assert_eq!(usage.keys[0].last_used, Some(T0 + 999));
+}
+
+/// A lease an isolate stops using goes back within the flush period, so another isolate
+/// gets the whole limit (a quota's lease would otherwise be lost for the day).
+#[test]
+fn an_idle_isolate_returns_its_lease_in_the_background() {
+    let counters = LocalCounters::default();
+    let (a, b) = (Leases::default(), Leases::default());
+    let limits = Limits {
+        rate: None,
+        quota: Some(Quota {
+            requests: 1000,
+            period: Period::Day,
+        }),
+    };
+    // A admits a burst (its leases grow with its demand), then sees only other consumers.
+    for i in 0..200 {
+        assert!(admitted(&admit(&a, &counters, "acme", &limits, T0 + i)));
+    }
+    for (who, ask) in a.due(T0 + 20_000) {
+        counters.now.set(T0 + 20_000);
+        pollster::block_on(counters.ask(&who, &ask)).unwrap();
+    }
+    let ok = (0..1000)
+        .filter(|i| admitted(&admit(&b, &counters, "acme", &limits, T0 + 30_000 + i)))
+        .count();
+    assert_eq!(ok, 800, "B gets all that A did not admit");
+}
+
+/// Requests of one consumer in flight together in one isolate make one ask between them.
+#[test]
+fn concurrent_requests_in_one_isolate_wait_for_one_ask() {
+    let (leases, counters) = (Leases::default(), LocalCounters::default());
+    let limits = per_minute(6000);
+    counters.now.set(T0);
+    let c = consumer("acme");
+    let all = (0..20).map(|_| leases.admit(&counters, &c, "key_1", &limits, Fail::Open, T0));
+    let outcomes = pollster::block_on(futures_join(all.collect()));
+    assert_eq!(outcomes.iter().filter(|o| admitted(o)).count(), 20);
+    assert!(
+        counters.calls.get() <= 6,
+        "{} calls for 20 requests",
+        counters.calls.get()
+    );
+}
+
+/// Polls every future in turn until all are ready (a single-threaded join, as in the Worker).
+fn futures_join<F: std::future::Future>(
+    futures: Vec<F>,
+) -> impl std::future::Future<Output = Vec<F::Output>> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        for (f, d) in futures.iter_mut().zip(done.iter_mut()) {
+            if d.is_none() {
+                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+                    *d = Some(v);
+                }
+            }
+        }
+        if done.iter().all(Option::is_some) {
+            std::task::Poll::Ready(done.iter_mut().map(|d| d.take().unwrap()).collect())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
 }
 
 #[test]
@@ -231,7 +290,8 @@ fn a_changed_limit_applies_to_the_next_request() {
         &per_minute(10),
         T0 + 300
     )));
-    // A new window length starts the count afresh.
+    // A new window length keeps what was charged (re-counted in its slots): within the
+    // new window of 1 s, the 60 charged just now already spend it.
     let per_second = Limits {
         rate: Some(RateLimit {
             requests: 5,
@@ -250,7 +310,33 @@ fn a_changed_limit_applies_to_the_next_request() {
             ))
         })
         .count();
-    assert_eq!(ok, 5);
+    assert_eq!(ok, 0);
+    // Isolates that disagree about the limits do not reset each other's counts.
+    let other = Leases::default();
+    let ok = (0..10)
+        .filter(|i| {
+            admitted(&admit(
+                &other,
+                &counters,
+                "acme",
+                &per_minute(10),
+                T0 + 500 + i,
+            ))
+        })
+        .count();
+    assert_eq!(ok, 0, "60 charged in this minute already");
+    let later = (0..10)
+        .filter(|i| {
+            admitted(&admit(
+                &leases,
+                &counters,
+                "acme",
+                &per_second,
+                T0 + 70_000 + i,
+            ))
+        })
+        .count();
+    assert_eq!(later, 5);
 }
 
 #[test]
@@ -277,6 +363,15 @@ fn an_unreachable_object_admits_or_refuses_as_rate_limit_fail_says_and_warns_onc
         }
         other => panic!("{other:?}"),
     }
+    // The failure is remembered for a moment: no call per request meanwhile.
+    let calls = counters.calls.get();
+    for i in 0..100 {
+        assert!(matches!(
+            run(Fail::Closed, T0 + 1000 + i),
+            Outcome::Refuse { .. }
+        ));
+    }
+    assert_eq!(counters.calls.get(), calls);
     match run(Fail::Closed, T0 + 61_000) {
         Outcome::Refuse { warn, .. } => assert!(warn.is_some()),
         other => panic!("{other:?}"),

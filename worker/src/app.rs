@@ -390,7 +390,8 @@ async fn edge(
         };
         let limits = Limits::of(&record.metadata, &config.limits.defaults);
         let counters = ObjectCounters { env: env.clone() };
-        let outcome = crate::state::leases()
+        let leases = crate::state::leases();
+        let outcome = leases
             .admit(
                 &counters,
                 &consumer,
@@ -400,6 +401,19 @@ async fn edge(
                 now,
             )
             .await;
+        // What this isolate owes consumers' objects (usage, unspent leases), sent after
+        // the answer.
+        for (owner, ask) in leases.due(now) {
+            let counters = ObjectCounters { env: env.clone() };
+            let leases = leases.clone();
+            ctx.wait_until(async move {
+                if let Err(e) = counters.ask(&owner, &ask).await {
+                    if leases.warn(crate::state::now()) {
+                        console_warn!("keyward: usage of '{}' not recorded: {e}", owner.name);
+                    }
+                }
+            });
+        }
         match outcome {
             Outcome::Refuse { response, warn } => {
                 if let Some(w) = warn {
@@ -407,24 +421,9 @@ async fn edge(
                 }
                 return refuse(&req, response).await;
             }
-            Outcome::Admit {
-                headers,
-                flush,
-                warn,
-            } => {
+            Outcome::Admit { headers, warn } => {
                 if let Some(w) = warn {
                     console_warn!("keyward: {w}");
-                }
-                if let Some(ask) = flush {
-                    let counters = ObjectCounters { env: env.clone() };
-                    ctx.wait_until(async move {
-                        if let Err(e) = counters.ask(&consumer, &ask).await {
-                            console_warn!(
-                                "keyward: usage of '{}' not recorded: {e}",
-                                consumer.name
-                            );
-                        }
-                    });
                 }
                 limit_headers = headers;
             }
@@ -474,10 +473,11 @@ async fn edge(
     match Fetch::Request(outbound).send().await {
         Ok(r) if limit_headers.is_empty() => Ok(r),
         Ok(r) => {
-            // A copy: the headers of a fetched response are immutable.
+            // A copy: the headers of a fetched response are immutable. Appended: an upstream's
+            // own RateLimit fields stay (both are lists).
             let headers = r.headers().clone();
             for (name, value) in &limit_headers {
-                headers.set(name, value).map_err(js)?;
+                headers.append(name, value).map_err(js)?;
             }
             Ok(r.with_headers(headers))
         }

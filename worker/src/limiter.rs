@@ -7,16 +7,22 @@ use crate::app::respond;
 use crate::bindings;
 use crate::sql_storage::ObjectSql;
 use crate::state::now;
+use futures_util::future::{select, Either};
 use keyward_core::limits::object;
 use keyward_core::limits::wire::{
     Answer, Ask, Call, Consumer, Counters, Pending, Usage, UsageQuery,
 };
 use keyward_core::{problem, Error, ErrorKind};
 use std::cell::Cell;
-use worker::{console_error, durable_object, Env, Method, Request, RequestInit, Response, Result};
+use std::time::Duration;
+use worker::{
+    console_error, durable_object, Delay, Env, Method, Request, RequestInit, Response, Result,
+};
 
 /// Where isolates send calls (objects ignore the host).
 const CALL_URL: &str = "https://keyward-limits/call";
+/// How long a call may take.
+const CALL_TIMEOUT_MS: u64 = 2_000;
 
 #[durable_object]
 pub struct LimiterObject {
@@ -94,9 +100,24 @@ impl ObjectCounters {
             worker::js_sys::Uint8Array::from(body.as_slice()).into(),
         ));
         let request = Request::new_with_init(CALL_URL, &init).map_err(runtime)?;
-        let mut response = stub.fetch_with_request(request).await.map_err(runtime)?;
-        let status = response.status_code();
-        let bytes = response.bytes().await.map_err(runtime)?;
+        let exchange = async {
+            let mut response = stub.fetch_with_request(request).await.map_err(runtime)?;
+            let status = response.status_code();
+            let bytes = response.bytes().await.map_err(runtime)?;
+            Ok::<_, Error>((status, bytes))
+        };
+        // A slow object must not hold the request it limits: past the timeout,
+        // RATE_LIMIT_FAIL decides.
+        let timeout = Delay::from(Duration::from_millis(CALL_TIMEOUT_MS));
+        let (status, bytes) = match select(Box::pin(exchange), Box::pin(timeout)).await {
+            Either::Left((answer, _)) => answer?,
+            Either::Right(_) => {
+                return Err(Error::new(
+                    ErrorKind::Storage,
+                    format!("the limits object took more than {CALL_TIMEOUT_MS} ms"),
+                ))
+            }
+        };
         if status != 200 {
             return Err(Error::new(
                 ErrorKind::Storage,

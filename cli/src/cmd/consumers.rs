@@ -166,14 +166,17 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 ),
                 None,
             )?;
-            // The last 30 days (the API's default); a Worker without usage answers 404.
-            let usage = client
-                .call(
-                    "GET",
-                    &format!("/key-buckets/{}/consumers/{}/usage", a.bucket, a.name),
-                    None,
-                )
-                .ok();
+            // The last 30 days (the API's default). The consumer was just read, so a failure
+            // here is about usage only (an older Worker has no such route): said, not fatal.
+            let usage = client.call(
+                "GET",
+                &format!("/key-buckets/{}/consumers/{}/usage", a.bucket, a.name),
+                None,
+            );
+            let (usage, usage_error) = match usage {
+                Ok(u) => (Some(u), None),
+                Err(e) => (None, Some(e)),
+            };
             if a.json {
                 if let (Some(obj), Some(u)) = (c.as_object_mut(), &usage) {
                     obj.insert("usage".into(), u.clone());
@@ -229,7 +232,11 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                         text(u, "from"),
                         text(u, "to"),
                     )?,
-                    None => writeln!(out, "requests:    unknown (this Worker reports no usage)")?,
+                    None => writeln!(
+                        out,
+                        "requests:    unknown ({})",
+                        terminal::field(&usage_error.map(|e| e.to_string()).unwrap_or_default())
+                    )?,
                 }
             }
         }

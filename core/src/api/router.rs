@@ -446,7 +446,8 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
         let body: VerifyRequest = body(req)?;
         let bucket = body.bucket.as_deref().unwrap_or(&self.config.bucket);
         crate::validate::bucket_name(bucket)?;
-        grant.check(Some(bucket), false)?;
+        // Charging a consumer's limits is a write: a read token only looks.
+        grant.check(Some(bucket), body.consume)?;
         let verifier = Verifier {
             store: self.store,
             hasher: self.hasher,
@@ -505,7 +506,17 @@ impl<S: Store, Q: Sql> Api<'_, S, Q> {
             returned: Vec::new(),
             usage: Vec::new(),
         };
-        let answer = self.counters.ask(&consumer, &ask).await?;
+        let answer = match self.counters.ask(&consumer, &ask).await {
+            Ok(a) => a,
+            // A report is best-effort: without the object the answer leaves the limits
+            // out; a charge follows RATE_LIMIT_FAIL (closed: the error, a logged 500).
+            Err(e)
+                if consume && self.config.limits.fail == crate::limits::settings::Fail::Closed =>
+            {
+                return Err(e)
+            }
+            Err(_) => return Ok(()),
+        };
         let shown = |s: crate::limits::lease::Standing| crate::api::model::LimitOut {
             limit: s.limit,
             remaining: s.remaining,

@@ -26,7 +26,8 @@ fn day_of(text: &str, name: &str) -> Result<i64, Error> {
         return Err(bad());
     }
     let ms = timestamp::parse(&format!("{text}T00:00:00Z")).map_err(|_| bad())?;
-    Ok(ms.div_euclid(DAY_MS))
+    // Nothing was counted before 1970; a date before it would print as a negative year.
+    Ok(ms.div_euclid(DAY_MS).max(0))
 }
 
 fn date(day: i64) -> String {
@@ -55,7 +56,7 @@ fn range(query: &str, now: Millis) -> Result<UsageQuery, Error> {
         }
     }
     let to = to.unwrap_or(now.div_euclid(DAY_MS));
-    let from = from.unwrap_or(to - (DEFAULT_DAYS - 1));
+    let from = from.unwrap_or((to - (DEFAULT_DAYS - 1)).max(0));
     if from > to {
         return Err(Error::invalid("'from' is after 'to'"));
     }

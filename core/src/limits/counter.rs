@@ -57,7 +57,7 @@ impl Window {
         self.forget(now, rate);
         let i = now.div_euclid(slot_ms(rate));
         match self.slots.last_mut() {
-            Some((last, count)) if *last == i => *count += n,
+            Some((last, count)) if *last == i => *count = count.saturating_add(n),
             _ => self.slots.push((i, n)),
         }
     }
@@ -69,6 +69,24 @@ impl Window {
         if let Some((_, count)) = self.slots.iter_mut().find(|(s, _)| *s == i) {
             *count = count.saturating_sub(n);
         }
+    }
+
+    /// Re-counts the slots for a window whose slot length changed from `old_ms` to `new_ms`
+    /// (a changed period): each slot's count moves to the new slot holding its start, so a
+    /// new window length keeps what was charged instead of starting from zero.
+    pub fn rebucket(&mut self, old_ms: i64, new_ms: i64) {
+        if old_ms == new_ms || old_ms <= 0 || new_ms <= 0 {
+            return;
+        }
+        let mut slots: Vec<(i64, u64)> = Vec::with_capacity(self.slots.len());
+        for (i, n) in self.slots.drain(..) {
+            let j = i.saturating_mul(old_ms).div_euclid(new_ms);
+            match slots.last_mut() {
+                Some((last, count)) if *last == j => *count = count.saturating_add(n),
+                _ => slots.push((j, n)),
+            }
+        }
+        self.slots = slots;
     }
 
     /// Milliseconds from `now` until one more request fits (0 when one fits now).
@@ -100,13 +118,24 @@ impl Window {
     }
 }
 
-/// A quota's count in its calendar period.
+/// A quota's counts: the current UTC day's and month's, both kept whichever period the
+/// quota names, so a quota switched between day and month (or isolates that disagree during
+/// a change) never finds its count at zero.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tally {
-    /// Start of the period counted.
-    pub period_start: Millis,
+    /// Start of the day counted.
+    #[serde(default)]
+    pub day_start: Millis,
     /// Requests charged in it.
-    pub used: u64,
+    #[serde(default)]
+    pub day_used: u64,
+    /// Start of the month counted.
+    #[serde(default)]
+    pub month_start: Millis,
+    /// Requests charged in it.
+    #[serde(default)]
+    pub month_used: u64,
 }
 
 const DAY_MS: Millis = 86_400_000;
@@ -149,31 +178,47 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 impl Tally {
-    /// Starts a new period when `now` is past the counted one.
-    fn roll(&mut self, now: Millis, period: Period) {
-        let (start, _) = period_bounds(now, period);
-        if start != self.period_start {
-            self.period_start = start;
-            self.used = 0;
+    /// Starts new periods when `now` is past the counted ones.
+    fn roll(&mut self, now: Millis) {
+        let (day, _) = period_bounds(now, Period::Day);
+        if day != self.day_start {
+            self.day_start = day;
+            self.day_used = 0;
+        }
+        let (month, _) = period_bounds(now, Period::Month);
+        if month != self.month_start {
+            self.month_start = month;
+            self.month_used = 0;
         }
     }
 
-    /// Requests left in the period holding `now`.
+    fn used(&self, period: Period) -> u64 {
+        match period {
+            Period::Day => self.day_used,
+            Period::Month => self.month_used,
+        }
+    }
+
+    /// Requests left under `limit` per `period` at `now`.
     pub fn remaining(&mut self, now: Millis, limit: u64, period: Period) -> u64 {
-        self.roll(now, period);
-        limit.saturating_sub(self.used)
+        self.roll(now);
+        limit.saturating_sub(self.used(period))
     }
 
-    /// Charges `n` requests at `now`.
-    pub fn charge(&mut self, now: Millis, period: Period, n: u64) {
-        self.roll(now, period);
-        self.used += n;
+    /// Charges `n` requests at `now` (to the day and the month).
+    pub fn charge(&mut self, now: Millis, n: u64) {
+        self.roll(now);
+        self.day_used = self.day_used.saturating_add(n);
+        self.month_used = self.month_used.saturating_add(n);
     }
 
-    /// Gives back up to `n` requests charged at `charged_at`, if in the current period.
-    pub fn refund(&mut self, charged_at: Millis, period: Period, n: u64) {
-        if period_bounds(charged_at, period).0 == self.period_start {
-            self.used = self.used.saturating_sub(n);
+    /// Gives back up to `n` requests charged at `charged_at`, in the periods still counted.
+    pub fn refund(&mut self, charged_at: Millis, n: u64) {
+        if period_bounds(charged_at, Period::Day).0 == self.day_start {
+            self.day_used = self.day_used.saturating_sub(n);
+        }
+        if period_bounds(charged_at, Period::Month).0 == self.month_start {
+            self.month_used = self.month_used.saturating_sub(n);
         }
     }
 }
@@ -225,8 +270,27 @@ mod tests {
         assert_eq!(timestamp::format(start), "2028-02-29T00:00:00.000Z");
         assert_eq!(timestamp::format(end), "2028-03-01T00:00:00.000Z");
         let mut t = Tally::default();
-        t.charge(at("2026-02-28T23:00:00Z"), Period::Day, 50);
+        t.charge(at("2026-02-28T23:00:00Z"), 50);
         assert_eq!(t.remaining(at("2026-02-28T23:59:59Z"), 50, Period::Day), 0);
         assert_eq!(t.remaining(at("2026-03-01T00:00:00Z"), 50, Period::Day), 50);
+        // Both periods are counted: switching the quota's period keeps the count.
+        t.charge(at("2026-03-02T10:00:00Z"), 30);
+        assert_eq!(
+            t.remaining(at("2026-03-02T11:00:00Z"), 100, Period::Month),
+            70
+        );
+        assert_eq!(
+            t.remaining(at("2026-03-02T11:00:00Z"), 100, Period::Day),
+            70
+        );
+        t.refund(at("2026-03-02T10:00:00Z"), 10);
+        assert_eq!(
+            t.remaining(at("2026-03-03T11:00:00Z"), 100, Period::Month),
+            80
+        );
+        assert_eq!(
+            t.remaining(at("2026-03-03T11:00:00Z"), 100, Period::Day),
+            100
+        );
     }
 }

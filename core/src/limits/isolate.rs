@@ -5,35 +5,90 @@
 //! One [`Leases`] lives per isolate (the Worker keeps it for the isolate's life). A request
 //! of a limited consumer is admitted from the lease when it can be; otherwise the isolate
 //! asks the consumer's object ([`super::object`]) for a new one, giving back what is left of
-//! the old one and the usage counted so far. Consumers without limits never wait for the
-//! object: their usage is sent in the background once it is [`FLUSH_MS`] old.
+//! the old one and the usage counted so far.
 //!
-//! A refusal is remembered until its `Retry-After`: more requests in that time are refused
-//! without a call, so a client hammering a spent limit costs the object nothing.
+//! - **One ask at a time** per consumer: requests arriving while it is out wait for its
+//!   answer and take from the new lease (a burst never makes one call per request, nor
+//!   spreads the allowance over leases nobody uses).
+//! - **Leases sized by demand**: an isolate asks for twice what it admitted in the last
+//!   lease period (the object caps it at a tenth of the limit), so a lease an isolate does not
+//!   need is small, and what it strands if it goes away is small.
+//! - **Nothing owed waits long**: [`Leases::due`], called on every request, hands the adapter
+//!   (at most every [`FLUSH_MS`]) the usage and expired leases of every consumer to send in
+//!   the background — idle consumers included —, and what evicted entries owed.
+//! - A refusal is remembered for at most [`REFUSAL_MEMORY_MS`] (other isolates may return
+//!   leases meanwhile), a failing object for [`DOWN_MEMORY_MS`]: hammering a spent limit or
+//!   a failing object costs the object nothing.
 
 use super::counter::period_bounds;
-use super::lease::{Lease, Returned, Standing};
+use super::lease::{lease_ms, Lease, Returned, Standing, MAX_LEASE_MS};
 use super::policy::{Limits, Period};
 use super::settings::Fail;
-use super::wire::{Answer, Ask, Consumer, Counters, Use, Want, DAY_MS};
+use super::wire::{Answer, Ask, Consumer, Counters, Use, Want, DAY_MS, MAX_ENTRIES};
 use crate::error::Error;
 use crate::http::ApiResponse;
 use crate::problem;
 use crate::timestamp::{self, Millis};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
-/// How long usage waits in an isolate before it is sent (when no ask carries it sooner).
+/// How long usage and unspent leases wait in an isolate before they are sent.
 pub const FLUSH_MS: Millis = 10_000;
 
-/// Consumers an isolate keeps leases and usage for; past it, idle ones are forgotten.
+/// Consumers an isolate keeps leases and usage for; past it, idle ones are forgotten and, if
+/// need be, the least recently seen are sent what they owe and forgotten.
 pub const MAX_CONSUMERS: usize = 10_000;
+
+/// The longest an isolate refuses a consumer on its own after the object refused it.
+pub const REFUSAL_MEMORY_MS: Millis = MAX_LEASE_MS;
+
+/// How long an isolate applies `RATE_LIMIT_FAIL` on its own after the object failed.
+pub const DOWN_MEMORY_MS: Millis = 2_000;
+
+/// Background calls [`Leases::due`] hands out at once.
+const DUE_MAX: usize = 50;
 
 /// How often a failing object is logged, at most.
 const WARN_EVERY_MS: Millis = 60_000;
 
+/// An ask in flight: requests of the same consumer wait for it.
 #[derive(Debug, Default)]
+struct Flight {
+    done: Cell<bool>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl Flight {
+    fn land(&self) {
+        self.done.set(true);
+        for w in self.wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// Resolves when the flight lands.
+struct Landing(Rc<Flight>);
+
+impl Future for Landing {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.done.get() {
+            return Poll::Ready(());
+        }
+        self.0.wakers.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[derive(Debug)]
 struct Entry {
+    consumer: Consumer,
     limits: Limits,
     lease: Option<Lease>,
     /// Where the limits stood at the last answer, and when that was.
@@ -42,16 +97,48 @@ struct Entry {
     read_at: Millis,
     /// Refused until then without asking.
     refused_until: Millis,
+    /// The object failed: `RATE_LIMIT_FAIL` applies without asking until then.
+    down_until: Millis,
     /// Unspent leases to give back with the next call.
     unreturned: Vec<Returned>,
-    /// Key id → `(day, requests, last use)` since the last call (a day rarely changes
-    /// between calls; looked up by `&str`, so a counted request allocates nothing).
+    /// Key id → `(day, requests, last use)` since the last call (looked up by `&str`, so a
+    /// counted request allocates nothing).
     usage: HashMap<String, Vec<(i64, u64, Millis)>>,
     /// When the oldest of `usage` was counted.
     usage_since: Option<Millis>,
+    /// Admitted requests in the current demand period (a lease's length), its start, and
+    /// the previous period's count: what the next lease asks for.
+    demand: u64,
+    demand_start: Millis,
+    last_demand: u64,
+    /// The ask in flight, if any.
+    flight: Option<Rc<Flight>>,
+    /// The last request.
+    seen: Millis,
 }
 
 impl Entry {
+    fn new(consumer: Consumer, now: Millis) -> Entry {
+        Entry {
+            consumer,
+            limits: Limits::default(),
+            lease: None,
+            rate: None,
+            quota: None,
+            read_at: now,
+            refused_until: 0,
+            down_until: 0,
+            unreturned: Vec::new(),
+            usage: HashMap::new(),
+            usage_since: None,
+            demand: 0,
+            demand_start: now,
+            last_demand: 0,
+            flight: None,
+            seen: now,
+        }
+    }
+
     fn record(&mut self, key_id: &str, now: Millis) {
         let day = now.div_euclid(DAY_MS);
         let days = match self.usage.get_mut(key_id) {
@@ -66,11 +153,31 @@ impl Entry {
             None => days.push((day, 1, now)),
         }
         self.usage_since.get_or_insert(now);
+        let period = self
+            .limits
+            .rate
+            .map_or(MAX_LEASE_MS, |r| lease_ms(r.period_ms));
+        if now - self.demand_start >= period {
+            self.last_demand = if now - self.demand_start >= 2 * period {
+                0
+            } else {
+                self.demand
+            };
+            self.demand = 0;
+            self.demand_start = now;
+        }
+        self.demand += 1;
+    }
+
+    /// What the next lease asks for: twice the recent demand (the object caps it).
+    fn wanted(&self) -> u64 {
+        self.demand.max(self.last_demand).saturating_mul(2).max(1)
     }
 
     fn take_usage(&mut self) -> Vec<Use> {
         self.usage_since = None;
-        self.usage
+        let mut out: Vec<Use> = self
+            .usage
             .drain()
             .flat_map(|(key_id, days)| {
                 days.into_iter().map(move |(day, requests, last_used)| Use {
@@ -80,7 +187,9 @@ impl Entry {
                     last_used,
                 })
             })
-            .collect()
+            .collect();
+        out.truncate(MAX_ENTRIES);
+        out
     }
 
     /// Everything owed to the object: unspent leases and usage.
@@ -89,20 +198,35 @@ impl Entry {
         if let Some(unspent) = self.lease.take().and_then(|l| l.unspent()) {
             returned.push(unspent);
         }
+        returned.truncate(MAX_ENTRIES);
         (returned, self.take_usage())
     }
 
-    /// Usage old enough to send in the background, as a call that charges nothing.
-    fn due_flush(&mut self, now: Millis) -> Option<Ask> {
-        let since = self.usage_since?;
-        if now - since < FLUSH_MS {
+    fn owes(&self) -> bool {
+        !self.usage.is_empty()
+            || !self.unreturned.is_empty()
+            || self.lease.is_some_and(|l| l.left > 0)
+    }
+
+    /// What is owed and old enough to send in the background, as a call that charges
+    /// nothing: usage older than [`FLUSH_MS`], an expired lease's rest, unreturned leases.
+    fn due(&mut self, now: Millis) -> Option<Ask> {
+        if self.flight.is_some() {
             return None;
         }
+        let old_usage = self.usage_since.is_some_and(|t| now - t >= FLUSH_MS);
+        let expired = self
+            .lease
+            .is_some_and(|l| l.left > 0 && now >= l.expires_at);
+        if !old_usage && !expired && self.unreturned.is_empty() {
+            return None;
+        }
+        let (returned, usage) = self.take_owed();
         Some(Ask {
             limits: self.limits,
             want: Want::Peek,
-            returned: std::mem::take(&mut self.unreturned),
-            usage: self.take_usage(),
+            returned,
+            usage,
         })
     }
 
@@ -119,7 +243,7 @@ impl Entry {
             ));
             state.push(format!(
                 "\"rate\";r={};t={}",
-                (s.remaining + held).min(s.limit),
+                s.remaining.saturating_add(held).min(s.limit),
                 ceil_seconds(s.reset_ms - age)
             ));
         }
@@ -132,7 +256,7 @@ impl Entry {
             ));
             state.push(format!(
                 "\"quota\";r={};t={}",
-                (s.remaining + held).min(s.limit),
+                s.remaining.saturating_add(held).min(s.limit),
                 ceil_seconds(s.reset_ms - age)
             ));
         }
@@ -148,6 +272,7 @@ impl Entry {
     /// The 429 for a spent limit, `retry_ms` from now.
     fn refusal(&self, now: Millis, retry_ms: Millis) -> ApiResponse {
         let quota_spent = self.quota.is_some_and(|s| s.remaining == 0);
+        let rate_spent = !quota_spent || self.rate.is_some_and(|s| s.remaining == 0);
         let detail = match (self.limits.quota, self.limits.rate) {
             (Some(q), _) if quota_spent || self.limits.rate.is_none() => {
                 let per = match q.period {
@@ -164,7 +289,7 @@ impl Entry {
                 "this consumer's rate limit of {} requests per {} s is spent; retry after {} s",
                 r.requests,
                 ceil_seconds(r.period_ms),
-                ceil_seconds(retry_ms)
+                ceil_seconds(retry_ms).max(1)
             ),
             _ => "this consumer's limit is spent".to_owned(),
         };
@@ -173,27 +298,68 @@ impl Entry {
             "retry-after".into(),
             ceil_seconds(retry_ms).max(1).to_string(),
         ));
-        // Nothing is left, whatever the last answer said.
-        let mut spent = Entry {
-            limits: self.limits,
-            rate: self.rate.map(|s| Standing { remaining: 0, ..s }),
-            quota: self.quota.map(|s| Standing {
-                remaining: if quota_spent { 0 } else { s.remaining },
-                ..s
+        // What is spent shows 0 left, whatever this isolate's last answer said.
+        let spent = Entry {
+            rate: self.rate.map(|s| {
+                if rate_spent {
+                    Standing { remaining: 0, ..s }
+                } else {
+                    s
+                }
             }),
+            quota: self.quota.map(|s| {
+                if quota_spent {
+                    Standing { remaining: 0, ..s }
+                } else {
+                    s
+                }
+            }),
+            limits: self.limits,
             read_at: self.read_at,
-            ..Entry::default()
+            ..Entry::new(self.consumer.clone(), now)
         };
-        if !quota_spent {
-            spent.rate = self.rate.map(|s| Standing { remaining: 0, ..s });
-        }
         r.headers.extend(spent.headers(now));
         r
+    }
+
+    /// The 429 this isolate remembers, or the answer while the object is down.
+    fn local(&mut self, key_id: &str, fail: Fail, now: Millis) -> Option<Outcome> {
+        if now < self.refused_until {
+            return Some(Outcome::Refuse {
+                response: self.refusal(now, self.refused_until - now),
+                warn: None,
+            });
+        }
+        if now < self.down_until {
+            return Some(failed(self, key_id, fail, now, None));
+        }
+        None
     }
 }
 
 fn ceil_seconds(ms: Millis) -> i64 {
     (ms.max(0) + 999) / 1000
+}
+
+/// `RATE_LIMIT_FAIL`'s answer.
+fn failed(e: &mut Entry, key_id: &str, fail: Fail, now: Millis, warn: Option<String>) -> Outcome {
+    match fail {
+        Fail::Open => {
+            e.record(key_id, now);
+            Outcome::Admit {
+                headers: Vec::new(),
+                warn,
+            }
+        }
+        Fail::Closed => {
+            let mut response = problem::response(
+                503,
+                Some("the rate limit cannot be checked right now; retry shortly".into()),
+            );
+            response.headers.push(("retry-after".into(), "1".into()));
+            Outcome::Refuse { response, warn }
+        }
+    }
 }
 
 /// What to do with a verified request.
@@ -203,8 +369,6 @@ pub enum Outcome {
     Admit {
         /// `RateLimit-Policy` and `RateLimit` (none for an unlimited consumer).
         headers: Vec<(String, String)>,
-        /// Usage to send to the consumer's object in the background (`waitUntil`).
-        flush: Option<Ask>,
         /// A failing object to log (at most once a minute per isolate).
         warn: Option<String>,
     },
@@ -218,38 +382,129 @@ pub enum Outcome {
 }
 
 /// What [`Leases::begin`] decides before any call.
-#[derive(Debug)]
-pub enum Step {
+enum Step {
     /// Decided without the object.
     Done(Outcome),
-    /// Send this to the consumer's object, then hand the answer to [`Leases::settle`].
-    Ask(Ask),
+    /// Another request of this consumer is asking: wait for it, then begin again.
+    Wait(Rc<Flight>),
+    /// Send this to the consumer's object, then [`Leases::settle`]; the flight lands when
+    /// the guard goes (also when the request is dropped mid-call).
+    Ask(Ask, Rc<Flight>),
+}
+
+/// Lands a flight and clears it from its entry when the asking request is done with it.
+struct Landed<'a> {
+    leases: &'a Leases,
+    name: String,
+    flight: Rc<Flight>,
+}
+
+impl Drop for Landed<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.leases.entries.borrow_mut().get_mut(&self.name) {
+            if e.flight
+                .as_ref()
+                .is_some_and(|f| Rc::ptr_eq(f, &self.flight))
+            {
+                e.flight = None;
+            }
+        }
+        self.flight.land();
+    }
 }
 
 /// An isolate's leases and usage, per consumer.
 #[derive(Debug, Default)]
 pub struct Leases {
     entries: RefCell<HashMap<String, Entry>>,
+    /// What evicted entries owed, for [`Leases::due`].
+    evicted: RefCell<Vec<(Consumer, Ask)>>,
     warned_at: Cell<Option<Millis>>,
+    swept_at: Cell<Millis>,
 }
 
 impl Leases {
-    fn with<T>(&self, consumer: &Consumer, f: impl FnOnce(&mut Entry) -> T) -> T {
+    fn with<T>(&self, consumer: &Consumer, now: Millis, f: impl FnOnce(&mut Entry) -> T) -> T {
         let mut entries = self.entries.borrow_mut();
         let name = consumer.object_name();
         if !entries.contains_key(&name) && entries.len() >= MAX_CONSUMERS {
-            // Idle ones first (nothing owed); all of them if that is not enough.
-            entries.retain(|_, e| !e.usage.is_empty() || e.lease.is_some_and(|l| l.left > 0));
-            if entries.len() >= MAX_CONSUMERS {
-                entries.clear();
+            self.evict(&mut entries, now);
+        }
+        let e = entries
+            .entry(name)
+            .or_insert_with(|| Entry::new(consumer.clone(), now));
+        e.seen = now;
+        f(e)
+    }
+
+    /// Makes room for a tenth of [`MAX_CONSUMERS`] at once (so the scan is rare): idle
+    /// entries go first; then the least recently seen, whose debts [`Leases::due`] sends.
+    fn evict(&self, entries: &mut HashMap<String, Entry>, now: Millis) {
+        let target = MAX_CONSUMERS - MAX_CONSUMERS / 10;
+        entries.retain(|_, e| e.flight.is_some() || e.owes() || e.seen + FLUSH_MS > now);
+        if entries.len() <= target {
+            return;
+        }
+        let mut by_age: Vec<(Millis, String)> = entries
+            .iter()
+            .filter(|(_, e)| e.flight.is_none())
+            .map(|(k, e)| (e.seen, k.clone()))
+            .collect();
+        by_age.sort_unstable();
+        let mut evicted = self.evicted.borrow_mut();
+        for (_, name) in by_age.into_iter().take(entries.len() - target) {
+            if let Some(mut e) = entries.remove(&name) {
+                if e.owes() {
+                    let (returned, usage) = e.take_owed();
+                    evicted.push((
+                        e.consumer.clone(),
+                        Ask {
+                            limits: e.limits,
+                            want: Want::Peek,
+                            returned,
+                            usage,
+                        },
+                    ));
+                }
             }
         }
-        f(entries.entry(name).or_default())
+    }
+
+    /// Calls the adapter should send in the background (`waitUntil`): what evicted
+    /// entries owed, and every consumer's due debts (looked for at most every
+    /// [`FLUSH_MS`]). Cheap when nothing is due; call it on every request.
+    pub fn due(&self, now: Millis) -> Vec<(Consumer, Ask)> {
+        let mut out: Vec<(Consumer, Ask)> = {
+            let mut evicted = self.evicted.borrow_mut();
+            let n = evicted.len().min(DUE_MAX);
+            evicted.drain(..n).collect()
+        };
+        if now - self.swept_at.get() < FLUSH_MS || out.len() >= DUE_MAX {
+            return out;
+        }
+        self.swept_at.set(now);
+        for e in self.entries.borrow_mut().values_mut() {
+            if out.len() >= DUE_MAX {
+                // The rest at the next sweep.
+                break;
+            }
+            if let Some(ask) = e.due(now) {
+                out.push((e.consumer.clone(), ask));
+            }
+        }
+        out
     }
 
     /// The first step for a request of `consumer` with key `key_id` under `limits` at `now`.
-    pub fn begin(&self, consumer: &Consumer, key_id: &str, limits: &Limits, now: Millis) -> Step {
-        self.with(consumer, |e| {
+    fn begin(
+        &self,
+        consumer: &Consumer,
+        key_id: &str,
+        limits: &Limits,
+        fail: Fail,
+        now: Millis,
+    ) -> Step {
+        self.with(consumer, now, |e| {
             if e.limits != *limits {
                 // Changed (a sync): what the old lease holds goes back, the refusal is
                 // forgotten, the next answer says where the new limits stand.
@@ -265,36 +520,40 @@ impl Leases {
                 e.record(key_id, now);
                 return Step::Done(Outcome::Admit {
                     headers: Vec::new(),
-                    flush: e.due_flush(now),
                     warn: None,
                 });
             }
-            if now < e.refused_until {
-                return Step::Done(Outcome::Refuse {
-                    response: e.refusal(now, e.refused_until - now),
-                    warn: None,
-                });
+            if let Some(outcome) = e.local(key_id, fail, now) {
+                return Step::Done(outcome);
             }
             if e.lease.as_mut().is_some_and(|l| l.take(now)) {
                 e.record(key_id, now);
                 return Step::Done(Outcome::Admit {
                     headers: e.headers(now),
-                    flush: e.due_flush(now),
                     warn: None,
                 });
             }
+            if let Some(flight) = &e.flight {
+                return Step::Wait(flight.clone());
+            }
+            let wanted = e.wanted();
             let (returned, usage) = e.take_owed();
-            Step::Ask(Ask {
-                limits: *limits,
-                want: Want::Lease,
-                returned,
-                usage,
-            })
+            let flight = Rc::new(Flight::default());
+            e.flight = Some(flight.clone());
+            Step::Ask(
+                Ask {
+                    limits: *limits,
+                    want: Want::Lease { wanted },
+                    returned,
+                    usage,
+                },
+                flight,
+            )
         })
     }
 
     /// Decides with the object's answer to [`Step::Ask`] (or why there is none).
-    pub fn settle(
+    fn settle(
         &self,
         consumer: &Consumer,
         key_id: &str,
@@ -303,76 +562,74 @@ impl Leases {
         fail: Fail,
         now: Millis,
     ) -> Outcome {
-        let answer = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                // What the failed call carried is lost: the object may have applied it.
-                let warn = self.warn(now).then(|| {
-                    format!(
-                        "the limits object of consumer '{}' did not answer ({e}); RATE_LIMIT_FAIL={} meanwhile",
-                        consumer.name,
-                        match fail {
-                            Fail::Open => "open: requests are admitted",
-                            Fail::Closed => "closed: requests are refused",
-                        }
-                    )
-                });
-                return match fail {
-                    Fail::Open => self.with(consumer, |e| {
-                        e.record(key_id, now);
-                        Outcome::Admit {
-                            headers: Vec::new(),
-                            flush: None,
-                            warn,
-                        }
-                    }),
-                    Fail::Closed => {
-                        let mut response = problem::response(
-                            503,
-                            Some(
-                                "the rate limit cannot be checked right now; retry shortly".into(),
-                            ),
-                        );
-                        response.headers.push(("retry-after".into(), "1".into()));
-                        Outcome::Refuse { response, warn }
-                    }
-                };
-            }
+        let warn = match &answer {
+            Err(e) if self.warn(now) => Some(format!(
+                "the limits object of consumer '{}' did not answer ({e}); RATE_LIMIT_FAIL={} for {DOWN_MEMORY_MS} ms",
+                consumer.name,
+                match fail {
+                    Fail::Open => "open: requests are admitted",
+                    Fail::Closed => "closed: requests are refused",
+                }
+            )),
+            _ => None,
         };
-        self.with(consumer, |e| {
-            if e.limits != *limits {
-                // Limits changed while this call was out; the answer is still the object's.
-                e.limits = *limits;
-            }
-            e.rate = answer.rate;
-            e.quota = answer.quota;
-            e.read_at = now;
+        self.with(consumer, now, |e| {
+            let answer = match answer {
+                Ok(a) => a,
+                Err(_) => {
+                    // What the failed call carried is lost: the object may have applied it.
+                    e.down_until = now + DOWN_MEMORY_MS;
+                    return failed(e, key_id, fail, now, warn);
+                }
+            };
             let g = answer.grant;
+            let stale = e.limits != *limits;
+            if !stale {
+                e.rate = answer.rate;
+                e.quota = answer.quota;
+                e.read_at = now;
+            }
             if g.requests == 0 {
-                e.refused_until = now + g.retry_after_ms.max(1);
+                // Remembered briefly only: other isolates may return leases meanwhile.
+                if !stale {
+                    e.refused_until = now + g.retry_after_ms.clamp(1, REFUSAL_MEMORY_MS);
+                }
+                let shown = Entry {
+                    rate: answer.rate,
+                    quota: answer.quota,
+                    limits: *limits,
+                    read_at: now,
+                    ..Entry::new(consumer.clone(), now)
+                };
                 return Outcome::Refuse {
-                    response: e.refusal(now, g.retry_after_ms.max(1)),
+                    response: shown.refusal(now, g.retry_after_ms.max(1)),
                     warn: None,
                 };
-            }
-            // Another request's lease may have come back meanwhile: its rest goes back.
-            if let Some(unspent) = e.lease.take().and_then(|l| l.unspent()) {
-                e.unreturned.push(unspent);
             }
             let mut lease = Lease::from_grant(&g);
             // This request is one of the grant, whatever the clocks say of its expiry.
             lease.left -= 1;
-            e.lease = Some(lease);
             e.record(key_id, now);
+            if stale {
+                // Granted under limits this isolate no longer applies: the rest goes back.
+                if let Some(unspent) = lease.unspent() {
+                    e.unreturned.push(unspent);
+                }
+            } else {
+                if let Some(unspent) = e.lease.take().and_then(|l| l.unspent()) {
+                    e.unreturned.push(unspent);
+                }
+                e.lease = Some(lease);
+            }
             Outcome::Admit {
                 headers: e.headers(now),
-                flush: None,
                 warn: None,
             }
         })
     }
 
-    fn warn(&self, now: Millis) -> bool {
+    /// Whether to log a failing object now (at most once a minute per isolate).
+    pub fn warn(&self, now: Millis) -> bool {
         match self.warned_at.get() {
             Some(at) if now - at < WARN_EVERY_MS => false,
             _ => {
@@ -382,7 +639,9 @@ impl Leases {
         }
     }
 
-    /// [`Leases::begin`], the call if one is needed, and [`Leases::settle`].
+    /// Admits or refuses one request of `consumer`'s key `key_id` under `limits` at `now`:
+    /// from the isolate's lease, after waiting for another request's ask, or after asking
+    /// the consumer's object through `counters`.
     pub async fn admit(
         &self,
         counters: &dyn Counters,
@@ -392,11 +651,19 @@ impl Leases {
         fail: Fail,
         now: Millis,
     ) -> Outcome {
-        match self.begin(consumer, key_id, limits, now) {
-            Step::Done(outcome) => outcome,
-            Step::Ask(ask) => {
-                let answer = counters.ask(consumer, &ask).await;
-                self.settle(consumer, key_id, limits, answer, fail, now)
+        loop {
+            match self.begin(consumer, key_id, limits, fail, now) {
+                Step::Done(outcome) => return outcome,
+                Step::Wait(flight) => Landing(flight).await,
+                Step::Ask(ask, flight) => {
+                    let _landed = Landed {
+                        leases: self,
+                        name: consumer.object_name(),
+                        flight,
+                    };
+                    let answer = counters.ask(consumer, &ask).await;
+                    return self.settle(consumer, key_id, limits, answer, fail, now);
+                }
             }
         }
     }

@@ -117,8 +117,8 @@ impl Limiter {
         if let Some(rate) = &limits.rate {
             self.window.charge(now, rate, size);
         }
-        if let Some(q) = &limits.quota {
-            self.tally.charge(now, q.period, size);
+        if limits.quota.is_some() {
+            self.tally.charge(now, size);
         }
         Grant {
             requests: size,
@@ -150,8 +150,8 @@ impl Limiter {
             if let Some(rate) = &limits.rate {
                 self.window.refund(r.charged_at, rate, r.requests);
             }
-            if let Some(q) = &limits.quota {
-                self.tally.refund(r.charged_at, q.period, r.requests);
+            if limits.quota.is_some() {
+                self.tally.refund(r.charged_at, r.requests);
             }
         }
     }

@@ -22,14 +22,16 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS usage (key_id TEXT NOT NULL, day INTEGER NOT NULL, requests INTEGER NOT NULL, last_used INTEGER NOT NULL, PRIMARY KEY (key_id, day))",
 ];
 
-/// The counters, and what they were counted under: a window counted in slots of another
-/// period means nothing under a new one, so a changed period starts the window afresh.
+/// The counters, and the slot length the window is counted in: a changed window length
+/// re-counts the slots (`Window::rebucket`) rather than starting afresh, so isolates that
+/// disagree about a consumer's limits for a while (a sync not yet seen everywhere, two
+/// versions of the Worker) never reset its counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct State {
     limiter: Limiter,
     #[serde(default)]
-    period_ms: Option<i64>,
+    slot_ms: Option<i64>,
     /// The day old usage was last deleted.
     #[serde(default)]
     pruned_day: i64,
@@ -89,10 +91,12 @@ pub fn ask(sql: &impl Sql, a: &Ask, now: Millis) -> Result<Answer, Error> {
         let mut state = load(sql)?;
         state.calls += 1;
         let limits: &Limits = &a.limits;
-        let period = limits.rate.map(|r| r.period_ms);
-        if period != state.period_ms {
-            state.limiter.window = Default::default();
-            state.period_ms = period;
+        if let Some(rate) = &limits.rate {
+            let slot = super::counter::slot_ms(rate);
+            if let Some(old) = state.slot_ms.filter(|old| *old != slot) {
+                state.limiter.window.rebucket(old, slot);
+            }
+            state.slot_ms = Some(slot);
         }
         record(sql, &a.usage)?;
         let today = now.div_euclid(DAY_MS);
@@ -104,7 +108,7 @@ pub fn ask(sql: &impl Sql, a: &Ask, now: Millis) -> Result<Answer, Error> {
             state.pruned_day = today;
         }
         let grant = match a.want {
-            Want::Lease => state.limiter.grant(limits, now, u64::MAX, &a.returned),
+            Want::Lease { wanted } => state.limiter.grant(limits, now, wanted, &a.returned),
             Want::One => state.limiter.grant_one(limits, now, &a.returned),
             Want::Peek => {
                 state.limiter.refund(limits, &a.returned);

@@ -35,8 +35,12 @@ pub struct Use {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Want {
-    /// A lease for an isolate (the edge).
-    Lease,
+    /// A lease for an isolate (the edge) of up to `wanted` requests (the isolate's recent
+    /// demand; the object grants at most a tenth of the limit).
+    Lease {
+        /// At most this many.
+        wanted: u64,
+    },
     /// Where the limits stand; nothing charged (`/v1/verify`).
     Peek,
     /// Exactly one request, charged now (`/v1/verify` with `consume: true`).
