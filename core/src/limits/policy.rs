@@ -6,6 +6,9 @@
 //!   3600): at most N requests in any sliding window of S seconds.
 //! - `quota: {requests: N, period: day | month}`: at most N requests per calendar day or month
 //!   in UTC.
+//!
+//! N and S are whole numbers; one written with a zero fraction (`600.0`, as YAML and JSON
+//! allow) is that number.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -60,8 +63,21 @@ pub struct Limits {
 pub struct PolicyError {
     /// `rateLimit` or `quota`.
     pub field: &'static str,
+    /// Where in the field's value the fault is (`keys.yaml` diagnostics point there).
+    pub at: Fault,
     /// What is wrong and what to write.
     pub message: String,
+}
+
+/// Where in a `rateLimit` or `quota` value a [`PolicyError`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The value as a whole: not an object, or a field missing from it.
+    Value,
+    /// The value of this field of it (`requestsPerMinute`, `periodSeconds`, `period`, …).
+    Field(&'static str),
+    /// This field of it, which is none of the known ones.
+    Unknown(String),
 }
 
 impl fmt::Display for PolicyError {
@@ -72,16 +88,32 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-fn count(v: Option<&Value>, name: &str, field: &'static str) -> Result<u64, PolicyError> {
-    let bad = || PolicyError {
-        field,
-        message: format!("{name} must be a whole number from 1 to {MAX_REQUESTS}"),
-    };
-    let n = v.and_then(Value::as_u64).ok_or_else(bad)?;
-    if n == 0 || n > MAX_REQUESTS {
-        return Err(bad());
+/// A whole number, also when written as one with a fraction of zero (`600.0`: YAML reads it
+/// as a float, and so does `serde_json` from a JSON body); `1.5` is none.
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        // Below 2^53 every whole f64 is exact, and `as` cannot saturate or round.
+        let f = v.as_f64()?;
+        (f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&f)).then_some(f as u64)
+    })
+}
+
+/// Where a missing or present field's fault is.
+fn fault(v: Option<&Value>, name: &'static str) -> Fault {
+    match v {
+        Some(_) => Fault::Field(name),
+        None => Fault::Value,
     }
-    Ok(n)
+}
+
+fn count(v: Option<&Value>, name: &'static str, field: &'static str) -> Result<u64, PolicyError> {
+    v.and_then(whole)
+        .filter(|n| (1..=MAX_REQUESTS).contains(n))
+        .ok_or_else(|| PolicyError {
+            field,
+            at: fault(v, name),
+            message: format!("{name} must be a whole number from 1 to {MAX_REQUESTS}"),
+        })
 }
 
 fn only(
@@ -92,6 +124,7 @@ fn only(
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(PolicyError {
             field,
+            at: Fault::Unknown(k.clone()),
             message: format!(
                 "unknown field '{}'; use {}",
                 k.chars().take(40).collect::<String>(),
@@ -107,6 +140,7 @@ pub fn rate_limit(v: &Value) -> Result<RateLimit, PolicyError> {
     const F: &str = "rateLimit";
     let obj = v.as_object().ok_or_else(|| PolicyError {
         field: F,
+        at: Fault::Value,
         message: "must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}"
             .into(),
     })?;
@@ -120,12 +154,13 @@ pub fn rate_limit(v: &Value) -> Result<RateLimit, PolicyError> {
     }
     only(obj, &["requests", "periodSeconds"], F)?;
     let requests = count(obj.get("requests"), "requests", F)?;
-    let seconds = obj
-        .get("periodSeconds")
-        .and_then(Value::as_u64)
+    let period = obj.get("periodSeconds");
+    let seconds = period
+        .and_then(whole)
         .filter(|s| (1..=MAX_PERIOD_SECONDS).contains(s))
         .ok_or_else(|| PolicyError {
             field: F,
+            at: fault(period, "periodSeconds"),
             message: format!("periodSeconds must be a whole number from 1 to {MAX_PERIOD_SECONDS}"),
         })?;
     Ok(RateLimit {
@@ -139,17 +174,20 @@ pub fn quota(v: &Value) -> Result<Quota, PolicyError> {
     const F: &str = "quota";
     let obj = v.as_object().ok_or_else(|| PolicyError {
         field: F,
+        at: Fault::Value,
         message: "must be an object: {requests: N, period: day} or {requests: N, period: month}"
             .into(),
     })?;
     only(obj, &["requests", "period"], F)?;
     let requests = count(obj.get("requests"), "requests", F)?;
-    let period = match obj.get("period").and_then(Value::as_str) {
+    let given = obj.get("period");
+    let period = match given.and_then(Value::as_str) {
         Some("day") => Period::Day,
         Some("month") => Period::Month,
         _ => {
             return Err(PolicyError {
                 field: F,
+                at: fault(given, "period"),
                 message: "period must be day or month (calendar periods in UTC)".into(),
             })
         }
@@ -157,16 +195,21 @@ pub fn quota(v: &Value) -> Result<Quota, PolicyError> {
     Ok(Quota { requests, period })
 }
 
-/// Checks the `rateLimit` and `quota` of a metadata object, if present (`keyward validate`
-/// and the developer API apply the same rule).
-pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), PolicyError> {
-    if let Some(v) = metadata.get("rateLimit") {
-        rate_limit(v)?;
+/// Checks the `rateLimit` and `quota` of a metadata object, if present, and answers every
+/// one that is not a limit keyward can read, in that order (`keyward validate` and the
+/// developer API apply the same rule).
+pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), Vec<PolicyError>> {
+    let errors: Vec<PolicyError> = [
+        metadata.get("rateLimit").and_then(|v| rate_limit(v).err()),
+        metadata.get("quota").and_then(|v| quota(v).err()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(errors),
     }
-    if let Some(v) = metadata.get("quota") {
-        quota(v)?;
-    }
-    Ok(())
 }
 
 impl Limits {
@@ -256,6 +299,68 @@ mod tests {
         }
         assert!(check_metadata(&meta(json!({"plan": "gold"}))).is_ok());
         assert!(check_metadata(&meta(json!({"quota": {"requests": 1}}))).is_err());
+        let both = check_metadata(&meta(json!({"quota": 5, "rateLimit": 5}))).unwrap_err();
+        let fields: Vec<_> = both.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["rateLimit", "quota"]);
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_zero_fraction_are_those_numbers() {
+        for (v, requests, period_ms) in [
+            (json!({"requestsPerMinute": 600.0}), 600, 60_000),
+            (json!({"requests": 5e1, "periodSeconds": 60.0}), 50, 60_000),
+        ] {
+            let got = rate_limit(&v).unwrap();
+            assert_eq!((got.requests, got.period_ms), (requests, period_ms), "{v}");
+        }
+        assert_eq!(
+            quota(&json!({"requests": 1000.0, "period": "month"}))
+                .unwrap()
+                .requests,
+            1000
+        );
+        // From a JSON body too: serde_json reads `600.0` as a float.
+        let body: Value = serde_json::from_str(r#"{"requestsPerMinute": 600.0}"#).unwrap();
+        assert_eq!(rate_limit(&body).unwrap().requests, 600);
+        for bad in [
+            json!({"requestsPerMinute": 600.5}),
+            json!({"requestsPerMinute": 0.0}),
+            json!({"requestsPerMinute": -600.0}),
+            json!({"requestsPerMinute": 1e10}),
+            json!({"requestsPerMinute": 1e300}),
+            json!({"requests": 5, "periodSeconds": 0.5}),
+        ] {
+            assert!(rate_limit(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_say_where_in_the_value_the_fault_is() {
+        let at = |v: Value| rate_limit(&v).unwrap_err().at;
+        assert_eq!(at(json!(30)), Fault::Value);
+        assert_eq!(at(json!({"requests": 10})), Fault::Value);
+        assert_eq!(
+            at(json!({"requestsPerMinute": "600"})),
+            Fault::Field("requestsPerMinute")
+        );
+        assert_eq!(
+            at(json!({"requests": 10, "periodSeconds": 7200})),
+            Fault::Field("periodSeconds")
+        );
+        assert_eq!(
+            at(json!({"requestsPerMinute": 10, "burst": 2})),
+            Fault::Unknown("burst".into())
+        );
+        let at = |v: Value| quota(&v).unwrap_err().at;
+        assert_eq!(at(json!({"requests": 5})), Fault::Value);
+        assert_eq!(
+            at(json!({"requests": 5, "period": "week"})),
+            Fault::Field("period")
+        );
+        assert_eq!(
+            at(json!({"requests": 0, "period": "day"})),
+            Fault::Field("requests")
+        );
     }
 
     #[test]
