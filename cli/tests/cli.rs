@@ -227,6 +227,68 @@ buckets:
     );
 }
 
+/// `metadata.rateLimit` and `metadata.quota` are the consumer's limits: a value of another
+/// shape is pointed at (the field inside it when it is there), and `plan` sends nothing.
+#[test]
+fn validate_points_at_limits_in_metadata_that_are_not_limits() {
+    let content = "\
+version: 1
+buckets:
+  default:
+    consumers:
+      acme:
+        metadata:
+          plan: gold
+          rateLimit:
+            requestsPerMinute: 1.5
+      globex:
+        metadata: {rateLimit: 600, quota: {requests: 100, period: week}}
+      initech:
+        metadata:
+          rateLimit: {requestsPerMinute: 600.0}
+          quota: {requests: 10000, period: month}
+";
+    let (code, stdout, stderr) = validate(content);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "keys.yaml:9:32: consumer 'acme': metadata.rateLimit: requestsPerMinute must be a whole number from 1 to 1000000000",
+            "keys.yaml:11:31: consumer 'globex': metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}",
+            "keys.yaml:11:67: consumer 'globex': metadata.quota: period must be day or month (calendar periods in UTC)",
+            "keyward: error: keys.yaml: 3 problems found",
+        ]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keys.yaml"), content).unwrap();
+    let out = keyward_env(
+        dir.path(),
+        &["plan", "--url", "http://127.0.0.1:9/_keyward"],
+        &[("KEYWARD_TOKEN", "t")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("keyward: error: nothing was sent: keys.yaml: 3 problems found"),
+        "{stderr}"
+    );
+
+    // Fixed (a whole number may be written 600.0), the file is clean.
+    let fixed = content
+        .replace("requestsPerMinute: 1.5", "requestsPerMinute: 60")
+        .replace(
+            "rateLimit: 600,",
+            "rateLimit: {requests: 10, periodSeconds: 1},",
+        )
+        .replace("period: week", "period: day");
+    let (code, stdout, stderr) = validate(&fixed);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(stdout, "keys.yaml: ok, 1 bucket, 3 consumers, 0 managers\n");
+}
+
 #[test]
 fn validate_of_a_missing_file_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
