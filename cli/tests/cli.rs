@@ -370,6 +370,48 @@ fn the_committed_schema_is_what_the_code_generates() {
     );
 }
 
+/// The schema's `rateLimit` and `quota` accept exactly what the checker's rule accepts, so an
+/// editor never flags a file `validate` passes, nor passes one it refuses.
+#[test]
+fn the_schema_describes_limits_as_validate_reads_them() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schemas/keys.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let limits = [
+        json!({"rateLimit": {"requestsPerMinute": 600}}),
+        json!({"rateLimit": {"requestsPerMinute": 600.0}}),
+        json!({"rateLimit": {"requestsPerMinute": 1.5}}),
+        json!({"rateLimit": {"requestsPerMinute": 0}}),
+        json!({"rateLimit": {"requestsPerMinute": 1_000_000_001u64}}),
+        json!({"rateLimit": {"requestsPerMinute": "600"}}),
+        json!({"rateLimit": {"requestsPerMinute": 10, "burst": 2}}),
+        json!({"rateLimit": {"requestsPerMinute": 10, "requests": 5, "periodSeconds": 1}}),
+        json!({"rateLimit": {"requests": 5, "periodSeconds": 1}}),
+        json!({"rateLimit": {"requests": 5, "periodSeconds": 3601}}),
+        json!({"rateLimit": {"requests": 5}}),
+        json!({"rateLimit": {}}),
+        json!({"rateLimit": 600}),
+        json!({"rateLimit": null}),
+        json!({"quota": {"requests": 100, "period": "day"}}),
+        json!({"quota": {"requests": 100, "period": "month"}}),
+        json!({"quota": {"requests": 100, "period": "week"}}),
+        json!({"quota": {"requests": 100}}),
+        json!({"quota": {"requests": 100, "period": "day", "reset": 1}}),
+        json!({"quota": "100/day"}),
+        json!({"ratelimit": 5, "limits": {"quota": "free-form"}}),
+    ];
+    for metadata in limits {
+        let file = json!({"version": 1, "buckets": {"default": {"consumers": {"acme": {"metadata": metadata}}}}});
+        assert_eq!(
+            validator.is_valid(&file),
+            keyward_core::validate::metadata(&metadata).is_ok(),
+            "{metadata}"
+        );
+    }
+}
+
 #[test]
 fn the_committed_openapi_document_is_what_the_code_declares() {
     let out = keyward(&repo(), &["schema", "--openapi"]);
@@ -880,7 +922,11 @@ fn text_from_the_worker_is_printed_escaped() {
         let out = keyward_env(dir.path(), &args, &[("KEYWARD_TOKEN", "t")]);
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         for printed in [&stdout, &stderr] {
-            assert_eq!(unsafe_chars(printed), [], "{args:?}:\n{printed}");
+            assert_eq!(
+                unsafe_chars(printed),
+                Vec::<char>::new(),
+                "{args:?}:\n{printed}"
+            );
         }
         (out.status.code(), stdout, stderr)
     };
@@ -1006,7 +1052,11 @@ fn a_plan_shows_the_workers_values_escaped() {
             "{format}: {}",
             text(&out.stderr)
         );
-        assert_eq!(unsafe_chars(&stdout), [], "{format}:\n{stdout}");
+        assert_eq!(
+            unsafe_chars(&stdout),
+            Vec::<char>::new(),
+            "{format}:\n{stdout}"
+        );
         if format == "json" {
             let plan: Value = serde_json::from_str(&stdout).expect("valid JSON");
             let change = &plan["buckets"][0]["changes"][0];
