@@ -227,6 +227,68 @@ buckets:
     );
 }
 
+/// `metadata.rateLimit` and `metadata.quota` are the consumer's limits: a value of another
+/// shape is pointed at (the field inside it when it is there), and `plan` sends nothing.
+#[test]
+fn validate_points_at_limits_in_metadata_that_are_not_limits() {
+    let content = "\
+version: 1
+buckets:
+  default:
+    consumers:
+      acme:
+        metadata:
+          plan: gold
+          rateLimit:
+            requestsPerMinute: 1.5
+      globex:
+        metadata: {rateLimit: 600, quota: {requests: 100, period: week}}
+      initech:
+        metadata:
+          rateLimit: {requestsPerMinute: 600.0}
+          quota: {requests: 10000, period: month}
+";
+    let (code, stdout, stderr) = validate(content);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "keys.yaml:9:32: consumer 'acme': metadata.rateLimit: requestsPerMinute must be a whole number from 1 to 1000000000",
+            "keys.yaml:11:31: consumer 'globex': metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}",
+            "keys.yaml:11:67: consumer 'globex': metadata.quota: period must be day or month (calendar periods in UTC)",
+            "keyward: error: keys.yaml: 3 problems found",
+        ]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keys.yaml"), content).unwrap();
+    let out = keyward_env(
+        dir.path(),
+        &["plan", "--url", "http://127.0.0.1:9/_keyward"],
+        &[("KEYWARD_TOKEN", "t")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("keyward: error: nothing was sent: keys.yaml: 3 problems found"),
+        "{stderr}"
+    );
+
+    // Fixed (a whole number may be written 600.0), the file is clean.
+    let fixed = content
+        .replace("requestsPerMinute: 1.5", "requestsPerMinute: 60")
+        .replace(
+            "rateLimit: 600,",
+            "rateLimit: {requests: 10, periodSeconds: 1},",
+        )
+        .replace("period: week", "period: day");
+    let (code, stdout, stderr) = validate(&fixed);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(stdout, "keys.yaml: ok, 1 bucket, 3 consumers, 0 managers\n");
+}
+
 #[test]
 fn validate_of_a_missing_file_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -306,6 +368,48 @@ fn the_committed_schema_is_what_the_code_generates() {
         text(&out.stdout) == committed,
         "schemas/keys.schema.json is stale; run `cargo run -p keyward -- schema > schemas/keys.schema.json`"
     );
+}
+
+/// The schema's `rateLimit` and `quota` accept exactly what the checker's rule accepts, so an
+/// editor never flags a file `validate` passes, nor passes one it refuses.
+#[test]
+fn the_schema_describes_limits_as_validate_reads_them() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schemas/keys.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let limits = [
+        json!({"rateLimit": {"requestsPerMinute": 600}}),
+        json!({"rateLimit": {"requestsPerMinute": 600.0}}),
+        json!({"rateLimit": {"requestsPerMinute": 1.5}}),
+        json!({"rateLimit": {"requestsPerMinute": 0}}),
+        json!({"rateLimit": {"requestsPerMinute": 1_000_000_001u64}}),
+        json!({"rateLimit": {"requestsPerMinute": "600"}}),
+        json!({"rateLimit": {"requestsPerMinute": 10, "burst": 2}}),
+        json!({"rateLimit": {"requestsPerMinute": 10, "requests": 5, "periodSeconds": 1}}),
+        json!({"rateLimit": {"requests": 5, "periodSeconds": 1}}),
+        json!({"rateLimit": {"requests": 5, "periodSeconds": 3601}}),
+        json!({"rateLimit": {"requests": 5}}),
+        json!({"rateLimit": {}}),
+        json!({"rateLimit": 600}),
+        json!({"rateLimit": null}),
+        json!({"quota": {"requests": 100, "period": "day"}}),
+        json!({"quota": {"requests": 100, "period": "month"}}),
+        json!({"quota": {"requests": 100, "period": "week"}}),
+        json!({"quota": {"requests": 100}}),
+        json!({"quota": {"requests": 100, "period": "day", "reset": 1}}),
+        json!({"quota": "100/day"}),
+        json!({"ratelimit": 5, "limits": {"quota": "free-form"}}),
+    ];
+    for metadata in limits {
+        let file = json!({"version": 1, "buckets": {"default": {"consumers": {"acme": {"metadata": metadata}}}}});
+        assert_eq!(
+            validator.is_valid(&file),
+            keyward_core::validate::metadata(&metadata).is_ok(),
+            "{metadata}"
+        );
+    }
 }
 
 #[test]
@@ -818,7 +922,11 @@ fn text_from_the_worker_is_printed_escaped() {
         let out = keyward_env(dir.path(), &args, &[("KEYWARD_TOKEN", "t")]);
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         for printed in [&stdout, &stderr] {
-            assert_eq!(unsafe_chars(printed), [], "{args:?}:\n{printed}");
+            assert_eq!(
+                unsafe_chars(printed),
+                Vec::<char>::new(),
+                "{args:?}:\n{printed}"
+            );
         }
         (out.status.code(), stdout, stderr)
     };
@@ -944,7 +1052,11 @@ fn a_plan_shows_the_workers_values_escaped() {
             "{format}: {}",
             text(&out.stderr)
         );
-        assert_eq!(unsafe_chars(&stdout), [], "{format}:\n{stdout}");
+        assert_eq!(
+            unsafe_chars(&stdout),
+            Vec::<char>::new(),
+            "{format}:\n{stdout}"
+        );
         if format == "json" {
             let plan: Value = serde_json::from_str(&stdout).expect("valid JSON");
             let change = &plan["buckets"][0]["changes"][0];

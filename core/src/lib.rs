@@ -17,7 +17,7 @@
 //! | [`key`] | the key format, base62, the key hash, imported keys, retrievable buckets' sealing |
 //! | [`limits`] | per-consumer rate limits, quotas and usage: policy from metadata, counters, leases, the consumer object's logic, the isolate's side, the `Counters` port |
 //! | `scan` (feature `scan`) | finding keys in text for `keyward scan`: candidates confirmed by checksum, positions, diffs, history listings, rules for other scanners |
-//! | shared | [`config`], [`validate`], [`problem`], [`http`], [`ids`], [`timestamp`], [`entropy`], [`error`] |
+//! | shared | [`config`], [`validate`], [`policy`], [`problem`], [`http`], [`ids`], [`timestamp`], [`entropy`], [`error`] |
 //!
 //! The shared modules are small and usable from every subsystem; of them only [`config`]
 //! and [`ids`] reach into [`key`] (the default prefix, base62).
@@ -37,6 +37,7 @@ pub mod entropy;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod policy;
 pub mod problem;
 pub mod timestamp;
 pub mod validate;

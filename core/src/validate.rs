@@ -2,9 +2,12 @@
 //!
 //! Each check returns an [`Error`] of kind `Invalid` whose message names the bad value and
 //! says what would be accepted. The limits are chosen so that what list filters need fits
-//! in KV's 1024-byte metadata (see ARCHITECTURE.md).
+//! in KV's 1024-byte metadata (see ARCHITECTURE.md). Metadata is free-form but for the two
+//! fields keyward reads as a consumer's limits, `rateLimit` and `quota`, whose rule is
+//! [`crate::policy`]'s.
 
 use crate::error::Error;
+use crate::policy::{self, PolicyError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -194,22 +197,52 @@ pub fn email(raw: &str) -> Result<String, Error> {
     Ok(email)
 }
 
-/// Metadata: a JSON object of at most [`MAX_METADATA_BYTES`] bytes serialized.
+/// Metadata: a JSON object of at most [`MAX_METADATA_BYTES`] bytes serialized, whose
+/// `rateLimit` and `quota`, when present, are limits keyward can read
+/// ([`policy::check_metadata`]; the message is [`PolicyError`]'s, `metadata.rateLimit: …`,
+/// both joined by `; ` when both are wrong).
 pub fn metadata(value: &Value) -> Result<(), Error> {
-    let Value::Object(_) = value else {
-        return Err(Error::invalid(
+    metadata_detail(value).map_err(Error::from)
+}
+
+/// Why [`metadata`] refuses a value, with a limit's fault kept apart: `keys.yaml` points at
+/// the field at fault, and `keyward import zuplo` says why keyward reads that field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataError {
+    /// Not an object, or too large.
+    Shape(Error),
+    /// A `rateLimit` or a `quota` that is not one, or both (never empty).
+    Limits(Vec<PolicyError>),
+}
+
+impl From<MetadataError> for Error {
+    fn from(e: MetadataError) -> Error {
+        match e {
+            MetadataError::Shape(e) => e,
+            MetadataError::Limits(errors) => {
+                let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                Error::invalid(messages.join("; "))
+            }
+        }
+    }
+}
+
+/// [`metadata`]'s rule, answering which part of it a value breaks.
+pub fn metadata_detail(value: &Value) -> Result<(), MetadataError> {
+    let Value::Object(map) = value else {
+        return Err(MetadataError::Shape(Error::invalid(
             "metadata must be a JSON object, e.g. {\"plan\": \"gold\"}",
-        ));
+        )));
     };
     let size = serde_json::to_vec(value)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
-        return Err(Error::invalid(format!(
+        return Err(MetadataError::Shape(Error::invalid(format!(
             "metadata is {size} bytes serialized, over the limit of {MAX_METADATA_BYTES}; keep only what the gateway needs"
-        )));
+        ))));
     }
-    Ok(())
+    policy::check_metadata(map).map_err(MetadataError::Limits)
 }
 
 /// Metadata as an object, or an empty object when absent.
@@ -375,6 +408,34 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("over the limit"));
+    }
+
+    #[test]
+    fn metadata_limits_are_keywards_and_the_rest_is_free() {
+        assert!(metadata(&json!({"plan": "gold", "ratelimit": 5, "limits": [1]})).is_ok());
+        assert!(metadata(&json!({"rateLimit": {"requestsPerMinute": 600.0}})).is_ok());
+        assert!(metadata(&json!({"quota": {"requests": 10, "period": "day"}})).is_ok());
+        let e = metadata(&json!({"plan": "gold", "rateLimit": 600})).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Invalid);
+        assert_eq!(
+            e.message(),
+            "metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}"
+        );
+        let e = metadata_detail(&json!({"quota": {"requests": 10, "period": "week"}}));
+        assert!(
+            matches!(&e, Err(MetadataError::Limits(p)) if p.len() == 1 && p[0].field == "quota"),
+            "{e:?}"
+        );
+        let e = metadata(&json!({"quota": 5, "rateLimit": {"requestsPerMinute": 0}})).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "metadata.rateLimit: requestsPerMinute must be a whole number from 1 to 1000000000; \
+             metadata.quota: must be an object: {requests: N, period: day} or {requests: N, period: month}"
+        );
+        assert!(matches!(
+            metadata_detail(&json!([1])),
+            Err(MetadataError::Shape(_))
+        ));
     }
 
     #[test]

@@ -564,6 +564,66 @@ fn invalid_consumers_are_400_and_write_nothing() {
     assert_eq!(h.get(&consumers("default")).json_body()["total"], 1);
 }
 
+/// `metadata.rateLimit` and `metadata.quota` are the consumer's limits: creating, patching
+/// or bulk-upserting a consumer with one keyward cannot read is a 400 naming the field, and
+/// writes nothing; other metadata stays free-form, and `600.0` is 600.
+#[test]
+fn metadata_limits_are_checked_on_every_write_and_refusals_write_nothing() {
+    let h = with_bucket();
+    let good = json!({"plan": "gold", "ratelimit": "free-form",
+        "rateLimit": {"requestsPerMinute": 600.0}, "quota": {"requests": 10000, "period": "month"}});
+    let r = h.post(
+        &consumers("default"),
+        &json!({"name": "acme", "metadata": good}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json_body());
+    assert_eq!(r.json_body()["metadata"], good);
+
+    let bulk = format!("{}/$bulk", consumers("default"));
+    let patch = format!("{}/acme", consumers("default"));
+    let bad = |metadata: Value| json!({"name": "globex", "metadata": metadata}).to_string();
+    let cases: Vec<(&str, &str, String, Expect)> = vec![
+        (
+            "POST",
+            "create",
+            bad(json!({"rateLimit": 600})),
+            expect!["metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}"],
+        ),
+        (
+            "POST",
+            "create",
+            bad(json!({"rateLimit": {"requestsPerMinute": 1.5}})),
+            expect!["metadata.rateLimit: requestsPerMinute must be a whole number from 1 to 1000000000"],
+        ),
+        (
+            "PATCH",
+            "patch",
+            json!({"metadata": {"plan": "free", "quota": {"requests": 5, "period": "week"}}})
+                .to_string(),
+            expect!["metadata.quota: period must be day or month (calendar periods in UTC)"],
+        ),
+        (
+            "POST",
+            "bulk",
+            json!({"upsert": [{"name": "fine"}, {"name": "acme", "metadata": {"rateLimit": {"requests": 5, "periodSeconds": 7200}}}]})
+                .to_string(),
+            expect!["upsert[1]: metadata.rateLimit: periodSeconds must be a whole number from 1 to 3600"],
+        ),
+    ];
+    let before = (h.state(), tables(&h));
+    for (method, what, body, detail) in cases {
+        let target = match what {
+            "patch" => &patch,
+            "bulk" => &bulk,
+            _ => &consumers("default"),
+        };
+        let r = h.call(method, target, &body);
+        detail.assert_eq(&problem_detail(&r, 400));
+        assert_eq!((h.state(), tables(&h)), before, "{what} wrote something");
+    }
+    assert_eq!(h.get(&patch).json_body()["metadata"], good);
+}
+
 #[test]
 fn bodies_over_the_limit_are_413_and_write_nothing() {
     let h = with_bucket();

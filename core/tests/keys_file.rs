@@ -317,6 +317,81 @@ fn metadata() {
     );
 }
 
+/// `metadata.rateLimit` and `metadata.quota` are keyward's: each problem is reported at the
+/// value, or the field inside it, that is wrong; other metadata stays free-form.
+#[test]
+fn metadata_limits() {
+    check_file(
+        &consumer("metadata:\n  plan: gold\n  rateLimit: 600"),
+        expect![[r#"
+            8:22: consumer 'acme': metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}
+        "#]],
+    );
+    check_file(
+        &consumer("metadata:\n  rateLimit:\n    requestsPerMinute: 1.5"),
+        expect![[r#"
+            8:32: consumer 'acme': metadata.rateLimit: requestsPerMinute must be a whole number from 1 to 1000000000
+        "#]],
+    );
+    check_file(
+        &consumer("metadata: {rateLimit: {requestsPerMinute: 10, burst: 2}}"),
+        expect![[r#"
+            6:55: consumer 'acme': metadata.rateLimit: unknown field 'burst'; use requestsPerMinute
+        "#]],
+    );
+    check_file(
+        &consumer("metadata:\n  rateLimit:\n    requests: 10\n    periodSeconds: 7200"),
+        expect![[r#"
+            9:28: consumer 'acme': metadata.rateLimit: periodSeconds must be a whole number from 1 to 3600
+        "#]],
+    );
+    check_file(
+        &consumer("metadata:\n  rateLimit:\n    requests: 10"),
+        expect![[r#"
+            8:13: consumer 'acme': metadata.rateLimit: periodSeconds must be a whole number from 1 to 3600
+        "#]],
+    );
+    check_file(
+        &consumer("metadata:\n  \"rateLimit\":\n  plan: gold"),
+        expect![[r#"
+            7:11: consumer 'acme': metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}
+        "#]],
+    );
+    check_file(
+        &consumer("metadata:\n  quota: {requests: 100, period: week}"),
+        expect![[r#"
+            7:42: consumer 'acme': metadata.quota: period must be day or month (calendar periods in UTC)
+        "#]],
+    );
+    check_file(
+        &consumer("metadata:\n  quota:\n    requests: \"100\"\n    period: day"),
+        expect![[r#"
+            8:23: consumer 'acme': metadata.quota: requests must be a whole number from 1 to 1000000000
+        "#]],
+    );
+    // Both fields of one consumer, and every consumer.
+    check_file(
+        "version: 1\nbuckets:\n  default:\n    consumers:\n      a:\n        metadata: {quota: 5}\n      b:\n        metadata: {rateLimit: {requestsPerMinute: 0}, quota: {requests: 1, period: year}}\n",
+        expect![[r#"
+            6:27: consumer 'a': metadata.quota: must be an object: {requests: N, period: day} or {requests: N, period: month}
+            8:51: consumer 'b': metadata.rateLimit: requestsPerMinute must be a whole number from 1 to 1000000000
+            8:84: consumer 'b': metadata.quota: period must be day or month (calendar periods in UTC)
+        "#]],
+    );
+    // Whole numbers written as floats are those numbers; other names are free-form.
+    let file = check(&consumer(
+        "metadata:\n  rateLimit: {requestsPerMinute: 600.0}\n  quota: {requests: 1e3, period: month}\n  ratelimit: 5\n  limits: {quota: week}",
+    ))
+    .unwrap();
+    let acme = &file.buckets["default"].consumers["acme"];
+    let limits = keyward_core::policy::Limits::of(&acme.metadata, &Default::default());
+    assert_eq!(
+        limits.rate.map(|r| (r.requests, r.period_ms)),
+        Some((600, 60_000))
+    );
+    assert_eq!(limits.quota.map(|q| q.requests), Some(1000));
+}
+
 #[test]
 fn tags() {
     check_file(

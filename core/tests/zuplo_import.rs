@@ -171,6 +171,49 @@ fn what_keyward_refuses_is_named_and_nothing_is_taken() {
     }
 }
 
+/// Zuplo keeps `rateLimit` and `quota` as any other metadata; keyward reads them as the
+/// consumer's limits, so a source whose values are of another shape is refused, naming the
+/// consumer and the field, and saying why; one in keyward's form comes through as it is.
+#[test]
+fn limits_in_metadata_that_keyward_cannot_read_are_refused_with_the_reason() {
+    for (metadata, says) in [
+        (
+            json!({"plan": "gold", "rateLimit": "100/min"}),
+            "consumer 'acme': metadata.rateLimit: must be an object: {requestsPerMinute: N} or {requests: N, periodSeconds: S}; ",
+        ),
+        (
+            json!({"quota": {"requests": 5000, "period": "week"}}),
+            "consumer 'acme': metadata.quota: period must be day or month (calendar periods in UTC); ",
+        ),
+    ] {
+        let mut source = Source::default();
+        let err = source
+            .add_page(
+                page(json!([{"name": "acme", "metadata": metadata, "apiKeys": [{"key": KEYS[0]}]}])),
+                true,
+            )
+            .unwrap_err();
+        assert!(matches!(err, ImportError::Limits { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.starts_with(says), "{text}");
+        assert!(
+            text.ends_with("keyward reads metadata.rateLimit and metadata.quota as a consumer's limits, so nothing was imported: write the field in keyward's form in the source, or rename it there if it means something else"),
+            "{text}"
+        );
+        assert!(!text.contains(KEYS[0]));
+        assert!(source.consumers.is_empty() && source.key_count() == 0);
+    }
+    let mut source = Source::default();
+    let limits = json!({"rateLimit": {"requestsPerMinute": 600.0}, "quota": {"requests": 5000, "period": "day"}});
+    source
+        .add_page(page(json!([{"name": "acme", "metadata": limits}])), false)
+        .unwrap();
+    assert_eq!(
+        Value::Object(source.consumers["acme"].metadata.clone()),
+        limits
+    );
+}
+
 #[test]
 fn a_hash_only_source_is_said_to_be_one() {
     for keys in [

@@ -16,7 +16,8 @@
 use super::model::{ConsumerSpec, KeysFile, FORMAT_VERSION};
 use super::plan::spec_digest;
 use crate::key;
-use crate::validate;
+use crate::policy::PolicyError;
+use crate::validate::{self, MetadataError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -226,6 +227,15 @@ pub enum ImportError {
         /// What is wrong, with a hint.
         message: String,
     },
+    /// A consumer whose metadata has a `rateLimit` or `quota` keyward cannot read: keyward
+    /// reads these two fields as the consumer's limits, where Zuplo keeps them as any other
+    /// metadata.
+    Limits {
+        /// The consumer's name, shortened.
+        consumer: String,
+        /// Which field, what is wrong and what to write (one or both).
+        errors: Vec<PolicyError>,
+    },
     /// The source listed a consumer without its keys in plaintext: a hash-only bucket.
     KeysNotVisible {
         /// The first consumer found so.
@@ -277,6 +287,17 @@ impl fmt::Display for ImportError {
                 f,
                 "consumer '{consumer}': {message}; keyward refuses it, so nothing was imported (fix it in the source first)"
             ),
+            ImportError::Limits { consumer, errors } => {
+                write!(f, "consumer '{consumer}': ")?;
+                for e in errors {
+                    write!(f, "{e}; ")?;
+                }
+                f.write_str(
+                    "keyward reads metadata.rateLimit and metadata.quota as a consumer's limits, \
+                     so nothing was imported: write the field in keyward's form in the source, \
+                     or rename it there if it means something else",
+                )
+            }
             ImportError::KeysNotVisible { consumer } => write!(
                 f,
                 "consumer '{consumer}': the source does not show its keys (a hash-only bucket, or a token that may not read them), so they cannot be imported; \
@@ -377,8 +398,9 @@ impl fmt::Debug for Source {
 }
 
 impl Source {
-    /// Takes one page: each consumer checked ([`ImportError::Invalid`] names it), its keys
-    /// required in plaintext when `with_keys`.
+    /// Takes one page: each consumer checked ([`ImportError::Invalid`] names it, or
+    /// [`ImportError::Limits`] for a limit in metadata), its keys required in plaintext when
+    /// `with_keys`.
     pub fn add_page(&mut self, page: Page, with_keys: bool) -> Result<(), ImportError> {
         for consumer in page.data {
             self.add(consumer, with_keys)?;
@@ -411,7 +433,16 @@ impl Source {
         let metadata = match c.metadata {
             None | Some(Value::Null) => Map::new(),
             Some(value) => {
-                validate::metadata(&value).map_err(invalid)?;
+                match validate::metadata_detail(&value) {
+                    Ok(()) => {}
+                    Err(MetadataError::Shape(e)) => return Err(invalid(e)),
+                    Err(MetadataError::Limits(errors)) => {
+                        return Err(ImportError::Limits {
+                            consumer: shorten(&name),
+                            errors,
+                        })
+                    }
+                }
                 match value {
                     Value::Object(map) => map,
                     _ => Map::new(),

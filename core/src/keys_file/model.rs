@@ -128,8 +128,9 @@ pub fn tag_key_pattern() -> String {
 /// `schemas/keys.schema.json` holds it.
 ///
 /// It states what a schema can: version, names (as `propertyNames`), e-mail format, types,
-/// lengths and counts, unknown fields. The byte-size limits of metadata and tags, and
-/// duplicate e-mails after lower-casing, are left to [`check()`](super::check()).
+/// lengths and counts, unknown fields, the shapes of `metadata.rateLimit` and
+/// `metadata.quota`. The byte-size limits of metadata and tags, and duplicate e-mails after
+/// lower-casing, are left to [`check()`](super::check()).
 #[cfg(feature = "schema")]
 pub fn json_schema() -> Value {
     schemars::schema_for!(KeysFile).to_value()
@@ -139,6 +140,7 @@ pub fn json_schema() -> Value {
 #[cfg(feature = "schema")]
 mod schema {
     use super::*;
+    use crate::policy::{MAX_PERIOD_SECONDS, MAX_REQUESTS};
     use crate::validate::{
         MAX_DESCRIPTION, MAX_MANAGERS, MAX_METADATA_BYTES, MAX_TAGS, MAX_TAG_VALUE,
     };
@@ -168,13 +170,50 @@ mod schema {
         json_schema!({ "type": ["string", "null"], "maxLength": MAX_DESCRIPTION })
     }
 
+    /// Free-form, but for the two fields keyward reads as the consumer's limits
+    /// ([`crate::policy`]).
     pub fn metadata(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "object" })
+        let count = json_schema!({ "type": "integer", "minimum": 1, "maximum": MAX_REQUESTS });
+        json_schema!({
+            "type": "object",
+            "properties": {
+                "rateLimit": {
+                    "description": "The consumer's rate limit: at most N requests in any sliding window of a minute, or of periodSeconds (1 to 3600).",
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "properties": { "requestsPerMinute": count },
+                            "required": ["requestsPerMinute"],
+                            "additionalProperties": false,
+                        },
+                        {
+                            "type": "object",
+                            "properties": {
+                                "requests": count,
+                                "periodSeconds": { "type": "integer", "minimum": 1, "maximum": MAX_PERIOD_SECONDS },
+                            },
+                            "required": ["requests", "periodSeconds"],
+                            "additionalProperties": false,
+                        },
+                    ],
+                },
+                "quota": {
+                    "description": "The consumer's quota: at most N requests per calendar day or month in UTC.",
+                    "type": "object",
+                    "properties": {
+                        "requests": count,
+                        "period": { "enum": ["day", "month"] },
+                    },
+                    "required": ["requests", "period"],
+                    "additionalProperties": false,
+                },
+            },
+        })
     }
 
     pub fn metadata_description() -> String {
         format!(
-            "Forwarded to the upstream on every verified request: a JSON object of at most {MAX_METADATA_BYTES} bytes serialized."
+            "Forwarded to the upstream on every verified request: a JSON object of at most {MAX_METADATA_BYTES} bytes serialized. Free-form but for rateLimit and quota, the consumer's limits."
         )
     }
 

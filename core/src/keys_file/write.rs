@@ -530,6 +530,8 @@ mod tests {
 
         let changed = [
             text.replace("plan: gold", "plan: platinum"),
+            // The same number as a float: the limit reads it as 600, but metadata is
+            // forwarded as written, so it is another file.
             text.replace("requestsPerMinute: 600", "requestsPerMinute: 600.0"),
             text.replace("alice@acme.example", "alicia@acme.example"),
             text.replace("version: 1", "version: 1\n# nothing\n")

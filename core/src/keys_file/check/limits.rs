@@ -1,13 +1,16 @@
 //! Names and limits: the walk from the file to its buckets and consumers, applying the
 //! developer API's own rules ([`crate::validate`]) to every name, description, metadata
-//! object and tag, so a file that passes here is one the API accepts.
+//! object and tag, so a file that passes here is one the API accepts. A consumer's
+//! `metadata.rateLimit` and `metadata.quota` (the rule is [`crate::policy`]'s, part of
+//! [`validate::metadata`]) are pointed at down to the field inside them at fault.
 
 use super::{value_pos, within, Checker, Entry, Keep};
 use crate::keys_file::model::{
     BucketSpec, ConsumerSpec, KeysFile, BUCKET_FIELDS, CONSUMER_FIELDS, FILE_FIELDS, FORMAT_VERSION,
 };
-use crate::keys_file::yaml_tree::{Node, NodeKind, Scalar};
-use crate::validate;
+use crate::keys_file::yaml_tree::{Node, NodeKind, Pos, Scalar};
+use crate::policy::{Fault, PolicyError};
+use crate::validate::{self, MetadataError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -157,20 +160,31 @@ impl Checker<'_> {
         }
         spec
     }
-    /// Metadata: the YAML turned into the JSON the API would store, then the API's check.
+    /// Metadata: the YAML turned into the JSON the API would store, then the API's check; a
+    /// limit that is not one is reported where its fault is.
     pub(super) fn metadata(
         &mut self,
         context: &str,
         entry: &Entry<'_>,
     ) -> Option<Map<String, Value>> {
         let json = self.json(context, entry.key, entry.value)?;
-        if let Err(e) = validate::metadata(&json) {
-            let at = match json {
-                Value::Object(_) => entry.key.pos,
-                _ => value_pos(entry.key, entry.value),
-            };
-            self.report(at, within(context, e));
-            return None;
+        match validate::metadata_detail(&json) {
+            Ok(()) => {}
+            Err(MetadataError::Limits(errors)) => {
+                for e in errors {
+                    let at = limit_pos(entry.value, &e).unwrap_or(entry.key.pos);
+                    self.report(at, within(context, e));
+                }
+                return None;
+            }
+            Err(MetadataError::Shape(e)) => {
+                let at = match json {
+                    Value::Object(_) => entry.key.pos,
+                    _ => value_pos(entry.key, entry.value),
+                };
+                self.report(at, within(context, e));
+                return None;
+            }
         }
         match json {
             Value::Object(map) => Some(map),
@@ -217,4 +231,28 @@ impl Checker<'_> {
         }
         valid
     }
+}
+
+/// The entry of `key` in a mapping node, if the node is one and has it (the first: `json`
+/// has reported a second one already).
+fn lookup<'n>(node: &'n Node<'n>, key: &str) -> Option<(&'n Node<'n>, &'n Node<'n>)> {
+    let NodeKind::Map(pairs) = &node.kind else {
+        return None;
+    };
+    pairs.iter().find_map(|(k, v)| match &k.kind {
+        NodeKind::Scalar(text) if **text == *key => Some((k, v)),
+        _ => None,
+    })
+}
+
+/// Where a limit's fault is in the metadata mapping `metadata`: the value of `rateLimit` or
+/// `quota`, the value of the field inside it that is wrong, or the key of an unknown one.
+fn limit_pos(metadata: &Node<'_>, error: &PolicyError) -> Option<Pos> {
+    let (key, value) = lookup(metadata, error.field)?;
+    let whole = value_pos(key, value);
+    Some(match &error.at {
+        Fault::Value => whole,
+        Fault::Field(name) => lookup(value, name).map_or(whole, |(k, v)| value_pos(k, v)),
+        Fault::Unknown(name) => lookup(value, name).map_or(whole, |(k, _)| k.pos),
+    })
 }

@@ -9,8 +9,9 @@
 //!   YAML values as JSON;
 //! - `limits`: the walk itself, from the file to its buckets and consumers, and the names
 //!   and limits it checks on the way — the format version, bucket and consumer names,
-//!   descriptions, metadata and tags, each by the developer API's own rule in
-//!   [`crate::validate`], so the file and the API can never disagree;
+//!   descriptions, metadata (with its `rateLimit` and `quota`, pointed at down to the field
+//!   at fault) and tags, each by the developer API's own rule in [`crate::validate`], so the
+//!   file and the API can never disagree;
 //! - `managers`: the people a consumer refers to — e-mail addresses, each once after
 //!   lower-casing, at most [`MAX_MANAGERS`](crate::validate::MAX_MANAGERS).
 
@@ -47,7 +48,8 @@ impl fmt::Display for Diagnostic {
 ///
 /// No I/O: `text` is the whole file. Checks YAML syntax, unknown fields, wrong types,
 /// duplicate keys at any level, the format version, names, e-mails (also duplicates after
-/// lower-casing), metadata, tags and descriptions, with the same rules as the developer API.
+/// lower-casing), metadata (also its `rateLimit` and `quota`), tags and descriptions, with
+/// the same rules as the developer API.
 ///
 /// ```
 /// use keyward_core::keys_file::check;

@@ -176,7 +176,7 @@ acme-corp:
   description: Acme's orders
   metadata:
     plan: platinum
-    rateLimit: 1000
+    rateLimit: {requests: 1000, periodSeconds: 60}
     beta: true
     odd key: [1, 2]
   tags:
@@ -197,7 +197,9 @@ globex:
                 metadata.beta: + true
                 metadata["odd key"]: + [1,2]
                 metadata.plan: "gold" → "platinum"
-                metadata.rateLimit: {"requestsPerMinute":600} → 1000
+                metadata.rateLimit.periodSeconds: + 60
+                metadata.rateLimit.requests: + 1000
+                metadata.rateLimit.requestsPerMinute: - 600
                 tags.team: "sales" → "ops"
                 tags.tier: + "enterprise"
                 managers: + bob@acme.example
@@ -217,7 +219,9 @@ globex:
             |  |  | `metadata.beta` |  | `true` |
             |  |  | `metadata["odd key"]` |  | `[1,2]` |
             |  |  | `metadata.plan` | `"gold"` | `"platinum"` |
-            |  |  | `metadata.rateLimit` | `{"requestsPerMinute":600}` | `1000` |
+            |  |  | `metadata.rateLimit.periodSeconds` |  | `60` |
+            |  |  | `metadata.rateLimit.requests` |  | `1000` |
+            |  |  | `metadata.rateLimit.requestsPerMinute` | `600` |  |
             |  |  | `tags.team` | `"sales"` | `"ops"` |
             |  |  | `tags.tier` |  | `"enterprise"` |
             |  |  | `managers` |  | `bob@acme.example` |
