@@ -567,3 +567,41 @@ fn usage_and_last_used_on_reach_the_developer_api_and_verify_reports_the_limits(
         "{v}"
     );
 }
+
+/// Charging a consumer's limits through `/v1/verify` is a write: a read token may only look.
+#[test]
+fn a_read_token_reports_the_limits_but_cannot_consume_them() {
+    let mut h = Harness::new();
+    h.tokens = keyward_core::api::token::Tokens::from_secrets(
+        Some(support::TOKEN),
+        Some(
+            &json!([{"name": "reader", "sha256": support::sha256_hex("read-token"), "access": "read"}])
+                .to_string(),
+        ),
+    )
+    .unwrap();
+    h.create_bucket("default");
+    let (_, key) = h.create_consumer_with_key(
+        "default",
+        &json!({"name": "acme", "metadata": {"quota": {"requests": 5, "period": "day"}}}),
+    );
+    let verify = |consume: bool| {
+        h.send(&support::request(
+            "POST",
+            "/v1/verify",
+            Some("read-token"),
+            json!({"key": key, "consume": consume})
+                .to_string()
+                .as_bytes(),
+        ))
+    };
+    let looked = verify(false);
+    assert_eq!(looked.status, 200);
+    assert_eq!(looked.json_body()["quota"]["remaining"], 5);
+    assert_eq!(verify(true).status, 403);
+    assert_eq!(
+        verify(false).json_body()["quota"]["remaining"],
+        5,
+        "nothing charged"
+    );
+}
