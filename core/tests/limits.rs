@@ -216,20 +216,48 @@ fn an_idle_isolate_returns_its_lease_in_the_background() {
     assert_eq!(ok, 800, "B gets all that A did not admit");
 }
 
-/// Requests of one consumer in flight together in one isolate make one ask between them.
+/// Requests of one consumer in flight together in one isolate: while the lease ask is out,
+/// each other request asks for itself alone (no lease is spread over requests that are not
+/// there), and every one of them is answered — none waits on another request's call.
 #[test]
-fn concurrent_requests_in_one_isolate_wait_for_one_ask() {
+fn concurrent_requests_in_one_isolate_ask_for_themselves_while_a_lease_ask_is_out() {
     let (leases, counters) = (Leases::default(), LocalCounters::default());
+    counters.yields.set(3);
     let limits = per_minute(6000);
     counters.now.set(T0);
     let c = consumer("acme");
     let all = (0..20).map(|_| leases.admit(&counters, &c, "key_1", &limits, Fail::Open, T0));
     let outcomes = pollster::block_on(futures_join(all.collect()));
     assert_eq!(outcomes.iter().filter(|o| admitted(o)).count(), 20);
+    assert_eq!(counters.calls.get(), 20, "a cold burst: one call each");
+    // Exactly the 20 were charged: nothing hoarded.
+    let answer = pollster::block_on(counters.ask(
+        &c,
+        &keyward_core::limits::wire::Ask {
+            limits,
+            want: keyward_core::limits::wire::Want::Peek,
+            returned: Vec::new(),
+            usage: Vec::new(),
+        },
+    ))
+    .unwrap();
+    assert_eq!(answer.rate.unwrap().remaining, 6000 - 20);
+    // Once demand is known, the next burst is served from one lease.
+    counters.yields.set(0);
+    let before = counters.calls.get();
+    for i in 0..40 {
+        assert!(admitted(&admit(
+            &leases,
+            &counters,
+            "acme",
+            &limits,
+            T0 + 1 + i
+        )));
+    }
     assert!(
-        counters.calls.get() <= 6,
-        "{} calls for 20 requests",
-        counters.calls.get()
+        counters.calls.get() - before <= 6,
+        "{} calls",
+        counters.calls.get() - before
     );
 }
 

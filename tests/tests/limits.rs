@@ -198,3 +198,41 @@ fn verify_reports_the_limits_and_consume_charges_them() {
     // The edge shares the same counters: the default applies there too.
     assert_eq!(call(&w, &key).status, 429);
 }
+
+/// Many requests of one consumer at once: each is answered (none waits on another
+/// request's call to the object: the runtime would cancel it as hung), and the limit holds.
+#[test]
+fn concurrent_requests_are_all_answered_and_the_limit_holds() {
+    let w = Worker::start(&[]);
+    let limited = new_consumer(&w, "busy", json!({"rateLimit": {"requestsPerMinute": 30}}));
+    let large = new_consumer(
+        &w,
+        "large",
+        json!({"rateLimit": {"requestsPerMinute": 6000}}),
+    );
+    for (key, per_thread, admitted) in [(&limited, 5, 30), (&large, 25, 200)] {
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..per_thread)
+                            .map(|_| call(&w, key).status)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        let ok = statuses.iter().filter(|s| **s == 200).count();
+        let refused = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!(
+            (ok, refused),
+            (admitted, 8 * per_thread - admitted),
+            "{statuses:?}\n{}",
+            w.log()
+        );
+    }
+}

@@ -7,9 +7,10 @@
 //! asks the consumer's object ([`super::object`]) for a new one, giving back what is left of
 //! the old one and the usage counted so far.
 //!
-//! - **One ask at a time** per consumer: requests arriving while it is out wait for its
-//!   answer and take from the new lease (a burst never makes one call per request, nor
-//!   spreads the allowance over leases nobody uses).
+//! - **One lease ask at a time** per consumer: a request arriving while it is out asks for
+//!   itself alone (a lease of one), so a burst does not spread the allowance over leases
+//!   nobody uses. It does not wait for the other request's answer: the Workers runtime
+//!   cancels a request that waits on another request's I/O as hung.
 //! - **Leases sized by demand**: an isolate asks for twice what it admitted in the last
 //!   lease period (the object caps it at a tenth of the limit), so a lease an isolate does not
 //!   need is small, and what it strands if it goes away is small.
@@ -31,10 +32,6 @@ use crate::problem;
 use crate::timestamp::{self, Millis};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 /// How long usage and unspent leases wait in an isolate before they are sent.
 pub const FLUSH_MS: Millis = 10_000;
@@ -49,42 +46,14 @@ pub const REFUSAL_MEMORY_MS: Millis = MAX_LEASE_MS;
 /// How long an isolate applies `RATE_LIMIT_FAIL` on its own after the object failed.
 pub const DOWN_MEMORY_MS: Millis = 2_000;
 
+/// How long an ask counts as in flight.
+const FLIGHT_MS: Millis = 2_500;
+
 /// Background calls [`Leases::due`] hands out at once.
 const DUE_MAX: usize = 50;
 
 /// How often a failing object is logged, at most.
 const WARN_EVERY_MS: Millis = 60_000;
-
-/// An ask in flight: requests of the same consumer wait for it.
-#[derive(Debug, Default)]
-struct Flight {
-    done: Cell<bool>,
-    wakers: RefCell<Vec<Waker>>,
-}
-
-impl Flight {
-    fn land(&self) {
-        self.done.set(true);
-        for w in self.wakers.borrow_mut().drain(..) {
-            w.wake();
-        }
-    }
-}
-
-/// Resolves when the flight lands.
-struct Landing(Rc<Flight>);
-
-impl Future for Landing {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.done.get() {
-            return Poll::Ready(());
-        }
-        self.0.wakers.borrow_mut().push(cx.waker().clone());
-        Poll::Pending
-    }
-}
 
 #[derive(Debug)]
 struct Entry {
@@ -111,8 +80,9 @@ struct Entry {
     demand: u64,
     demand_start: Millis,
     last_demand: u64,
-    /// The ask in flight, if any.
-    flight: Option<Rc<Flight>>,
+    /// When the lease ask in flight started, if one is out (a request dropped mid-call
+    /// never clears it: it counts for [`FLIGHT_MS`] at most).
+    flight: Option<Millis>,
     /// The last request.
     seen: Millis,
 }
@@ -210,8 +180,12 @@ impl Entry {
 
     /// What is owed and old enough to send in the background, as a call that charges
     /// nothing: usage older than [`FLUSH_MS`], an expired lease's rest, unreturned leases.
+    fn in_flight(&self, now: Millis) -> bool {
+        self.flight.is_some_and(|t| now - t < FLIGHT_MS)
+    }
+
     fn due(&mut self, now: Millis) -> Option<Ask> {
-        if self.flight.is_some() {
+        if self.in_flight(now) {
             return None;
         }
         let old_usage = self.usage_since.is_some_and(|t| now - t >= FLUSH_MS);
@@ -385,32 +359,9 @@ pub enum Outcome {
 enum Step {
     /// Decided without the object.
     Done(Outcome),
-    /// Another request of this consumer is asking: wait for it, then begin again.
-    Wait(Rc<Flight>),
-    /// Send this to the consumer's object, then [`Leases::settle`]; the flight lands when
-    /// the guard goes (also when the request is dropped mid-call).
-    Ask(Ask, Rc<Flight>),
-}
-
-/// Lands a flight and clears it from its entry when the asking request is done with it.
-struct Landed<'a> {
-    leases: &'a Leases,
-    name: String,
-    flight: Rc<Flight>,
-}
-
-impl Drop for Landed<'_> {
-    fn drop(&mut self) {
-        if let Some(e) = self.leases.entries.borrow_mut().get_mut(&self.name) {
-            if e.flight
-                .as_ref()
-                .is_some_and(|f| Rc::ptr_eq(f, &self.flight))
-            {
-                e.flight = None;
-            }
-        }
-        self.flight.land();
-    }
+    /// Send this to the consumer's object, then [`Leases::settle`]; `main`: the lease ask
+    /// (not a request's own ask while another is out).
+    Ask { ask: Ask, main: bool },
 }
 
 /// An isolate's leases and usage, per consumer.
@@ -441,13 +392,13 @@ impl Leases {
     /// entries go first; then the least recently seen, whose debts [`Leases::due`] sends.
     fn evict(&self, entries: &mut HashMap<String, Entry>, now: Millis) {
         let target = MAX_CONSUMERS - MAX_CONSUMERS / 10;
-        entries.retain(|_, e| e.flight.is_some() || e.owes() || e.seen + FLUSH_MS > now);
+        entries.retain(|_, e| e.in_flight(now) || e.owes() || e.seen + FLUSH_MS > now);
         if entries.len() <= target {
             return;
         }
         let mut by_age: Vec<(Millis, String)> = entries
             .iter()
-            .filter(|(_, e)| e.flight.is_none())
+            .filter(|(_, e)| !e.in_flight(now))
             .map(|(k, e)| (e.seen, k.clone()))
             .collect();
         by_age.sort_unstable();
@@ -533,32 +484,43 @@ impl Leases {
                     warn: None,
                 });
             }
-            if let Some(flight) = &e.flight {
-                return Step::Wait(flight.clone());
+            if e.in_flight(now) {
+                // Another request is asking for the lease: this one asks for itself alone,
+                // giving back nothing (that ask carries what is owed).
+                return Step::Ask {
+                    ask: Ask {
+                        limits: *limits,
+                        want: Want::Lease { wanted: 1 },
+                        returned: Vec::new(),
+                        usage: Vec::new(),
+                    },
+                    main: false,
+                };
             }
             let wanted = e.wanted();
             let (returned, usage) = e.take_owed();
-            let flight = Rc::new(Flight::default());
-            e.flight = Some(flight.clone());
-            Step::Ask(
-                Ask {
+            e.flight = Some(now);
+            Step::Ask {
+                ask: Ask {
                     limits: *limits,
                     want: Want::Lease { wanted },
                     returned,
                     usage,
                 },
-                flight,
-            )
+                main: true,
+            }
         })
     }
 
     /// Decides with the object's answer to [`Step::Ask`] (or why there is none).
+    #[allow(clippy::too_many_arguments)]
     fn settle(
         &self,
         consumer: &Consumer,
         key_id: &str,
         limits: &Limits,
         answer: Result<Answer, Error>,
+        main: bool,
         fail: Fail,
         now: Millis,
     ) -> Outcome {
@@ -574,6 +536,9 @@ impl Leases {
             _ => None,
         };
         self.with(consumer, now, |e| {
+            if main {
+                e.flight = None;
+            }
             let answer = match answer {
                 Ok(a) => a,
                 Err(_) => {
@@ -615,7 +580,9 @@ impl Leases {
                 if let Some(unspent) = lease.unspent() {
                     e.unreturned.push(unspent);
                 }
-            } else {
+            } else if lease.left > 0 || e.lease.is_none() {
+                // A lease with requests left replaces the one held, whose rest goes back;
+                // a request's own grant of one leaves the held lease alone.
                 if let Some(unspent) = e.lease.take().and_then(|l| l.unspent()) {
                     e.unreturned.push(unspent);
                 }
@@ -640,8 +607,7 @@ impl Leases {
     }
 
     /// Admits or refuses one request of `consumer`'s key `key_id` under `limits` at `now`:
-    /// from the isolate's lease, after waiting for another request's ask, or after asking
-    /// the consumer's object through `counters`.
+    /// from the isolate's lease, or after asking the consumer's object through `counters`.
     pub async fn admit(
         &self,
         counters: &dyn Counters,
@@ -651,19 +617,11 @@ impl Leases {
         fail: Fail,
         now: Millis,
     ) -> Outcome {
-        loop {
-            match self.begin(consumer, key_id, limits, fail, now) {
-                Step::Done(outcome) => return outcome,
-                Step::Wait(flight) => Landing(flight).await,
-                Step::Ask(ask, flight) => {
-                    let _landed = Landed {
-                        leases: self,
-                        name: consumer.object_name(),
-                        flight,
-                    };
-                    let answer = counters.ask(consumer, &ask).await;
-                    return self.settle(consumer, key_id, limits, answer, fail, now);
-                }
+        match self.begin(consumer, key_id, limits, fail, now) {
+            Step::Done(outcome) => outcome,
+            Step::Ask { ask, main } => {
+                let answer = counters.ask(consumer, &ask).await;
+                self.settle(consumer, key_id, limits, answer, main, fail, now)
             }
         }
     }

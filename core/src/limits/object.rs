@@ -200,6 +200,28 @@ pub mod local {
         pub calls: Cell<u64>,
         /// While set, every call fails (an unreachable object).
         pub down: Cell<bool>,
+        /// Each call yields this many times before it is answered (calls in flight
+        /// together, as over the network).
+        pub yields: Cell<u32>,
+    }
+
+    /// Pending `n` times, then ready.
+    struct Yield(u32);
+
+    impl std::future::Future for Yield {
+        type Output = ();
+
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 == 0 {
+                return std::task::Poll::Ready(());
+            }
+            self.0 -= 1;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
     }
 
     impl LocalCounters {
@@ -230,6 +252,7 @@ pub mod local {
         fn ask<'a>(&'a self, consumer: &'a Consumer, ask: &'a Ask) -> Pending<'a, Answer> {
             Box::pin(async move {
                 self.reachable()?;
+                Yield(self.yields.get()).await;
                 super::ask(&*self.object(consumer)?, ask, self.now.get())
             })
         }
