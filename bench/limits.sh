@@ -68,8 +68,8 @@ for round in $(seq 1 "$ROUNDS"); do
     read -r on_rps on_p99 _ <<<"$(load "$on" "$DURATION")"
     read -r off_rps off_p99 _ <<<"$(load "$off" "$DURATION")"
   fi
-  total_off=$(python3 -c "print($total_off + $off_rps)")
-  total_on=$(python3 -c "print($total_on + $on_rps)")
+  total_off=$(python3 -c "print(round($total_off + $off_rps, 2))")
+  total_on=$(python3 -c "print(round($total_on + $on_rps, 2))")
   echo "| $round | $off_rps | $on_rps | $(python3 -c "print(f'{$on_rps/$off_rps:.3f}')") | $off_p99 | $on_p99 |"
 done
 echo "| all | $total_off | $total_on | $(python3 -c "print(f'{$total_on/$total_off:.3f}')") | | |"

@@ -40,7 +40,14 @@ fn admit(
     now: Millis,
 ) -> Outcome {
     counters.now.set(now);
-    pollster::block_on(leases.admit(counters, &consumer(who), "key_1", limits, Fail::Open, now))
+    pollster::block_on(leases.admit(
+        counters,
+        &consumer(who),
+        "key_1",
+        limits,
+        Fail::Open,
+        &|| now,
+    ))
 }
 
 fn admitted(o: &Outcome) -> bool {
@@ -150,6 +157,10 @@ fn a_quota_of_fifty_a_day_stops_at_fifty_until_midnight_utc() {
         .to_owned();
     assert!(detail.contains("quota of 50 requests per day"), "{detail}");
     assert!(detail.contains("resets at 2027-01-16T00:00:00"), "{detail}");
+    // Remembered refusals keep the period's Retry-After, not the isolate's memory.
+    let again = admit(&leases, &counters, "acme", &limits, T0 + 81_000);
+    let retry: i64 = header(&again, "retry-after").unwrap().parse().unwrap();
+    assert!(retry > 3600, "{retry}");
     let next_day = (T0 / 86_400_000 + 1) * 86_400_000;
     assert!(admitted(&admit(
         &leases, &counters, "acme", &limits, next_day
@@ -226,7 +237,7 @@ fn concurrent_requests_in_one_isolate_ask_for_themselves_while_a_lease_ask_is_ou
     let limits = per_minute(6000);
     counters.now.set(T0);
     let c = consumer("acme");
-    let all = (0..20).map(|_| leases.admit(&counters, &c, "key_1", &limits, Fail::Open, T0));
+    let all = (0..20).map(|_| leases.admit(&counters, &c, "key_1", &limits, Fail::Open, &|| T0));
     let outcomes = pollster::block_on(futures_join(all.collect()));
     assert_eq!(outcomes.iter().filter(|o| admitted(o)).count(), 20);
     assert_eq!(counters.calls.get(), 20, "a cold burst: one call each");
@@ -374,7 +385,14 @@ fn an_unreachable_object_admits_or_refuses_as_rate_limit_fail_says_and_warns_onc
     let limits = per_minute(30);
     let run = |fail: Fail, now: Millis| {
         counters.now.set(now);
-        pollster::block_on(leases.admit(&counters, &consumer("acme"), "key_1", &limits, fail, now))
+        pollster::block_on(leases.admit(
+            &counters,
+            &consumer("acme"),
+            "key_1",
+            &limits,
+            fail,
+            &|| now,
+        ))
     };
     match run(Fail::Open, T0) {
         Outcome::Admit { headers, warn, .. } => {
@@ -519,7 +537,7 @@ fn usage_and_last_used_on_reach_the_developer_api_and_verify_reports_the_limits(
             &id,
             &limits,
             Fail::Open,
-            h.now() + i,
+            &|| h.now() + i,
         ));
         assert!(admitted(&o));
     }
@@ -554,7 +572,7 @@ fn usage_and_last_used_on_reach_the_developer_api_and_verify_reports_the_limits(
         &id,
         &limits,
         Fail::Open,
-        h.now() + 100,
+        &|| h.now() + 100,
     ))) {
         used += 1;
         assert!(used < 20, "admitted past the spent window");

@@ -398,17 +398,17 @@ async fn edge(
                 &record.key_id,
                 &limits,
                 config.limits.fail,
-                now,
+                &crate::state::now,
             )
             .await;
         // What this isolate owes consumers' objects (usage, unspent leases), sent after
         // the answer.
-        for (owner, ask) in leases.due(now) {
+        for (owner, ask) in leases.due(crate::state::now()) {
             let counters = ObjectCounters { env: env.clone() };
             let leases = leases.clone();
             ctx.wait_until(async move {
                 if let Err(e) = counters.ask(&owner, &ask).await {
-                    if leases.warn(crate::state::now()) {
+                    if leases.warn_background(crate::state::now()) {
                         console_warn!("keyward: usage of '{}' not recorded: {e}", owner.name);
                     }
                 }

@@ -294,8 +294,9 @@ pub struct KeyOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaked_at: Option<String>,
     /// RFC 3339: when it last passed the edge (as of its isolate's last report to the
-    /// consumer's limits object, at most 10 s behind); absent if never, and in lists of
-    /// consumers (one consumer's keys, a key, or one consumer carry it).
+    /// consumer's limits object, about 10 s behind while the isolate serves requests);
+    /// absent if never, and in lists of consumers (one consumer's keys, a key, or one
+    /// consumer carry it).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub last_used_on: Option<String>,

@@ -72,15 +72,17 @@ impl Window {
     }
 
     /// Re-counts the slots for a window whose slot length changed from `old_ms` to `new_ms`
-    /// (a changed period): each slot's count moves to the new slot holding its start, so a
-    /// new window length keeps what was charged instead of starting from zero.
+    /// (a changed period): each slot's count moves to the new slot holding its *last*
+    /// millisecond (counted no earlier than it may have been charged, so it never leaves the
+    /// window early), and a new window length keeps what was charged instead of starting
+    /// from zero.
     pub fn rebucket(&mut self, old_ms: i64, new_ms: i64) {
         if old_ms == new_ms || old_ms <= 0 || new_ms <= 0 {
             return;
         }
         let mut slots: Vec<(i64, u64)> = Vec::with_capacity(self.slots.len());
         for (i, n) in self.slots.drain(..) {
-            let j = i.saturating_mul(old_ms).div_euclid(new_ms);
+            let j = (i.saturating_add(1).saturating_mul(old_ms) - 1).div_euclid(new_ms);
             match slots.last_mut() {
                 Some((last, count)) if *last == j => *count = count.saturating_add(n),
                 _ => slots.push((j, n)),
@@ -250,6 +252,26 @@ mod tests {
         // A refund for a slot that has left changes nothing.
         w.refund(t0, &MINUTE, 5);
         assert_eq!(w.used(t0 + 100_500, &MINUTE), 6);
+    }
+
+    #[test]
+    fn a_new_window_length_keeps_counts_until_they_may_leave() {
+        let hour = RateLimit {
+            requests: 100,
+            period_ms: 3_600_000,
+        };
+        let t0 = 1_800_000_000_000; // a slot boundary of both lengths
+        let mut w = Window::default();
+        // Charged 59 s into a 60 s slot of the hour's window, then the window becomes a minute.
+        w.charge(t0 + 59_000, &hour, 100);
+        w.rebucket(slot_ms(&hour), slot_ms(&MINUTE));
+        let minute = RateLimit {
+            requests: 100,
+            ..MINUTE
+        };
+        // Counted at the old slot's last millisecond: still in the minute 2 s later.
+        assert_eq!(w.remaining(t0 + 61_000, &minute), 0);
+        assert_eq!(w.remaining(t0 + 121_000, &minute), 100);
     }
 
     #[test]

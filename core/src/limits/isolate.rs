@@ -43,14 +43,16 @@ pub const MAX_CONSUMERS: usize = 10_000;
 /// The longest an isolate refuses a consumer on its own after the object refused it.
 pub const REFUSAL_MEMORY_MS: Millis = MAX_LEASE_MS;
 
-/// How long an isolate applies `RATE_LIMIT_FAIL` on its own after the object failed.
-pub const DOWN_MEMORY_MS: Millis = 2_000;
+/// How long an isolate applies `RATE_LIMIT_FAIL` on its own after the object failed (longer
+/// than the adapter's call timeout, so a hanging object costs one wait per this period).
+pub const DOWN_MEMORY_MS: Millis = 5_000;
 
 /// How long an ask counts as in flight.
 const FLIGHT_MS: Millis = 2_500;
 
-/// Background calls [`Leases::due`] hands out at once.
-const DUE_MAX: usize = 50;
+/// Background calls [`Leases::due`] hands out at once (each is a subrequest of the request
+/// that sends it).
+const DUE_MAX: usize = 10;
 
 /// How often a failing object is logged, at most.
 const WARN_EVERY_MS: Millis = 60_000;
@@ -66,6 +68,8 @@ struct Entry {
     read_at: Millis,
     /// Refused until then without asking.
     refused_until: Millis,
+    /// When the object said a request fits again (the remembered 429's `Retry-After`).
+    retry_at: Millis,
     /// The object failed: `RATE_LIMIT_FAIL` applies without asking until then.
     down_until: Millis,
     /// Unspent leases to give back with the next call.
@@ -97,6 +101,7 @@ impl Entry {
             quota: None,
             read_at: now,
             refused_until: 0,
+            retry_at: 0,
             down_until: 0,
             unreturned: Vec::new(),
             usage: HashMap::new(),
@@ -300,7 +305,7 @@ impl Entry {
     fn local(&mut self, key_id: &str, fail: Fail, now: Millis) -> Option<Outcome> {
         if now < self.refused_until {
             return Some(Outcome::Refuse {
-                response: self.refusal(now, self.refused_until - now),
+                response: self.refusal(now, (self.retry_at - now).max(1)),
                 warn: None,
             });
         }
@@ -371,7 +376,18 @@ pub struct Leases {
     /// What evicted entries owed, for [`Leases::due`].
     evicted: RefCell<Vec<(Consumer, Ask)>>,
     warned_at: Cell<Option<Millis>>,
+    background_warned_at: Cell<Option<Millis>>,
     swept_at: Cell<Millis>,
+}
+
+fn once_a_minute(at: &Cell<Option<Millis>>, now: Millis) -> bool {
+    match at.get() {
+        Some(t) if now - t < WARN_EVERY_MS => false,
+        _ => {
+            at.set(Some(now));
+            true
+        }
+    }
 }
 
 impl Leases {
@@ -433,15 +449,20 @@ impl Leases {
         if now - self.swept_at.get() < FLUSH_MS || out.len() >= DUE_MAX {
             return out;
         }
-        self.swept_at.set(now);
+        let mut cut_short = false;
         for e in self.entries.borrow_mut().values_mut() {
             if out.len() >= DUE_MAX {
-                // The rest at the next sweep.
+                cut_short = true;
                 break;
             }
             if let Some(ask) = e.due(now) {
                 out.push((e.consumer.clone(), ask));
             }
+        }
+        // Cut short: the next request sweeps again, and finds the next ones (those sent now
+        // owe nothing until FLUSH_MS has passed again).
+        if !cut_short {
+            self.swept_at.set(now);
         }
         out
     }
@@ -558,6 +579,7 @@ impl Leases {
                 // Remembered briefly only: other isolates may return leases meanwhile.
                 if !stale {
                     e.refused_until = now + g.retry_after_ms.clamp(1, REFUSAL_MEMORY_MS);
+                    e.retry_at = now + g.retry_after_ms.max(1);
                 }
                 let shown = Entry {
                     rate: answer.rate,
@@ -596,14 +618,14 @@ impl Leases {
     }
 
     /// Whether to log a failing object now (at most once a minute per isolate).
-    pub fn warn(&self, now: Millis) -> bool {
-        match self.warned_at.get() {
-            Some(at) if now - at < WARN_EVERY_MS => false,
-            _ => {
-                self.warned_at.set(Some(now));
-                true
-            }
-        }
+    fn warn(&self, now: Millis) -> bool {
+        once_a_minute(&self.warned_at, now)
+    }
+
+    /// Whether to log a failed background call now (at most once a minute per isolate, apart
+    /// from the requests' own warnings).
+    pub fn warn_background(&self, now: Millis) -> bool {
+        once_a_minute(&self.background_warned_at, now)
     }
 
     /// Admits or refuses one request of `consumer`'s key `key_id` under `limits` at `now`:
@@ -615,13 +637,15 @@ impl Leases {
         key_id: &str,
         limits: &Limits,
         fail: Fail,
-        now: Millis,
+        clock: &dyn Fn() -> Millis,
     ) -> Outcome {
-        match self.begin(consumer, key_id, limits, fail, now) {
+        match self.begin(consumer, key_id, limits, fail, clock()) {
             Step::Done(outcome) => outcome,
             Step::Ask { ask, main } => {
                 let answer = counters.ask(consumer, &ask).await;
-                self.settle(consumer, key_id, limits, answer, main, fail, now)
+                // The time after the call: a timeout's failure is remembered from when it
+                // was known.
+                self.settle(consumer, key_id, limits, answer, main, fail, clock())
             }
         }
     }
