@@ -218,6 +218,28 @@ pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), Vec<PolicyErr
 }
 
 impl Limits {
+    /// A rate limit of `n` requests per minute, and no quota.
+    pub fn per_minute(n: u64) -> Limits {
+        Limits {
+            rate: Some(RateLimit {
+                requests: n,
+                period_ms: 60_000,
+            }),
+            quota: None,
+        }
+    }
+
+    /// A quota of `n` requests per `period`, and no rate limit.
+    pub fn quota_of(n: u64, period: Period) -> Limits {
+        Limits {
+            rate: None,
+            quota: Some(Quota {
+                requests: n,
+                period,
+            }),
+        }
+    }
+
     /// A consumer's limits: its metadata's, else `defaults`' (field by field). A value that
     /// is not one falls back to the default too (the API refuses such metadata; an old
     /// record may still hold one).

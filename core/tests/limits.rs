@@ -7,7 +7,7 @@ mod support;
 use keyward_core::http::ApiResponse;
 use keyward_core::limits::isolate::{Leases, Outcome, FLUSH_MS};
 use keyward_core::limits::object::local::LocalCounters;
-use keyward_core::limits::policy::{Limits, Period, Quota, RateLimit};
+use keyward_core::limits::policy::{Limits, Period, RateLimit};
 use keyward_core::limits::settings::Fail;
 use keyward_core::limits::wire::{Consumer, Counters};
 use keyward_core::timestamp::Millis;
@@ -22,13 +22,7 @@ fn consumer(name: &str) -> Consumer {
 }
 
 fn per_minute(n: u64) -> Limits {
-    Limits {
-        rate: Some(RateLimit {
-            requests: n,
-            period_ms: 60_000,
-        }),
-        quota: None,
-    }
+    Limits::per_minute(n)
 }
 
 /// One request through an isolate's leases at `now`.
@@ -139,13 +133,7 @@ fn thirty_a_minute_admits_exactly_thirty_then_429_with_retry_after_and_ratelimit
 #[test]
 fn a_quota_of_fifty_a_day_stops_at_fifty_until_midnight_utc() {
     let (leases, counters) = (Leases::default(), LocalCounters::default());
-    let limits = Limits {
-        rate: None,
-        quota: Some(Quota {
-            requests: 50,
-            period: Period::Day,
-        }),
-    };
+    let limits = Limits::quota_of(50, Period::Day);
     let ok = (0..70)
         .filter(|i| admitted(&admit(&leases, &counters, "acme", &limits, T0 + i * 1000)))
         .count();
@@ -206,13 +194,7 @@ fn consumers_without_limits_never_wait_and_their_usage_is_sent_in_the_background
 fn an_idle_isolate_returns_its_lease_in_the_background() {
     let counters = LocalCounters::default();
     let (a, b) = (Leases::default(), Leases::default());
-    let limits = Limits {
-        rate: None,
-        quota: Some(Quota {
-            requests: 1000,
-            period: Period::Day,
-        }),
-    };
+    let limits = Limits::quota_of(1000, Period::Day);
     // A admits a burst (its leases grow with its demand), then sees only other consumers.
     for i in 0..200 {
         assert!(admitted(&admit(&a, &counters, "acme", &limits, T0 + i)));

@@ -754,16 +754,15 @@ pub fn keyward(w: &Worker, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> R
     keyward_at(&w.api_base(), dir, args, env)
 }
 
-/// Creates bucket `default` (if needed) and consumer `name` with `metadata` and one key;
-/// returns the key.
-pub fn new_consumer(w: &Worker, name: &str, metadata: Value) -> String {
+/// Creates bucket `default` (if needed) and the consumer `body` describes, with one key;
+/// returns the creating answer (its `apiKeys[0].key` is the plaintext).
+pub fn create_consumer(w: &Worker, body: &Value) -> Value {
     let bucket = admin(
         "POST",
         &format!("{}/key-buckets", w.account()),
         Some(r#"{"name":"default"}"#),
     );
     assert!(bucket.status == 200 || bucket.status == 409, "{bucket:?}");
-    let body = serde_json::json!({"name": name, "metadata": metadata});
     let created = admin(
         "POST",
         &format!(
@@ -773,7 +772,13 @@ pub fn new_consumer(w: &Worker, name: &str, metadata: Value) -> String {
         Some(&body.to_string()),
     );
     assert_eq!(created.status, 200, "{created:?}");
-    created.json()["apiKeys"][0]["key"]
+    created.json()
+}
+
+/// [`create_consumer`] of consumer `name` with `metadata`; returns its key.
+pub fn new_consumer(w: &Worker, name: &str, metadata: Value) -> String {
+    create_consumer(w, &serde_json::json!({"name": name, "metadata": metadata}))["apiKeys"][0]
+        ["key"]
         .as_str()
         .expect("plaintext key in the creating response")
         .to_owned()

@@ -11,23 +11,8 @@ use std::process::Command;
 
 /// Creates bucket `default` and consumer `name` with one key; returns the key.
 fn consumer_with_key(w: &Worker, name: &str, metadata: Value) -> String {
-    let bucket = admin(
-        "POST",
-        &format!("{}/key-buckets", w.account()),
-        Some(r#"{"name":"default"}"#),
-    );
-    assert!(bucket.status == 200 || bucket.status == 409, "{bucket:?}");
     let body = json!({"name": name, "metadata": metadata, "tags": {"team": "e2e"}, "managers": ["Owner@Example.com"]});
-    let created = admin(
-        "POST",
-        &format!(
-            "{}/key-buckets/default/consumers?with-api-key=true",
-            w.account()
-        ),
-        Some(&body.to_string()),
-    );
-    assert_eq!(created.status, 200, "{created:?}");
-    let c = created.json();
+    let c = keyward_e2e::create_consumer(w, &body);
     assert_eq!(c["managers"][0]["email"], "owner@example.com");
     c["apiKeys"][0]["key"]
         .as_str()

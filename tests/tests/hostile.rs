@@ -17,25 +17,7 @@ use std::time::{Duration, Instant};
 
 /// Creates bucket `default` and consumer `name` with one key; returns the key.
 fn consumer_with_key(w: &Worker, name: &str) -> String {
-    let bucket = admin(
-        "POST",
-        &format!("{}/key-buckets", w.account()),
-        Some(r#"{"name":"default"}"#),
-    );
-    assert!(bucket.status == 200 || bucket.status == 409, "{bucket:?}");
-    let created = admin(
-        "POST",
-        &format!(
-            "{}/key-buckets/default/consumers?with-api-key=true",
-            w.account()
-        ),
-        Some(&json!({"name": name, "metadata": {"plan": "gold"}}).to_string()),
-    );
-    assert_eq!(created.status, 200, "{created:?}");
-    created.json()["apiKeys"][0]["key"]
-        .as_str()
-        .expect("the new key")
-        .to_owned()
+    keyward_e2e::new_consumer(w, name, json!({"plan": "gold"}))
 }
 
 /// With anonymous requests allowed, no spelling of an identity header reaches the upstream

@@ -227,19 +227,13 @@ impl Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::policy::{Period, Quota, RateLimit};
+    use crate::limits::policy::{Period, Quota};
     use proptest::prelude::*;
 
     const T0: Millis = 1_800_000_000_000;
 
     fn per_minute(n: u64) -> Limits {
-        Limits {
-            rate: Some(RateLimit {
-                requests: n,
-                period_ms: 60_000,
-            }),
-            quota: None,
-        }
+        Limits::per_minute(n)
     }
 
     /// Isolates admitting from leases, asking the one limiter when theirs is spent.
