@@ -45,6 +45,28 @@ pub enum Period {
     Month,
 }
 
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Period::Day => "day",
+            Period::Month => "month",
+        })
+    }
+}
+
+/// `30 requests per 60 s`: how messages and the CLI name a rate limit.
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Periods are whole seconds (`periodSeconds`, or a minute).
+        write!(
+            f,
+            "{} requests per {} s",
+            self.requests,
+            self.period_ms / 1000
+        )
+    }
+}
+
 /// At most `requests` per calendar `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
@@ -238,6 +260,20 @@ impl Limits {
                 period,
             }),
         }
+    }
+
+    /// `30 requests per 60 s; quota 50 per day (UTC)`, or `None` when unlimited.
+    pub fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .rate
+            .map(|r| r.to_string())
+            .into_iter()
+            .chain(
+                self.quota
+                    .map(|q| format!("quota {} per {} (UTC)", q.requests, q.period)),
+            )
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     /// A consumer's limits: its metadata's, else `defaults`' (field by field). A value that

@@ -44,6 +44,20 @@ fn admit(
     ))
 }
 
+/// How many of `n` requests of consumer `acme`, at `from`, `from + step`, …, are admitted.
+fn admitted_of(
+    leases: &Leases,
+    counters: &LocalCounters,
+    limits: &Limits,
+    n: i64,
+    from: Millis,
+    step: Millis,
+) -> usize {
+    (0..n)
+        .filter(|i| admitted(&admit(leases, counters, "acme", limits, from + i * step)))
+        .count()
+}
+
 fn admitted(o: &Outcome) -> bool {
     matches!(o, Outcome::Admit { .. })
 }
@@ -134,9 +148,7 @@ fn thirty_a_minute_admits_exactly_thirty_then_429_with_retry_after_and_ratelimit
 fn a_quota_of_fifty_a_day_stops_at_fifty_until_midnight_utc() {
     let (leases, counters) = (Leases::default(), LocalCounters::default());
     let limits = Limits::quota_of(50, Period::Day);
-    let ok = (0..70)
-        .filter(|i| admitted(&admit(&leases, &counters, "acme", &limits, T0 + i * 1000)))
-        .count();
+    let ok = admitted_of(&leases, &counters, &limits, 70, T0, 1000);
     assert_eq!(ok, 50);
     let refused = admit(&leases, &counters, "acme", &limits, T0 + 80_000);
     let detail = refusal(&refused).json_body()["detail"]
@@ -203,9 +215,7 @@ fn an_idle_isolate_returns_its_lease_in_the_background() {
         counters.now.set(T0 + 20_000);
         pollster::block_on(counters.ask(&who, &ask)).unwrap();
     }
-    let ok = (0..1000)
-        .filter(|i| admitted(&admit(&b, &counters, "acme", &limits, T0 + 30_000 + i)))
-        .count();
+    let ok = admitted_of(&b, &counters, &limits, 1000, T0 + 30_000, 1);
     assert_eq!(ok, 800, "B gets all that A did not admit");
 }
 
@@ -279,9 +289,7 @@ fn futures_join<F: std::future::Future>(
 #[test]
 fn a_changed_limit_applies_to_the_next_request() {
     let (leases, counters) = (Leases::default(), LocalCounters::default());
-    let ok = (0..40)
-        .filter(|i| admitted(&admit(&leases, &counters, "acme", &per_minute(30), T0 + i)))
-        .count();
+    let ok = admitted_of(&leases, &counters, &per_minute(30), 40, T0, 1);
     assert_eq!(ok, 30);
     // Raised (a sync): the refusal is forgotten and the window has room again.
     assert!(admitted(&admit(
@@ -291,17 +299,7 @@ fn a_changed_limit_applies_to_the_next_request() {
         &per_minute(60),
         T0 + 100
     )));
-    let more = (0..40)
-        .filter(|i| {
-            admitted(&admit(
-                &leases,
-                &counters,
-                "acme",
-                &per_minute(60),
-                T0 + 200 + i,
-            ))
-        })
-        .count();
+    let more = admitted_of(&leases, &counters, &per_minute(60), 40, T0 + 200, 1);
     assert_eq!(more, 29, "30 + 1 + 29 = 60 in the window");
     // Lowered below what was used: refused at once.
     assert!(!admitted(&admit(
@@ -320,43 +318,13 @@ fn a_changed_limit_applies_to_the_next_request() {
         }),
         quota: None,
     };
-    let ok = (0..10)
-        .filter(|i| {
-            admitted(&admit(
-                &leases,
-                &counters,
-                "acme",
-                &per_second,
-                T0 + 400 + i,
-            ))
-        })
-        .count();
+    let ok = admitted_of(&leases, &counters, &per_second, 10, T0 + 400, 1);
     assert_eq!(ok, 0);
     // Isolates that disagree about the limits do not reset each other's counts.
     let other = Leases::default();
-    let ok = (0..10)
-        .filter(|i| {
-            admitted(&admit(
-                &other,
-                &counters,
-                "acme",
-                &per_minute(10),
-                T0 + 500 + i,
-            ))
-        })
-        .count();
+    let ok = admitted_of(&other, &counters, &per_minute(10), 10, T0 + 500, 1);
     assert_eq!(ok, 0, "60 charged in this minute already");
-    let later = (0..10)
-        .filter(|i| {
-            admitted(&admit(
-                &leases,
-                &counters,
-                "acme",
-                &per_second,
-                T0 + 70_000 + i,
-            ))
-        })
-        .count();
+    let later = admitted_of(&leases, &counters, &per_second, 10, T0 + 70_000, 1);
     assert_eq!(later, 5);
 }
 

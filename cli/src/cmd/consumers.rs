@@ -68,31 +68,13 @@ fn emails(c: &Value) -> Vec<Cow<'_, str>> {
 
 /// The consumer's limits as its metadata sets them (the Worker's defaults cover the rest).
 fn limits(c: &Value) -> String {
-    use keyward_core::limits::policy::{Limits, Period};
-    let Some(metadata) = c.get("metadata").and_then(Value::as_object) else {
-        return "none set (the Worker's RATE_LIMIT_DEFAULT and QUOTA_DEFAULT apply)".into();
-    };
-    let l = Limits::of(metadata, &Limits::default());
-    let mut parts = Vec::new();
-    if let Some(r) = l.rate {
-        parts.push(format!(
-            "{} requests per {} s",
-            r.requests,
-            r.period_ms / 1000
-        ));
-    }
-    if let Some(q) = l.quota {
-        let per = match q.period {
-            Period::Day => "day",
-            Period::Month => "month",
-        };
-        parts.push(format!("quota {} per {per} (UTC)", q.requests));
-    }
-    if parts.is_empty() {
-        "none set (the Worker's RATE_LIMIT_DEFAULT and QUOTA_DEFAULT apply)".into()
-    } else {
-        parts.join("; ")
-    }
+    use keyward_core::limits::policy::Limits;
+    c.get("metadata")
+        .and_then(Value::as_object)
+        .and_then(|m| Limits::of(m, &Limits::default()).describe())
+        .unwrap_or_else(|| {
+            "none set (the Worker's RATE_LIMIT_DEFAULT and QUOTA_DEFAULT apply)".into()
+        })
 }
 
 /// `last used …, today N, 30 days M` of key `k` from the usage answer.
