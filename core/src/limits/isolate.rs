@@ -23,7 +23,7 @@
 
 use super::counter::period_bounds;
 use super::lease::{lease_ms, Lease, Returned, Standing, MAX_LEASE_MS};
-use super::policy::{Limits, Period};
+use super::policy::Limits;
 use super::settings::Fail;
 use super::wire::{Answer, Ask, Consumer, Counters, Use, Want, DAY_MS, MAX_ENTRIES};
 use crate::error::Error;
@@ -200,7 +200,14 @@ impl Entry {
         if !old_usage && !expired && self.unreturned.is_empty() {
             return None;
         }
-        let (returned, usage) = self.take_owed();
+        let mut returned = std::mem::take(&mut self.unreturned);
+        if expired {
+            if let Some(unspent) = self.lease.take().and_then(|l| l.unspent()) {
+                returned.push(unspent);
+            }
+        }
+        returned.truncate(MAX_ENTRIES);
+        let usage = self.take_usage();
         Some(Ask {
             limits: self.limits,
             want: Want::Peek,
@@ -209,8 +216,50 @@ impl Entry {
         })
     }
 
+    /// Where the limits stand as this isolate knows them.
+    fn view(&self) -> View {
+        View {
+            limits: self.limits,
+            rate: self.rate,
+            quota: self.quota,
+            read_at: self.read_at,
+            held: self.lease.map_or(0, |l| l.left),
+        }
+    }
+
     fn headers(&self, now: Millis) -> Vec<(String, String)> {
-        let held = self.lease.map_or(0, |l| l.left);
+        self.view().headers(now)
+    }
+
+    /// The 429 this isolate remembers, or the answer while the object is down.
+    fn local(&mut self, key_id: &str, fail: Fail, now: Millis) -> Option<Outcome> {
+        if now < self.refused_until {
+            return Some(Outcome::Refuse {
+                response: self.view().refusal(now, (self.retry_at - now).max(1)),
+                warn: None,
+            });
+        }
+        if now < self.down_until {
+            return Some(failed(self, key_id, fail, now, None));
+        }
+        None
+    }
+}
+
+/// The limits, where they stood at `read_at`, and what this isolate holds: all the `RateLimit`
+/// headers and the 429 are made of.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    limits: Limits,
+    rate: Option<Standing>,
+    quota: Option<Standing>,
+    read_at: Millis,
+    held: u64,
+}
+
+impl View {
+    fn headers(&self, now: Millis) -> Vec<(String, String)> {
+        let held = self.held;
         let age = (now - self.read_at).max(0);
         let mut policy = Vec::new();
         let mut state = Vec::new();
@@ -253,21 +302,14 @@ impl Entry {
         let quota_spent = self.quota.is_some_and(|s| s.remaining == 0);
         let rate_spent = !quota_spent || self.rate.is_some_and(|s| s.remaining == 0);
         let detail = match (self.limits.quota, self.limits.rate) {
-            (Some(q), _) if quota_spent || self.limits.rate.is_none() => {
-                let per = match q.period {
-                    Period::Day => "day",
-                    Period::Month => "month",
-                };
-                format!(
-                    "this consumer's quota of {} requests per {per} (UTC) is spent; it resets at {}",
-                    q.requests,
-                    timestamp::format(period_bounds(now, q.period).1)
-                )
-            }
+            (Some(q), _) if quota_spent || self.limits.rate.is_none() => format!(
+                "this consumer's quota of {} requests per {} (UTC) is spent; it resets at {}",
+                q.requests,
+                q.period,
+                timestamp::format(period_bounds(now, q.period).1)
+            ),
             (_, Some(r)) => format!(
-                "this consumer's rate limit of {} requests per {} s is spent; retry after {} s",
-                r.requests,
-                ceil_seconds(r.period_ms),
+                "this consumer's rate limit of {r} is spent; retry after {} s",
                 ceil_seconds(retry_ms).max(1)
             ),
             _ => "this consumer's limit is spent".to_owned(),
@@ -278,41 +320,21 @@ impl Entry {
             ceil_seconds(retry_ms).max(1).to_string(),
         ));
         // What is spent shows 0 left, whatever this isolate's last answer said.
-        let spent = Entry {
-            rate: self.rate.map(|s| {
-                if rate_spent {
-                    Standing { remaining: 0, ..s }
-                } else {
-                    s
-                }
-            }),
-            quota: self.quota.map(|s| {
-                if quota_spent {
-                    Standing { remaining: 0, ..s }
-                } else {
-                    s
-                }
-            }),
-            limits: self.limits,
-            read_at: self.read_at,
-            ..Entry::new(self.consumer.clone(), now)
+        let zero = |spent: bool, s: Standing| {
+            if spent {
+                Standing { remaining: 0, ..s }
+            } else {
+                s
+            }
+        };
+        let spent = View {
+            rate: self.rate.map(|s| zero(rate_spent, s)),
+            quota: self.quota.map(|s| zero(quota_spent, s)),
+            held: 0,
+            ..*self
         };
         r.headers.extend(spent.headers(now));
         r
-    }
-
-    /// The 429 this isolate remembers, or the answer while the object is down.
-    fn local(&mut self, key_id: &str, fail: Fail, now: Millis) -> Option<Outcome> {
-        if now < self.refused_until {
-            return Some(Outcome::Refuse {
-                response: self.refusal(now, (self.retry_at - now).max(1)),
-                warn: None,
-            });
-        }
-        if now < self.down_until {
-            return Some(failed(self, key_id, fail, now, None));
-        }
-        None
     }
 }
 
@@ -478,11 +500,12 @@ impl Leases {
     ) -> Step {
         self.with(consumer, now, |e| {
             if e.limits != *limits {
-                // Changed (a sync): what the old lease holds goes back, the refusal is
-                // forgotten, the next answer says where the new limits stand.
-                if let Some(unspent) = e.lease.take().and_then(|l| l.unspent()) {
-                    e.unreturned.push(unspent);
-                }
+                // Changed (a sync): the old lease is dropped, not returned (a refund under the
+                // new limits would take from counters it was never charged to; what it held
+                // leaves with its slot), the refusal is forgotten, the next answer says where
+                // the new limits stand.
+                e.lease = None;
+                e.unreturned.clear();
                 e.limits = *limits;
                 e.refused_until = 0;
                 e.rate = None;
@@ -495,15 +518,17 @@ impl Leases {
                     warn: None,
                 });
             }
-            if let Some(outcome) = e.local(key_id, fail, now) {
-                return Step::Done(outcome);
-            }
+            // A lease held is charged already: admitting from it is always within bounds,
+            // whatever another request's ask was answered meanwhile.
             if e.lease.as_mut().is_some_and(|l| l.take(now)) {
                 e.record(key_id, now);
                 return Step::Done(Outcome::Admit {
                     headers: e.headers(now),
                     warn: None,
                 });
+            }
+            if let Some(outcome) = e.local(key_id, fail, now) {
+                return Step::Done(outcome);
             }
             if e.in_flight(now) {
                 // Another request is asking for the lease: this one asks for itself alone,
@@ -568,6 +593,8 @@ impl Leases {
                     return failed(e, key_id, fail, now, warn);
                 }
             };
+            // The object answered: another request's failure no longer stands.
+            e.down_until = 0;
             let g = answer.grant;
             let stale = e.limits != *limits;
             if !stale {
@@ -581,12 +608,12 @@ impl Leases {
                     e.refused_until = now + g.retry_after_ms.clamp(1, REFUSAL_MEMORY_MS);
                     e.retry_at = now + g.retry_after_ms.max(1);
                 }
-                let shown = Entry {
+                let shown = View {
+                    limits: *limits,
                     rate: answer.rate,
                     quota: answer.quota,
-                    limits: *limits,
                     read_at: now,
-                    ..Entry::new(consumer.clone(), now)
+                    held: 0,
                 };
                 return Outcome::Refuse {
                     response: shown.refusal(now, g.retry_after_ms.max(1)),
@@ -598,10 +625,9 @@ impl Leases {
             lease.left -= 1;
             e.record(key_id, now);
             if stale {
-                // Granted under limits this isolate no longer applies: the rest goes back.
-                if let Some(unspent) = lease.unspent() {
-                    e.unreturned.push(unspent);
-                }
+                // Granted under limits this isolate no longer applies: the rest is dropped,
+                // as in `begin` (a refund under other limits would take from the wrong
+                // counters).
             } else if lease.left > 0 || e.lease.is_none() {
                 // A lease with requests left replaces the one held, whose rest goes back;
                 // a request's own grant of one leaves the held lease alone.
